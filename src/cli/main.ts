@@ -1,0 +1,91 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { createRegistry } from '../index.ts';
+import { createLogger, errorFields } from '../observability/log.ts';
+import { formatAddress, parseListen, type Serve } from './server.ts';
+
+export interface Runtime {
+  name: string;
+  serve: Serve;
+  env: Record<string, string | undefined>;
+  /** Registers a handler for SIGINT and SIGTERM. */
+  onSignal(handler: (signal: string) => void): void;
+}
+
+const usage = `usage: berth <command> [options]
+
+commands:
+  serve     run the registry
+    --config FILE        YAML configuration file (env BERTH_CONFIG)
+    --listen HOST:PORT   listen address, default 0.0.0.0:5000 (env BERTH_LISTEN)
+    --data DIR           local storage directory, default ./data (env BERTH_DATA)
+  help      show this text
+`;
+
+/** Runs the `berth` command; returns once the server stops, with the exit code. */
+export async function runCli(argv: string[], runtime: Runtime): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(usage);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`berth: unknown command "${command}"\n\n${usage}`);
+    return 2;
+  }
+  let flags;
+  try {
+    flags = parseArgs({
+      args: rest,
+      options: { config: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`berth serve: ${e instanceof Error ? e.message : String(e)}\n\n${usage}`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const overrides: Record<string, unknown> = {};
+  if (flags.listen !== undefined) overrides.listen = flags.listen;
+  if (flags.data !== undefined) overrides.storage = { fs: { root: flags.data } };
+  let config;
+  try {
+    config = await loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), env: runtime.env, overrides });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`berth: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const logger = createLogger(config.log.level);
+  const berth = createRegistry(config, { logger });
+  try {
+    await berth.ready;
+  } catch (e) {
+    process.stderr.write(`berth: storage at ${config.storage.fs.root} is not usable: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  let server;
+  try {
+    server = await runtime.serve(berth.app, parseListen(config.listen));
+  } catch (e) {
+    process.stderr.write(`berth: cannot listen on ${config.listen}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  logger.info('listening', { url: formatAddress(server.address), runtime: runtime.name, storage: `fs:${config.storage.fs.root}` });
+  await new Promise<void>((resolve) => {
+    runtime.onSignal((signal) => {
+      logger.info('shutting down', { signal });
+      server
+        .close()
+        .catch((e: unknown) => logger.error('shutdown failed', errorFields(e)))
+        .finally(resolve);
+    });
+  });
+  return 0;
+}

@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.ts';
+
+/** A configuration problem, worded for the operator: which key, and what is wrong with it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ConfigSources {
+  /** Path of a YAML file. */
+  file?: string;
+  /** The process environment; `BERTH_*` variables are read from it. */
+  env?: Record<string, string | undefined>;
+  /** Values from command-line flags, already in config shape; they win over everything. */
+  overrides?: Record<string, unknown>;
+}
+
+type Tree = Record<string, unknown>;
+
+const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function merge(base: Tree, top: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(top)) out[k] = isTree(v) && isTree(out[k]) ? merge(out[k] as Tree, v) : v;
+  return out;
+}
+
+function setPath(tree: Tree, path: string[], value: unknown): Tree {
+  const [head, ...rest] = path;
+  if (head === undefined) return tree;
+  return merge(tree, { [head]: rest.length === 0 ? value : setPath({}, rest, value) });
+}
+
+const camel = (s: string): string => s.toLowerCase().replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+
+/**
+ * `BERTH_A__B_C=v` sets `a.bC` (double underscore between levels, single inside a key). Values are
+ * read as YAML scalars, so `true`, `8` and `4MiB` mean what they say. `BERTH_DATA` is the short
+ * form of `storage.fs.root`; `BERTH_CONFIG` names the file and is not a key.
+ */
+export function configFromEnv(env: Record<string, string | undefined>): Tree {
+  let tree: Tree = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('BERTH_') || raw === undefined || name === 'BERTH_CONFIG') continue;
+    const value: unknown = parseYaml(raw);
+    if (name === 'BERTH_DATA') tree = setPath(tree, ['storage', 'fs', 'root'], String(raw));
+    else tree = setPath(tree, name.slice('BERTH_'.length).split('__').map(camel), typeof value === 'string' ? raw : value);
+  }
+  return tree;
+}
+
+function describe(error: z.ZodError, origin: string): string {
+  const lines = error.issues.map((issue) => {
+    const key = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    return `  ${key}: ${issue.message}`;
+  });
+  return `invalid configuration (${origin}):\n${lines.join('\n')}`;
+}
+
+/** Validates a configuration object (defaults filled in) or throws a ConfigError naming the keys. */
+export function parseConfig(input: unknown, origin = 'configuration'): Config {
+  const result = configSchema.safeParse(input ?? {});
+  if (!result.success) throw new ConfigError(describe(result.error, origin));
+  return result.data;
+}
+
+/** Reads file, environment and flags, in rising precedence, into one validated config. */
+export async function loadConfig(sources: ConfigSources): Promise<Config> {
+  let tree: Tree = {};
+  const origins: string[] = [];
+  const file = sources.file ?? sources.env?.BERTH_CONFIG;
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (e) {
+      throw new ConfigError(`config file ${file} is not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (doc !== null && doc !== undefined && !isTree(doc)) throw new ConfigError(`config file ${file} must hold a mapping of keys`);
+    tree = merge(tree, (doc as Tree | null) ?? {});
+    origins.push(file);
+  }
+  if (sources.env) {
+    const fromEnv = configFromEnv(sources.env);
+    if (Object.keys(fromEnv).length > 0) origins.push('BERTH_* environment');
+    tree = merge(tree, fromEnv);
+  }
+  if (sources.overrides && Object.keys(sources.overrides).length > 0) {
+    origins.push('command-line flags');
+    tree = merge(tree, sources.overrides);
+  }
+  return parseConfig(tree, origins.join(' + ') || 'defaults');
+}

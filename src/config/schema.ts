@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+const listen = z
+  .string()
+  .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT, e.g. 0.0.0.0:5000 or [::1]:5000')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+
+/** Sizes as bytes or with a binary unit: 4194304, "4MiB", "512KiB". */
+const size = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(/^\d+(?:\.\d+)?\s*(?:B|KiB|MiB|GiB|KB|MB|GB)?$/i, 'must be a byte count like 4194304 or "4MiB"')
+    .transform(parseSize),
+]);
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s.trim());
+  const units: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1e3, mb: 1e6, gb: 1e9 };
+  return Math.round(Number(m?.[1]) * (units[(m?.[2] ?? '').toLowerCase()] ?? 1));
+}
+
+export const configSchema = z
+  .object({
+    /** Address the server listens on. */
+    listen: listen.default('0.0.0.0:5000'),
+    storage: z
+      .object({
+        /** Local-disk storage: the directory holding blobs, repositories and upload sessions. */
+        fs: z.object({ root: z.string().min(1).default('./data') }).strict().prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    manifests: z
+      .object({
+        /** Largest manifest accepted; larger ones get 413. */
+        maxSize: size.default(4 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    uploads: z
+      .object({
+        /** Advertised to clients as OCI-Chunk-Min-Length. */
+        chunkMinLength: size.default(1),
+      })
+      .strict()
+      .prefault({}),
+    delete: z
+      .object({
+        /** DELETE /v2/<name>/blobs/<digest>. */
+        blobs: z.boolean().default(true),
+        /** DELETE /v2/<name>/manifests/<digest>. */
+        manifests: z.boolean().default(true),
+        /** DELETE /v2/<name>/manifests/<tag>. */
+        tags: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** What a config file or `createRegistry` may give; every key is optional. */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The effective configuration, defaults filled in. */
+export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,40 @@
+import type { Context } from 'hono';
+import { formatDigest } from '../oci/digest.ts';
+import { OciError } from '../oci/errors.ts';
+import { parseRangeHeader } from '../oci/range.ts';
+import type { Registry } from '../registry/registry.ts';
+import { digestParam, nameParam } from './params.ts';
+import type { HttpOptions } from './options.ts';
+
+/** GET and HEAD /v2/<name>/blobs/<digest>, with single byte ranges (RFC 9110). */
+export async function getBlob(c: Context, registry: Registry): Promise<Response> {
+  const name = nameParam(c);
+  const digest = digestParam(c);
+  const { size } = await registry.blobs.stat(name, digest);
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': formatDigest(digest),
+    'Accept-Ranges': 'bytes',
+    ETag: `"${formatDigest(digest)}"`,
+    // Content addressed: the bytes behind this URL never change.
+    'Cache-Control': 'max-age=31536000, immutable',
+  };
+  const request = parseRangeHeader(c.req.header('Range'), size);
+  if (request.kind === 'unsatisfiable') {
+    throw new OciError('RANGE_INVALID', 'requested range not satisfiable', { headers: { 'Content-Range': `bytes */${size}` } });
+  }
+  const range = request.kind === 'partial' ? request.range : undefined;
+  const length = range ? range.end - range.start + 1 : size;
+  headers['Content-Length'] = String(length);
+  if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+  const status = range ? 206 : 200;
+  if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers });
+  return new Response(await registry.blobs.read(name, digest, range), { status, headers });
+}
+
+export async function deleteBlob(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
+  if (!options.delete.blobs) throw new OciError('UNSUPPORTED', 'blob deletion is disabled on this registry');
+  const name = nameParam(c);
+  await registry.blobs.delete(name, digestParam(c));
+  return new Response(null, { status: 202 });
+}

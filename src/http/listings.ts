@@ -1,0 +1,41 @@
+import type { Context } from 'hono';
+import { mediaTypes } from '../oci/media-types.ts';
+import { OciError } from '../oci/errors.ts';
+import type { Registry } from '../registry/registry.ts';
+import { digestParam, nameParam, nextLink, pageParams } from './params.ts';
+
+const json = (body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): Response =>
+  new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': contentType, ...headers } });
+
+/** GET /v2/<name>/tags/list (spec: Listing Tags). */
+export async function listTags(c: Context, registry: Registry): Promise<Response> {
+  const name = nameParam(c);
+  const request = pageParams(c);
+  if (!(await registry.repositoryExists(name))) {
+    throw new OciError('NAME_UNKNOWN', 'repository name not known to registry', { detail: { name } });
+  }
+  const page = await registry.tags.list(name, request);
+  const headers: Record<string, string> = {};
+  if (page.next !== undefined) headers.Link = nextLink(`/v2/${name}/tags/list`, request.n, page.next);
+  return json({ name, tags: page.items }, headers);
+}
+
+/** GET /v2/_catalog. */
+export async function catalog(c: Context, registry: Registry): Promise<Response> {
+  const request = pageParams(c);
+  const page = await registry.catalog(request);
+  const headers: Record<string, string> = {};
+  if (page.next !== undefined) headers.Link = nextLink('/v2/_catalog', request.n, page.next);
+  return json({ repositories: page.items }, headers);
+}
+
+/** GET /v2/<name>/referrers/<digest> (spec: Listing Referrers). */
+export async function listReferrers(c: Context, registry: Registry): Promise<Response> {
+  const name = nameParam(c);
+  const subject = digestParam(c);
+  const artifactType = c.req.query('artifactType');
+  const result = await registry.listReferrers(name, subject, artifactType === '' ? undefined : artifactType);
+  const headers: Record<string, string> = {};
+  if (result.filters.length > 0) headers['OCI-Filters-Applied'] = result.filters.join(',');
+  return json({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: result.manifests }, headers, mediaTypes.ociIndex);
+}

@@ -1,0 +1,74 @@
+import type { Context } from 'hono';
+import { formatDigest } from '../oci/digest.ts';
+import { OciError } from '../oci/errors.ts';
+import { acceptsManifest, bareMediaType } from '../oci/media-types.ts';
+import { parseReference } from '../registry/manifests.ts';
+import { readLimited } from '../registry/metered-stream.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { HttpOptions } from './options.ts';
+import { contentLength, nameParam } from './params.ts';
+
+function referenceParam(c: Context) {
+  return parseReference(c.req.param('reference') ?? '');
+}
+
+/** GET and HEAD /v2/<name>/manifests/<reference>. */
+export async function getManifest(c: Context, registry: Registry): Promise<Response> {
+  const name = nameParam(c);
+  const ref = referenceParam(c);
+  const head = c.req.method === 'HEAD';
+  const found = head ? { ...(await registry.manifests.stat(name, ref)), bytes: undefined } : await registry.manifests.get(name, ref);
+  const accept = c.req.header('Accept');
+  if (!acceptsManifest(accept, found.mediaType)) {
+    throw new OciError('MANIFEST_UNKNOWN', `manifest is ${found.mediaType}, which the Accept header does not admit`, {
+      detail: { mediaType: found.mediaType },
+    });
+  }
+  const digest = formatDigest(found.digest);
+  const etag = `"${digest}"`;
+  const headers: Record<string, string> = {
+    'Content-Type': found.mediaType,
+    'Content-Length': String(found.size),
+    'Docker-Content-Digest': digest,
+    ETag: etag,
+  };
+  if (c.req.header('If-None-Match')?.split(',').some((t) => t.trim() === etag)) {
+    return new Response(null, { status: 304, headers: { 'Docker-Content-Digest': digest, ETag: etag } });
+  }
+  if (found.bytes === undefined) return new Response(null, { status: 200, headers });
+  return new Response(found.bytes, { status: 200, headers });
+}
+
+/** PUT /v2/<name>/manifests/<reference>[?tag=...]. */
+export async function putManifest(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
+  const name = nameParam(c);
+  const ref = referenceParam(c);
+  const declared = contentLength(c);
+  if (declared !== undefined && declared > options.maxManifestBytes) {
+    throw new OciError('SIZE_INVALID', `manifest is larger than the ${options.maxManifestBytes} byte limit`, { status: 413 });
+  }
+  const extraTags = c.req.queries('tag') ?? [];
+  const bytes = await readLimited(c.req.raw.body, options.maxManifestBytes);
+  const pushed = await registry.manifests.put(name, ref, bytes, bareMediaType(c.req.header('Content-Type')), extraTags);
+  const digest = formatDigest(pushed.digest);
+  const headers = new Headers({ Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest });
+  if (pushed.info.subject) headers.set('OCI-Subject', pushed.info.subject.digest);
+  if (extraTags.length > 0) for (const tag of pushed.tags) headers.append('OCI-Tag', tag);
+  return new Response(null, { status: 201, headers });
+}
+
+/** DELETE by digest removes the manifest (with its tags); by tag removes just the tag. */
+export async function deleteManifest(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
+  const name = nameParam(c);
+  const ref = referenceParam(c);
+  if (ref.tag !== undefined) {
+    if (!options.delete.tags) throw new OciError('UNSUPPORTED', 'tag deletion is disabled on this registry');
+    if (!(await registry.tags.delete(name, ref.tag))) {
+      throw new OciError('MANIFEST_UNKNOWN', 'tag unknown to registry', { detail: { tag: ref.tag } });
+    }
+  } else {
+    if (!options.delete.manifests) throw new OciError('UNSUPPORTED', 'manifest deletion is disabled on this registry');
+    await registry.manifests.delete(name, ref.digest);
+  }
+  return new Response(null, { status: 202 });
+}

@@ -1,0 +1,104 @@
+import type { Context } from 'hono';
+import { defaultAlgorithm, formatDigest, parseAlgorithm, parseDigest, type Digest } from '../oci/digest.ts';
+import { OciError } from '../oci/errors.ts';
+import { validateName } from '../oci/names.ts';
+import { parseContentRange } from '../oci/range.ts';
+import type { Registry } from '../registry/registry.ts';
+import { uploadRange, type Chunk, type UploadSession } from '../registry/uploads.ts';
+import type { HttpOptions } from './options.ts';
+import { contentLength, nameParam } from './params.ts';
+
+const uploadLocation = (s: UploadSession): string => `/v2/${s.name}/blobs/uploads/${s.id}`;
+const blobLocation = (name: string, d: Digest): string => `/v2/${name}/blobs/${formatDigest(d)}`;
+
+function sessionHeaders(s: UploadSession): Record<string, string> {
+  return { Location: uploadLocation(s), Range: uploadRange(s.offset), 'Docker-Upload-UUID': s.id };
+}
+
+function created(name: string, digest: Digest): Response {
+  return new Response(null, {
+    status: 201,
+    headers: { Location: blobLocation(name, digest), 'Docker-Content-Digest': formatDigest(digest) },
+  });
+}
+
+function uploadId(c: Context): string {
+  return c.req.param('id') ?? '';
+}
+
+/** The request body as an upload chunk; an absent body is an empty chunk. */
+function chunkOf(c: Context, withRange: boolean): Chunk {
+  const length = contentLength(c);
+  const chunk: Chunk = { body: c.req.raw.body ?? new ReadableStream({ start: (ctl) => ctl.close() }) };
+  if (length !== undefined) chunk.length = length;
+  const contentRange = c.req.header('Content-Range');
+  if (withRange && contentRange !== undefined) chunk.range = parseContentRange(contentRange);
+  return chunk;
+}
+
+/**
+ * POST /v2/<name>/blobs/uploads/: a mount (`mount`, `from`), a monolithic upload (`digest`), or a
+ * new session (spec: Pushing Blobs). A mount that cannot be served falls back to a new session.
+ */
+export async function startUpload(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
+  const name = nameParam(c);
+  const mount = c.req.query('mount');
+  const digestQuery = c.req.query('digest');
+  const algorithmQuery = c.req.query('digest-algorithm');
+  if (mount !== undefined) {
+    const digest = parseDigest(mount);
+    const from = c.req.query('from');
+    const mounted = await registry.blobs.mount(name, digest, from === undefined ? undefined : validateName(from));
+    if (mounted) return created(name, digest);
+  } else if (digestQuery !== undefined) {
+    const digest = parseDigest(digestQuery);
+    const session = await registry.uploads.start(name, digest.algorithm);
+    await registry.uploads.finish(name, session.id, digest, chunkOf(c, false));
+    return created(name, digest);
+  }
+  const algorithm = algorithmQuery === undefined ? defaultAlgorithm : parseAlgorithm(algorithmQuery);
+  const session = await registry.uploads.start(name, algorithm);
+  return new Response(null, {
+    status: 202,
+    headers: { ...sessionHeaders(session), 'OCI-Chunk-Min-Length': String(options.chunkMinLength) },
+  });
+}
+
+/** GET /v2/<name>/blobs/uploads/<id>: where the upload stands. */
+export async function uploadStatus(c: Context, registry: Registry): Promise<Response> {
+  const session = await registry.uploads.status(nameParam(c), uploadId(c));
+  return new Response(null, { status: 204, headers: sessionHeaders(session) });
+}
+
+/** PATCH: one chunk, placed by `Content-Range` when given, else appended. */
+export async function patchUpload(c: Context, registry: Registry): Promise<Response> {
+  const name = nameParam(c);
+  const id = uploadId(c);
+  try {
+    const session = await registry.uploads.append(name, id, chunkOf(c, true));
+    return new Response(null, { status: 202, headers: sessionHeaders(session) });
+  } catch (e) {
+    throw withLocation(e, `/v2/${name}/blobs/uploads/${id}`);
+  }
+}
+
+/** PUT: the optional last chunk and the digest that closes the session. */
+export async function finishUpload(c: Context, registry: Registry): Promise<Response> {
+  const name = nameParam(c);
+  const digestQuery = c.req.query('digest');
+  if (digestQuery === undefined) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required');
+  const digest = parseDigest(digestQuery);
+  const blob = await registry.uploads.finish(name, uploadId(c), digest, chunkOf(c, true));
+  return created(name, blob.digest);
+}
+
+export async function cancelUpload(c: Context, registry: Registry): Promise<Response> {
+  await registry.uploads.cancel(nameParam(c), uploadId(c));
+  return new Response(null, { status: 204 });
+}
+
+/** A 416 tells the client where to resume: it needs the session's `Location` with the `Range`. */
+function withLocation(e: unknown, location: string): unknown {
+  if (e instanceof OciError && e.status === 416) e.headers.Location = location;
+  return e;
+}

@@ -1,0 +1,36 @@
+import type { Hono } from 'hono';
+import { createApp } from './app.ts';
+import { parseConfig } from './config/load.ts';
+import type { Config, ConfigInput } from './config/schema.ts';
+import { createLogger, type Logger } from './observability/log.ts';
+import { Registry } from './registry/registry.ts';
+import { FsDriver } from './storage/fs/driver.ts';
+
+export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
+export type { Config, ConfigInput } from './config/schema.ts';
+export type { Driver, ObjectInfo } from './storage/driver.ts';
+export { OciError, type ErrorCode } from './oci/errors.ts';
+export { Registry } from './registry/registry.ts';
+export type { Logger } from './observability/log.ts';
+
+export interface BerthRegistry {
+  /** The Hono app serving `/v2/...`; mount it in another Hono app or serve it as it is. */
+  app: Hono;
+  registry: Registry;
+  config: Config;
+  /** Resolves once storage is usable; rejects with the reason when it is not. */
+  ready: Promise<void>;
+}
+
+/**
+ * Builds a registry from a configuration (defaults fill what is left out). The returned app has
+ * no knowledge of the runtime serving it.
+ */
+export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger } = {}): BerthRegistry {
+  const config = parseConfig(input);
+  const logger = opts.logger ?? createLogger(config.log.level);
+  const driver = new FsDriver(config.storage.fs.root);
+  const registry = new Registry(driver);
+  const app = createApp(registry, config, logger);
+  return { app, registry, config, ready: driver.init() };
+}

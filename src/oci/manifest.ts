@@ -1,0 +1,126 @@
+import { parseDigest, type Digest } from './digest.ts';
+import { OciError } from './errors.ts';
+import { manifestKind, mediaTypes, type ManifestKind } from './media-types.ts';
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  urls?: string[];
+}
+
+/** What the registry needs to know about a manifest to store it, check it and index it. */
+export interface ManifestInfo {
+  mediaType: string;
+  kind: ManifestKind;
+  /** Blobs that must already be in the repository (config and distributable layers). */
+  blobs: Array<{ digest: Digest; size: number }>;
+  /** Manifests an index points at, which must already be in the repository. */
+  manifests: Array<{ digest: Digest; size: number }>;
+  subject?: Descriptor & { parsed: Digest };
+  /** The manifest's `artifactType`, else its config's media type (the referrers API's rule). */
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+const invalid = (message: string, detail?: unknown): OciError =>
+  new OciError('MANIFEST_INVALID', message, detail === undefined ? {} : { detail });
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function stringMap(v: unknown, where: string): Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  if (!isObject(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+    throw invalid(`${where}: annotations must be a map of strings`);
+  }
+  return v as Record<string, string>;
+}
+
+function descriptor(v: unknown, where: string): Descriptor & { parsed: Digest } {
+  if (!isObject(v)) throw invalid(`${where}: descriptor must be an object`);
+  const { mediaType, digest, size, artifactType, urls } = v;
+  if (typeof mediaType !== 'string' || mediaType === '') throw invalid(`${where}: mediaType is required`);
+  if (typeof digest !== 'string') throw invalid(`${where}: digest is required`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    throw invalid(`${where}: size must be a non-negative integer`);
+  }
+  let parsed: Digest;
+  try {
+    parsed = parseDigest(digest);
+  } catch (e) {
+    throw invalid(`${where}: ${e instanceof Error ? e.message : 'invalid digest'}`, { digest });
+  }
+  if (artifactType !== undefined && typeof artifactType !== 'string') throw invalid(`${where}: artifactType must be a string`);
+  if (urls !== undefined && (!Array.isArray(urls) || urls.some((u) => typeof u !== 'string'))) {
+    throw invalid(`${where}: urls must be an array of strings`);
+  }
+  const d: Descriptor & { parsed: Digest } = { mediaType, digest, size, parsed };
+  if (artifactType !== undefined) d.artifactType = artifactType;
+  const annotations = stringMap(v.annotations, where);
+  if (annotations) d.annotations = annotations;
+  if (urls !== undefined) d.urls = urls as string[];
+  return d;
+}
+
+function descriptors(v: unknown, where: string): Array<Descriptor & { parsed: Digest }> {
+  if (!Array.isArray(v)) throw invalid(`${where} must be an array`);
+  return v.map((d, i) => descriptor(d, `${where}[${i}]`));
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses a manifest body and checks its structure. `contentType` is the request's media type;
+ * when the body names its own `mediaType` the two must agree (spec: Pushing Manifests).
+ */
+export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ManifestInfo {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(decoder.decode(bytes));
+  } catch {
+    throw invalid('manifest is not valid UTF-8 JSON');
+  }
+  if (!isObject(doc)) throw invalid('manifest must be a JSON object');
+  if (doc.schemaVersion !== 2) {
+    throw invalid('unsupported manifest schemaVersion: only schemaVersion 2 is accepted', {
+      schemaVersion: doc.schemaVersion ?? null,
+    });
+  }
+  const declared = doc.mediaType;
+  if (declared !== undefined && typeof declared !== 'string') throw invalid('mediaType must be a string');
+  const requested = contentType && manifestKind(contentType) ? contentType : undefined;
+  if (declared !== undefined && requested !== undefined && declared !== requested) {
+    throw invalid('manifest mediaType does not match the Content-Type header', { mediaType: declared, contentType });
+  }
+  const mediaType = requested ?? declared ?? (Array.isArray(doc.manifests) ? mediaTypes.ociIndex : mediaTypes.ociManifest);
+  const kind = manifestKind(mediaType);
+  if (!kind) {
+    throw invalid(`unsupported manifest media type: ${mediaType}`, { supported: Object.values(mediaTypes).slice(0, 4) });
+  }
+  if (doc.artifactType !== undefined && typeof doc.artifactType !== 'string') throw invalid('artifactType must be a string');
+
+  const info: ManifestInfo = { mediaType, kind, blobs: [], manifests: [] };
+  if (kind === 'image') {
+    const config = descriptor(doc.config, 'config');
+    const layers = doc.layers === undefined && mediaType === mediaTypes.ociManifest ? [] : descriptors(doc.layers, 'layers');
+    info.blobs.push({ digest: config.parsed, size: config.size });
+    for (const layer of layers) {
+      // Non-distributable layers (with `urls`) live elsewhere; the registry need not hold them.
+      if (layer.urls && layer.urls.length > 0) continue;
+      info.blobs.push({ digest: layer.parsed, size: layer.size });
+    }
+    const artifactType = (doc.artifactType as string | undefined) ?? config.mediaType;
+    info.artifactType = artifactType;
+  } else {
+    for (const m of descriptors(doc.manifests, 'manifests')) info.manifests.push({ digest: m.parsed, size: m.size });
+    if (typeof doc.artifactType === 'string') info.artifactType = doc.artifactType;
+  }
+  if (doc.subject !== undefined) info.subject = descriptor(doc.subject, 'subject');
+  const annotations = stringMap(doc.annotations, 'manifest');
+  if (annotations) info.annotations = annotations;
+  return info;
+}

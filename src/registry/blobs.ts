@@ -1,0 +1,73 @@
+import { formatDigest, type Digest } from '../oci/digest.ts';
+import { OciError } from '../oci/errors.ts';
+import type { ByteRange } from '../oci/range.ts';
+import type { Driver } from '../storage/driver.ts';
+import { layout } from './layout.ts';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export const blobUnknown = (d: Digest): OciError =>
+  new OciError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest: formatDigest(d) } });
+
+/**
+ * Blobs as a repository sees them: content-addressed bytes shared by all repositories, visible in
+ * one only through that repository's link, so pull access to one never reveals another's blobs.
+ */
+export class Blobs {
+  readonly #driver: Driver;
+
+  constructor(driver: Driver) {
+    this.#driver = driver;
+  }
+
+  /** The blob's size if this repository may serve it. */
+  async stat(name: string, digest: Digest): Promise<BlobInfo> {
+    const found = await this.find(name, digest);
+    if (!found) throw blobUnknown(digest);
+    return found;
+  }
+
+  async find(name: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const [link, info] = await Promise.all([
+      this.#driver.stat(layout.blobLink(name, digest)),
+      this.#driver.stat(layout.blob(digest)),
+    ]);
+    return link && info ? { digest, size: info.size } : undefined;
+  }
+
+  async read(name: string, digest: Digest, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+    const stream = await this.#driver.read(layout.blob(digest), range);
+    if (!stream) throw blobUnknown(digest);
+    return stream;
+  }
+
+  /** Removes this repository's link; the bytes stay until garbage collection. */
+  async delete(name: string, digest: Digest): Promise<void> {
+    if (!(await this.#driver.stat(layout.blobLink(name, digest)))) throw blobUnknown(digest);
+    await this.#driver.delete(layout.blobLink(name, digest));
+  }
+
+
+  async exists(digest: Digest): Promise<BlobInfo | undefined> {
+    const info = await this.#driver.stat(layout.blob(digest));
+    return info ? { digest, size: info.size } : undefined;
+  }
+
+  async link(name: string, digest: Digest): Promise<void> {
+    await this.#driver.put(layout.blobLink(name, digest), formatDigest(digest));
+  }
+
+  /**
+   * Links a blob into `name` from `from` (or, with no `from`, from wherever it is stored). Returns
+   * false when the blob cannot be linked, so the caller can fall back to an upload.
+   */
+  async mount(name: string, digest: Digest, from?: string): Promise<BlobInfo | undefined> {
+    const source = from === undefined ? await this.exists(digest) : await this.find(from, digest);
+    if (!source) return undefined;
+    await this.link(name, digest);
+    return source;
+  }
+}

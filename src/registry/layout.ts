@@ -1,0 +1,26 @@
+import type { Digest } from '../oci/digest.ts';
+
+/**
+ * The storage layout (DESIGN.md), the same on every driver. Callers pass validated names, tags
+ * and digests; drivers still refuse any key with `.`/`..` segments.
+ */
+export const layout = {
+  blob: (d: Digest): string => `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  repositories: 'repositories',
+  repository: (name: string): string => `repositories/${name}`,
+  blobLink: (name: string, d: Digest): string => `repositories/${name}/_blobs/${d.algorithm}/${d.hex}`,
+  manifestLinks: (name: string): string => `repositories/${name}/_manifests`,
+  manifestLink: (name: string, d: Digest): string => `repositories/${name}/_manifests/${d.algorithm}/${d.hex}`,
+  tags: (name: string): string => `repositories/${name}/_tags`,
+  tag: (name: string, tag: string): string => `repositories/${name}/_tags/${tag}`,
+  referrers: (name: string, subject: Digest): string => `repositories/${name}/_referrers/${subject.algorithm}/${subject.hex}`,
+  referrer: (name: string, subject: Digest, d: Digest): string =>
+    `repositories/${name}/_referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}-${d.hex}`,
+  uploads: '_uploads',
+  upload: (id: string): string => `_uploads/${id}`,
+  uploadInfo: (id: string): string => `_uploads/${id}/info`,
+  uploadData: (id: string): string => `_uploads/${id}/data`,
+} as const;
+
+/** Entries of a repository directory that are berth's own, never part of a repository name. */
+export const repositoryMarkers = new Set(['_manifests', '_blobs', '_tags', '_referrers']);

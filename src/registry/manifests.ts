@@ -1,0 +1,147 @@
+import { digestBytes, formatDigest, looksLikeDigest, parseDigest, sameDigest, type Digest } from '../oci/digest.ts';
+import { OciError } from '../oci/errors.ts';
+import { parseManifest, type Descriptor, type ManifestInfo } from '../oci/manifest.ts';
+import { validateTag } from '../oci/names.ts';
+import type { Driver } from '../storage/driver.ts';
+import type { Blobs } from './blobs.ts';
+import { layout } from './layout.ts';
+import type { Referrers } from './referrers.ts';
+import type { Tags } from './tags.ts';
+
+export type Reference = { tag: string; digest?: undefined } | { digest: Digest; tag?: undefined };
+
+/** A tag or a digest, as it appears in `/manifests/<reference>`. */
+export function parseReference(reference: string): Reference {
+  return looksLikeDigest(reference) ? { digest: parseDigest(reference) } : { tag: validateTag(reference) };
+}
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
+export interface PushedManifest {
+  digest: Digest;
+  info: ManifestInfo;
+  tags: string[];
+}
+
+interface ManifestLink {
+  mediaType: string;
+  size: number;
+}
+
+const text = new TextDecoder();
+
+export const manifestUnknown = (reference: string): OciError =>
+  new OciError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { detail: { reference } });
+
+/**
+ * Manifests: bytes stored once under `blobs/`, a link per repository recording the media type,
+ * plus the tag and referrer entries that point at them.
+ */
+export class Manifests {
+  readonly #driver: Driver;
+  readonly #blobs: Blobs;
+  readonly #tags: Tags;
+  readonly #referrers: Referrers;
+
+  constructor(driver: Driver, parts: { blobs: Blobs; tags: Tags; referrers: Referrers }) {
+    this.#driver = driver;
+    this.#blobs = parts.blobs;
+    this.#tags = parts.tags;
+    this.#referrers = parts.referrers;
+  }
+
+  async resolve(name: string, ref: Reference): Promise<StoredManifest | undefined> {
+    const digest = ref.digest ?? (await this.#tags.resolve(name, ref.tag));
+    if (!digest) return undefined;
+    const raw = await this.#driver.get(layout.manifestLink(name, digest));
+    if (!raw) return undefined;
+    const link = JSON.parse(text.decode(raw)) as ManifestLink;
+    return { digest, mediaType: link.mediaType, size: link.size };
+  }
+
+  async stat(name: string, ref: Reference): Promise<StoredManifest> {
+    const found = await this.resolve(name, ref);
+    if (!found) throw manifestUnknown(ref.tag ?? formatDigest(ref.digest));
+    return found;
+  }
+
+  async get(name: string, ref: Reference): Promise<StoredManifest & { bytes: Uint8Array<ArrayBuffer> }> {
+    const found = await this.stat(name, ref);
+    const bytes = await this.#driver.get(layout.blob(found.digest));
+    if (!bytes) throw manifestUnknown(formatDigest(found.digest));
+    return { ...found, bytes };
+  }
+
+  /**
+   * Stores a manifest after checking it: structure, digest (when pushed by digest), and that
+   * everything it references is already in the repository. Tags are written last, so a reader
+   * never finds a tag whose manifest is not there yet.
+   */
+  async put(name: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, extraTags: string[]): Promise<PushedManifest> {
+    const tags = [...new Set([...(ref.tag === undefined ? [] : [ref.tag]), ...extraTags.map(validateTag)])];
+    const info = parseManifest(bytes, contentType);
+    const digest = digestBytes(bytes, ref.digest?.algorithm);
+    if (ref.digest && !sameDigest(digest, ref.digest)) {
+      throw new OciError('DIGEST_INVALID', 'manifest digest does not match the reference', {
+        detail: { reference: formatDigest(ref.digest), actual: formatDigest(digest) },
+      });
+    }
+    await this.#checkReferences(name, info);
+
+    if (!(await this.#driver.stat(layout.blob(digest)))) await this.#driver.put(layout.blob(digest), bytes);
+    const link: ManifestLink = { mediaType: info.mediaType, size: bytes.byteLength };
+    await this.#driver.put(layout.manifestLink(name, digest), JSON.stringify(link));
+    if (info.subject) await this.#referrers.add(name, info.subject.parsed, referrerDescriptor(digest, bytes.byteLength, info));
+    for (const tag of tags) await this.#tags.set(name, tag, digest);
+    return { digest, info, tags };
+  }
+
+  async #checkReferences(name: string, info: ManifestInfo): Promise<void> {
+    const missing: string[] = [];
+    await Promise.all([
+      ...info.blobs.map(async ({ digest, size }) => {
+        const found = await this.#blobs.find(name, digest);
+        if (!found || found.size !== size) missing.push(formatDigest(digest));
+      }),
+      ...info.manifests.map(async ({ digest }) => {
+        if (!(await this.resolve(name, { digest }))) missing.push(formatDigest(digest));
+      }),
+    ]);
+    if (missing.length > 0) {
+      throw new OciError('MANIFEST_BLOB_UNKNOWN', 'manifest references content unknown to this repository', {
+        detail: { missing: missing.sort() },
+      });
+    }
+  }
+
+  /** Deletes a manifest by digest with its tags and its referrer entry. */
+  async delete(name: string, digest: Digest): Promise<void> {
+    const found = await this.resolve(name, { digest });
+    if (!found) throw manifestUnknown(formatDigest(digest));
+    const bytes = await this.#driver.get(layout.blob(digest));
+    const subject = bytes ? subjectOf(bytes, found.mediaType) : undefined;
+    for (const tag of await this.#tags.pointingAt(name, digest)) await this.#tags.delete(name, tag);
+    if (subject) await this.#referrers.remove(name, subject, digest);
+    await this.#driver.delete(layout.manifestLink(name, digest));
+  }
+}
+
+function subjectOf(bytes: Uint8Array, mediaType: string): Digest | undefined {
+  try {
+    return parseManifest(bytes, mediaType).subject?.parsed;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The descriptor the referrers API lists for a manifest (spec: Listing Referrers). */
+function referrerDescriptor(digest: Digest, size: number, info: ManifestInfo): Descriptor {
+  const d: Descriptor = { mediaType: info.mediaType, digest: formatDigest(digest), size };
+  if (info.artifactType !== undefined) d.artifactType = info.artifactType;
+  if (info.annotations) d.annotations = info.annotations;
+  return d;
+}

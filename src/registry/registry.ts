@@ -1,0 +1,95 @@
+import type { Digest } from '../oci/digest.ts';
+import type { Descriptor } from '../oci/manifest.ts';
+import { manifestKind } from '../oci/media-types.ts';
+import type { Driver } from '../storage/driver.ts';
+import { Blobs } from './blobs.ts';
+import { layout, repositoryMarkers } from './layout.ts';
+import { Manifests } from './manifests.ts';
+import { page, type Page, type PageRequest } from './paging.ts';
+import { Referrers, referrersTag } from './referrers.ts';
+import { Tags } from './tags.ts';
+import { Uploads } from './uploads.ts';
+
+export interface ReferrersResult {
+  manifests: Descriptor[];
+  /** The filters applied, for `OCI-Filters-Applied`. */
+  filters: string[];
+}
+
+const text = new TextDecoder();
+
+/** The registry's domain: repositories of blobs, manifests, tags and referrers on one driver. */
+export class Registry {
+  readonly driver: Driver;
+  readonly blobs: Blobs;
+  readonly uploads: Uploads;
+  readonly tags: Tags;
+  readonly referrers: Referrers;
+  readonly manifests: Manifests;
+
+  constructor(driver: Driver) {
+    this.driver = driver;
+    this.blobs = new Blobs(driver);
+    this.uploads = new Uploads(driver, this.blobs);
+    this.tags = new Tags(driver);
+    this.referrers = new Referrers(driver);
+    this.manifests = new Manifests(driver, { blobs: this.blobs, tags: this.tags, referrers: this.referrers });
+  }
+
+  async repositoryExists(name: string): Promise<boolean> {
+    const entries = await this.driver.list(layout.repository(name));
+    return entries.some((e) => repositoryMarkers.has(e));
+  }
+
+  /** Repositories holding at least one manifest, in lexical order. */
+  async catalog(request: PageRequest): Promise<Page<string>> {
+    const names: string[] = [];
+    const walk = async (prefix: string, name: string): Promise<void> => {
+      const entries = await this.driver.list(prefix);
+      if (name !== '' && entries.includes('_manifests')) names.push(name);
+      for (const entry of entries) {
+        if (entry.startsWith('_')) continue;
+        await walk(`${prefix}/${entry}`, name === '' ? entry : `${name}/${entry}`);
+      }
+    };
+    await walk(layout.repositories, '');
+    return page(names, request);
+  }
+
+  /**
+   * The referrers of `subject`: those recorded when their manifests were pushed, plus those listed
+   * in a referrers-tag-schema index (spec: Enabling the Referrers API), optionally filtered.
+   */
+  async listReferrers(name: string, subject: Digest, artifactType?: string): Promise<ReferrersResult> {
+    const [recorded, fromTag] = await Promise.all([
+      this.referrers.list(name, subject),
+      this.#tagSchemaReferrers(name, subject),
+    ]);
+    const byDigest = new Map<string, Descriptor>();
+    for (const d of [...recorded, ...fromTag]) if (!byDigest.has(d.digest)) byDigest.set(d.digest, d);
+    let manifests = [...byDigest.values()].sort((a, b) => (a.digest < b.digest ? -1 : 1));
+    const filters: string[] = [];
+    if (artifactType !== undefined) {
+      manifests = manifests.filter((d) => d.artifactType === artifactType);
+      filters.push('artifactType');
+    }
+    return { manifests, filters };
+  }
+
+  async #tagSchemaReferrers(name: string, subject: Digest): Promise<Descriptor[]> {
+    const index = await this.manifests.resolve(name, { tag: referrersTag(subject) });
+    if (!index || manifestKind(index.mediaType) !== 'index') return [];
+    const bytes = await this.driver.get(layout.blob(index.digest));
+    if (!bytes) return [];
+    try {
+      const doc = JSON.parse(text.decode(bytes)) as { manifests?: unknown };
+      return Array.isArray(doc.manifests) ? (doc.manifests as Descriptor[]).filter(isDescriptorLike) : [];
+    } catch {
+      return [];
+    }
+  }
+}
+
+const isDescriptorLike = (d: unknown): d is Descriptor =>
+  typeof d === 'object' && d !== null && typeof (d as Descriptor).digest === 'string' && typeof (d as Descriptor).mediaType === 'string';
+

@@ -1,0 +1,53 @@
+import { formatDigest, parseDigest, type Digest } from '../oci/digest.ts';
+import { isTag } from '../oci/names.ts';
+import type { Driver } from '../storage/driver.ts';
+import { layout } from './layout.ts';
+import { page, type Page, type PageRequest } from './paging.ts';
+
+const text = new TextDecoder();
+
+/** Tags: one small object per tag holding the digest it points to. */
+export class Tags {
+  readonly #driver: Driver;
+
+  constructor(driver: Driver) {
+    this.#driver = driver;
+  }
+
+  async resolve(name: string, tag: string): Promise<Digest | undefined> {
+    const raw = await this.#driver.get(layout.tag(name, tag));
+    return raw ? parseDigest(text.decode(raw).trim()) : undefined;
+  }
+
+  async set(name: string, tag: string, digest: Digest): Promise<void> {
+    await this.#driver.put(layout.tag(name, tag), formatDigest(digest));
+  }
+
+  /** Returns false when there was no such tag. */
+  async delete(name: string, tag: string): Promise<boolean> {
+    if (!(await this.#driver.stat(layout.tag(name, tag)))) return false;
+    await this.#driver.delete(layout.tag(name, tag));
+    return true;
+  }
+
+  async all(name: string): Promise<string[]> {
+    return (await this.#driver.list(layout.tags(name))).filter(isTag);
+  }
+
+  async list(name: string, request: PageRequest): Promise<Page<string>> {
+    return page(await this.all(name), request);
+  }
+
+  /** Tags pointing at `digest`; costs one read per tag, so only deletes use it. */
+  async pointingAt(name: string, digest: Digest): Promise<string[]> {
+    const tags = await this.all(name);
+    const target = formatDigest(digest);
+    const hits = await Promise.all(
+      tags.map(async (tag) => {
+        const raw = await this.#driver.get(layout.tag(name, tag));
+        return raw && text.decode(raw).trim() === target ? tag : undefined;
+      }),
+    );
+    return hits.filter((t): t is string => t !== undefined);
+  }
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { createHasher, formatDigest, sameDigest, type Algorithm, type Digest } from '../oci/digest.ts';
+import { OciError } from '../oci/errors.ts';
+import type { ByteRange } from '../oci/range.ts';
+import type { Driver } from '../storage/driver.ts';
+import type { BlobInfo, Blobs } from './blobs.ts';
+import { KeyedLock } from './keyed-lock.ts';
+import { layout } from './layout.ts';
+import { meter } from './metered-stream.ts';
+
+export interface UploadSession {
+  id: string;
+  name: string;
+  algorithm: Algorithm;
+  /** Bytes received so far. */
+  offset: number;
+}
+
+interface SessionInfo {
+  name: string;
+  algorithm: Algorithm;
+  startedAt: string;
+}
+
+export interface Chunk {
+  body: ReadableStream<Uint8Array>;
+  /** The chunk's place in the blob (PATCH `Content-Range`); absent means "append". */
+  range?: ByteRange;
+  /** The declared length (`Content-Length`), checked against what arrives. */
+  length?: number;
+}
+
+const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Running hashes kept between chunks; a session without one is re-hashed from storage. */
+const maxRunningHashes = 10_000;
+
+const uploadUnknown = (): OciError => new OciError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry');
+
+/**
+ * Blob upload sessions. Their state lives in storage (`_uploads/<id>/`), so a restart or another
+ * replica can continue any session; the running hash in memory is only a fast path.
+ */
+export class Uploads {
+  readonly #driver: Driver;
+  readonly #blobs: Blobs;
+  readonly #lock = new KeyedLock();
+  readonly #hashes = new Map<string, { offset: number; hash: Hash }>();
+
+  constructor(driver: Driver, blobs: Blobs) {
+    this.#driver = driver;
+    this.#blobs = blobs;
+  }
+
+  async start(name: string, algorithm: Algorithm): Promise<UploadSession> {
+    const id = randomUUID();
+    const info: SessionInfo = { name, algorithm, startedAt: new Date().toISOString() };
+    await this.#driver.put(layout.uploadInfo(id), JSON.stringify(info));
+    await this.#driver.append(layout.uploadData(id), 0, new ReadableStream({ start: (c) => c.close() }));
+    this.#remember(id, 0, createHasher(algorithm));
+    return { id, name, algorithm, offset: 0 };
+  }
+
+  async status(name: string, id: string): Promise<UploadSession> {
+    const info = await this.#info(name, id);
+    return { id, name, algorithm: info.algorithm, offset: await this.#offset(id) };
+  }
+
+  /** Appends one chunk (PATCH). A chunk that does not start at the current offset is a 416. */
+  async append(name: string, id: string, chunk: Chunk): Promise<UploadSession> {
+    return this.#lock.run(id, async () => {
+      const info = await this.#info(name, id);
+      const offset = await this.#write(id, info, chunk);
+      return { id, name, algorithm: info.algorithm, offset };
+    });
+  }
+
+  /**
+   * Completes a session (PUT): appends the optional last chunk, verifies the digest, and commits
+   * the bytes under `blobs/` and the link in the repository. Nothing is committed unverified.
+   */
+  async finish(name: string, id: string, digest: Digest, chunk?: Chunk): Promise<BlobInfo> {
+    return this.#lock.run(id, async () => {
+      const info = await this.#info(name, id);
+      if (digest.algorithm !== info.algorithm) {
+        // The hash so far was computed with the session's algorithm; switch and re-hash at the end.
+        this.#hashes.delete(id);
+      }
+      const size = chunk ? await this.#write(id, info, chunk) : await this.#offset(id);
+      const actual = await this.#digest(id, digest.algorithm, size);
+      if (!sameDigest(actual, digest)) {
+        await this.cancel(name, id);
+        throw new OciError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
+          detail: { expected: formatDigest(digest), actual: formatDigest(actual) },
+        });
+      }
+      await this.#driver.commit(layout.uploadData(id), layout.blob(digest));
+      await this.#blobs.link(name, digest);
+      await this.#forget(id);
+      return { digest, size };
+    });
+  }
+
+  async cancel(name: string, id: string): Promise<void> {
+    await this.#info(name, id);
+    await this.#forget(id);
+  }
+
+  async #forget(id: string): Promise<void> {
+    this.#hashes.delete(id);
+    await this.#driver.deletePrefix(layout.upload(id));
+  }
+
+  async #info(name: string, id: string): Promise<SessionInfo> {
+    if (!idPattern.test(id)) throw uploadUnknown();
+    const raw = await this.#driver.get(layout.uploadInfo(id));
+    if (!raw) throw uploadUnknown();
+    const info = JSON.parse(new TextDecoder().decode(raw)) as SessionInfo;
+    // A session belongs to the repository it was started in; elsewhere it does not exist.
+    if (info.name !== name) throw uploadUnknown();
+    return info;
+  }
+
+  async #offset(id: string): Promise<number> {
+    return (await this.#driver.stat(layout.uploadData(id)))?.size ?? 0;
+  }
+
+  async #write(id: string, info: SessionInfo, chunk: Chunk): Promise<number> {
+    const offset = await this.#offset(id);
+    const { range } = chunk;
+    let expected = chunk.length;
+    if (range) {
+      if (range.start !== offset) {
+        throw new OciError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start} but the upload holds ${offset} bytes`, {
+          status: 416,
+          headers: rangeHeaders(offset),
+        });
+      }
+      const length = range.end - range.start + 1;
+      if (expected !== undefined && expected !== length) {
+        throw new OciError('SIZE_INVALID', `Content-Length ${expected} does not match Content-Range length ${length}`, {
+          status: 416,
+          headers: rangeHeaders(offset),
+        });
+      }
+      expected = length;
+    }
+    const running = this.#hashes.get(id);
+    const hash = running && running.offset === offset ? running.hash : undefined;
+    const before = hash?.copy();
+    try {
+      const size = await this.#driver.append(layout.uploadData(id), offset, meter(chunk.body, hash ? { hash, expected } : { expected }));
+      if (hash) this.#remember(id, size, hash);
+      else this.#hashes.delete(id);
+      return size;
+    } catch (e) {
+      // The driver rolled the bytes back; roll the hash back with them.
+      if (before) this.#remember(id, offset, before);
+      throw e;
+    }
+  }
+
+  async #digest(id: string, algorithm: Algorithm, size: number): Promise<Digest> {
+    const running = this.#hashes.get(id);
+    this.#hashes.delete(id);
+    if (running && running.offset === size) return { algorithm, hex: running.hash.digest('hex') };
+    // No running hash here (restart, another replica, algorithm switch): hash what is stored.
+    const hash = createHasher(algorithm);
+    const stream = size === 0 ? undefined : await this.#driver.read(layout.uploadData(id));
+    if (stream) for await (const part of stream) hash.update(part);
+    return { algorithm, hex: hash.digest('hex') };
+  }
+
+  #remember(id: string, offset: number, hash: Hash): void {
+    this.#hashes.delete(id);
+    if (this.#hashes.size >= maxRunningHashes) {
+      const oldest = this.#hashes.keys().next().value;
+      if (oldest !== undefined) this.#hashes.delete(oldest);
+    }
+    this.#hashes.set(id, { offset, hash });
+  }
+}
+
+/** The spec's `Range: 0-<last byte>` for an upload holding `offset` bytes (0-0 when empty, as distribution does). */
+export const uploadRange = (offset: number): string => `0-${Math.max(0, offset - 1)}`;
+
+const rangeHeaders = (offset: number): Record<string, string> => ({ Range: uploadRange(offset) });

@@ -1,0 +1,43 @@
+import type { ByteRange } from '../oci/range.ts';
+
+export interface ObjectInfo {
+  size: number;
+  modified: Date;
+}
+
+/**
+ * What a storage backend provides: bytes under keys. Keys are `/`-separated relative paths made by
+ * the registry's layout; a driver knows nothing of manifests, tags or digests.
+ *
+ * Two kinds of object live here: small whole objects (links, tags, manifests, session state),
+ * written atomically by `put`, and appendable objects (upload data) that grow by `append` and are
+ * moved into place by `commit`.
+ */
+export interface Driver {
+  readonly name: string;
+
+  get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined>;
+  /** Atomic: a reader sees the old object or the new one, never a part. */
+  put(key: string, body: Uint8Array | string): Promise<void>;
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** Streams an object, or an inclusive byte range of it; undefined when the key is absent. */
+  read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array> | undefined>;
+  /** Removes one object; a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Removes every object under `prefix/`. */
+  deletePrefix(prefix: string): Promise<void>;
+  /** Names directly under `prefix/` (objects and sub-prefixes alike), sorted; [] when none. */
+  list(prefix: string): Promise<string[]>;
+
+  /**
+   * Appends a stream to an appendable object that currently holds exactly `offset` bytes and
+   * returns the new size. If the stream fails, the object is left at `offset` bytes, so a
+   * broken chunk never leaves half its bytes behind.
+   */
+  append(key: string, offset: number, body: ReadableStream<Uint8Array>): Promise<number>;
+  /**
+   * Moves a finished appendable object to `to`. If `to` already exists (the same content
+   * arrived another way) the source is dropped and the existing object kept.
+   */
+  commit(from: string, to: string): Promise<void>;
+}

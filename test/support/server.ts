@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export type RuntimeName = 'node' | 'bun' | 'deno';
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  runtime: RuntimeName;
+  process: ChildProcess;
+  /** Everything the server wrote to stderr so far. */
+  logs(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+/** The runtime the suite runs berth on: `BERTH_TEST_RUNTIME`, node by default. */
+export const testRuntime = (process.env.BERTH_TEST_RUNTIME ?? 'node') as RuntimeName;
+
+function command(runtime: RuntimeName): [string, string[]] {
+  switch (runtime) {
+    case 'node':
+      return [process.execPath, [join(root, 'dist/runtimes/node.js')]];
+    case 'bun':
+      return [join(root, 'node_modules/.bin/bun'), ['run', join(root, 'runtimes/bun.ts')]];
+    case 'deno':
+      return [join(root, 'node_modules/.bin/deno'), ['run', '-A', '--config', join(root, 'deno.json'), join(root, 'runtimes/deno.ts')]];
+  }
+}
+
+export interface StartOptions {
+  runtime?: RuntimeName;
+  /** Reuse a data directory (restart tests); a fresh temporary one otherwise. */
+  dataDir?: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+/** Starts `berth serve` on 127.0.0.1 with a free port and waits until it listens. */
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const runtime = opts.runtime ?? testRuntime;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
+  const [bin, pre] = command(runtime);
+  const child = spawn(bin, [...pre, 'serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])], {
+    env: { ...process.env, BERTH_LOG__LEVEL: 'info', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => (stderr += d));
+  child.stdout?.on('data', (d: string) => (stderr += d));
+  const url = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`berth on ${runtime} did not start in 30 s:\n${stderr}`)), 30_000);
+    const check = (): void => {
+      const m = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(stderr);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    };
+    child.stderr?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`berth on ${runtime} exited with ${code} before listening:\n${stderr}`));
+    });
+  });
+  const ownsData = opts.dataDir === undefined;
+  return {
+    url,
+    dataDir,
+    runtime,
+    process: child,
+    logs: () => stderr,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill(signal);
+        await exited;
+      }
+      if (ownsData) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
