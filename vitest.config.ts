@@ -1,12 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
+/** Tests that start berth run once per runtime; the project name ([node], [bun], [deno]) prefixes every failure. */
+const serverTests = ['test/http/**/*.test.ts', 'test/clients/**/*.test.ts', 'test/conformance/**/*.test.ts'];
+const runtimes = (process.env.TEST_RUNTIMES ?? 'node,bun,deno').split(',').filter(Boolean);
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
+    testTimeout: 120_000,
     hookTimeout: 60_000,
-    // Servers under test are separate processes; files run in parallel within the 2 cores.
-    fileParallelism: true,
+    // Each server test is its own process; two workers fill the two cores.
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/cli/**/*.test.ts'] } },
+      ...runtimes.map((runtime) => ({
+        test: { name: runtime, include: serverTests, env: { TEST_RUNTIME: runtime } },
+      })),
+    ],
   },
 });

@@ -1,3 +1,4 @@
+import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { createRegistry } from '../index.ts';

@@ -33,9 +33,14 @@ export async function catalog(c: Context, registry: Registry): Promise<Response>
 export async function listReferrers(c: Context, registry: Registry): Promise<Response> {
   const name = nameParam(c);
   const subject = digestParam(c);
-  const artifactType = c.req.query('artifactType');
-  const result = await registry.listReferrers(name, subject, artifactType === '' ? undefined : artifactType);
+  const artifactType = c.req.query('artifactType') || undefined;
+  const request = pageParams(c);
+  const result = await registry.listReferrers(name, subject, artifactType === undefined ? request : { ...request, artifactType });
   const headers: Record<string, string> = {};
   if (result.filters.length > 0) headers['OCI-Filters-Applied'] = result.filters.join(',');
-  return json({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: result.manifests }, headers, mediaTypes.ociIndex);
+  if (result.next !== undefined) {
+    const extra: Record<string, string> = artifactType === undefined ? {} : { artifactType };
+    headers.Link = nextLink(`/v2/${name}/referrers/${c.req.param('digest')}`, request.n, result.next, extra);
+  }
+  return json({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: result.items }, headers, mediaTypes.ociIndex);
 }

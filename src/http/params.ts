@@ -36,8 +36,8 @@ export function contentLength(c: Context): number | undefined {
 }
 
 /** The `Link: <...>; rel="next"` header of RFC 8288 for a paged listing. */
-export function nextLink(path: string, n: number | undefined, last: string): string {
-  const query = new URLSearchParams();
+export function nextLink(path: string, n: number | undefined, last: string, extra: Record<string, string> = {}): string {
+  const query = new URLSearchParams(extra);
   if (n !== undefined) query.set('n', String(n));
   query.set('last', last);
   return `<${path}?${query.toString()}>; rel="next"`;

@@ -7,21 +7,23 @@ export interface PageRequest {
 
 export interface Page<T> {
   items: T[];
-  /** The last entry returned, when more follow (for the `Link: rel="next"` header). */
+  /** The key of the last entry returned, when more follow (for the `Link: rel="next"` header). */
   next?: string;
 }
 
-/** Default and ceiling of `n` for tag and catalog listings. */
+/** Default and ceiling of `n` for listings. */
 export const maxPageSize = 1000;
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Sorts lexically, skips through `last`, and cuts at `n` (spec: Listing Tags). */
-export function page(all: string[], { n, last }: PageRequest): Page<string> {
-  const sorted = [...all].sort(byCodePoint);
-  const from = last === undefined ? sorted : sorted.filter((s) => s > last);
+/** Sorts lexically by key, skips through `last`, and cuts at `n` (spec: Listing Tags). */
+export function page<T>(all: readonly T[], { n, last }: PageRequest, key: (item: T) => string): Page<T> {
+  const sorted = [...all].sort((a, b) => byCodePoint(key(a), key(b)));
+  const from = last === undefined ? sorted : sorted.filter((s) => key(s) > last);
   const size = Math.min(n ?? maxPageSize, maxPageSize);
   const items = from.slice(0, size);
   const lastItem = items.at(-1);
-  return from.length > size && lastItem !== undefined ? { items, next: lastItem } : { items };
+  return from.length > size && lastItem !== undefined ? { items, next: key(lastItem) } : { items };
 }
+
+export const pageOfNames = (all: readonly string[], request: PageRequest): Page<string> => page(all, request, (s) => s);

@@ -5,13 +5,12 @@ import type { Driver } from '../storage/driver.ts';
 import { Blobs } from './blobs.ts';
 import { layout, repositoryMarkers } from './layout.ts';
 import { Manifests } from './manifests.ts';
-import { page, type Page, type PageRequest } from './paging.ts';
+import { page, pageOfNames, type Page, type PageRequest } from './paging.ts';
 import { Referrers, referrersTag } from './referrers.ts';
 import { Tags } from './tags.ts';
 import { Uploads } from './uploads.ts';
 
-export interface ReferrersResult {
-  manifests: Descriptor[];
+export interface ReferrersResult extends Page<Descriptor> {
   /** The filters applied, for `OCI-Filters-Applied`. */
   filters: string[];
 }
@@ -53,27 +52,28 @@ export class Registry {
       }
     };
     await walk(layout.repositories, '');
-    return page(names, request);
+    return pageOfNames(names, request);
   }
 
   /**
    * The referrers of `subject`: those recorded when their manifests were pushed, plus those listed
    * in a referrers-tag-schema index (spec: Enabling the Referrers API), optionally filtered.
    */
-  async listReferrers(name: string, subject: Digest, artifactType?: string): Promise<ReferrersResult> {
+  async listReferrers(name: string, subject: Digest, request: PageRequest & { artifactType?: string }): Promise<ReferrersResult> {
+    const { artifactType } = request;
     const [recorded, fromTag] = await Promise.all([
       this.referrers.list(name, subject),
       this.#tagSchemaReferrers(name, subject),
     ]);
     const byDigest = new Map<string, Descriptor>();
     for (const d of [...recorded, ...fromTag]) if (!byDigest.has(d.digest)) byDigest.set(d.digest, d);
-    let manifests = [...byDigest.values()].sort((a, b) => (a.digest < b.digest ? -1 : 1));
+    let manifests = [...byDigest.values()];
     const filters: string[] = [];
     if (artifactType !== undefined) {
       manifests = manifests.filter((d) => d.artifactType === artifactType);
       filters.push('artifactType');
     }
-    return { manifests, filters };
+    return { ...page(manifests, request, (d) => d.digest), filters };
   }
 
   async #tagSchemaReferrers(name: string, subject: Digest): Promise<Descriptor[]> {

@@ -2,7 +2,7 @@ import { formatDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { isTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
 import { layout } from './layout.ts';
-import { page, type Page, type PageRequest } from './paging.ts';
+import { pageOfNames, type Page, type PageRequest } from './paging.ts';
 
 const text = new TextDecoder();
 
@@ -35,7 +35,7 @@ export class Tags {
   }
 
   async list(name: string, request: PageRequest): Promise<Page<string>> {
-    return page(await this.all(name), request);
+    return pageOfNames(await this.all(name), request);
   }
 
   /** Tags pointing at `digest`; costs one read per tag, so only deletes use it. */

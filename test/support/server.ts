@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -15,10 +16,15 @@ export interface TestServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-const root = resolve(import.meta.dirname, '..', '..');
+/** The repository root, whether this runs from test/ (vitest) or from dist/test/ (benchmarks). */
+const root = ((): string => {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+})();
 
-/** The runtime the suite runs berth on: `BERTH_TEST_RUNTIME`, node by default. */
-export const testRuntime = (process.env.BERTH_TEST_RUNTIME ?? 'node') as RuntimeName;
+/** The runtime the suite runs berth on: `TEST_RUNTIME`, node by default. */
+export const testRuntime = (process.env.TEST_RUNTIME ?? 'node') as RuntimeName;
 
 function command(runtime: RuntimeName): [string, string[]] {
   switch (runtime) {

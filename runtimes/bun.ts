@@ -1,0 +1,52 @@
+// berth on Bun: `bun run runtimes/bun.ts serve [flags]`. Bun runs the TypeScript sources directly.
+import process from 'node:process';
+import { runCli, type Runtime } from '../src/cli/main.ts';
+import type { Serve } from '../src/cli/server.ts';
+
+interface BunServer {
+  port: number;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
+declare const Bun: {
+  serve(options: {
+    fetch: (request: Request) => Response | Promise<Response>;
+    hostname: string;
+    port: number;
+    maxRequestBodySize: number;
+    idleTimeout: number;
+  }): BunServer;
+};
+
+/** In-flight requests get this long to finish after SIGTERM before their connections are closed. */
+const drainMs = 10_000;
+
+const serve: Serve = async (app, { hostname, port }) => {
+  const server = Bun.serve({
+    fetch: app.fetch,
+    hostname,
+    port,
+    // Bun refuses bodies over 128 MiB by default; a registry takes layers of many GiB in one PUT.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    // Seconds; 0 disables the idle timeout so a slow client's long upload is not cut off.
+    idleTimeout: 0,
+  });
+  return {
+    address: { hostname, port: server.port },
+    close: async () => {
+      const timer = setTimeout(() => void server.stop(true), drainMs);
+      await server.stop();
+      clearTimeout(timer);
+    },
+  };
+};
+
+const runtime: Runtime = {
+  name: 'bun',
+  serve,
+  env: process.env,
+  onSignal: (handler) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => handler(signal));
+  },
+};
+
+process.exitCode = await runCli(process.argv.slice(2), runtime);
