@@ -12,8 +12,9 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/cli/**/*.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/peers/**/*.test.ts'] } },
       ...runtimes.map((runtime) => ({
+        extends: true,
         test: { name: runtime, include: serverTests, env: { TEST_RUNTIME: runtime } },
       })),
     ],

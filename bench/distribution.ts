@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../test/support/net.ts';
 
 export interface Distribution {
   url: string;
@@ -10,20 +10,8 @@ export interface Distribution {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts the CNCF distribution registry (Debian's `docker-registry`) on local disk. */
-export async function startDistribution(): Promise<Distribution> {
+export async function startDistribution(wrap: string[] = []): Promise<Distribution> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-distribution-'));
   const port = await freePort();
   const config = join(dir, 'config.yml');
@@ -40,7 +28,8 @@ export async function startDistribution(): Promise<Distribution> {
   const env = { ...process.env };
   // distribution 2.8 panics at start when AWS_CA_BUNDLE is set.
   delete env.AWS_CA_BUNDLE;
-  const child = spawn('docker-registry', ['serve', config], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const [bin, ...args] = [...wrap, 'docker-registry', 'serve', config];
+  const child = spawn(bin!, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;

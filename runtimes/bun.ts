@@ -2,12 +2,14 @@
 import process from 'node:process';
 import { runCli, type Runtime } from '../src/cli/main.ts';
 import type { Serve } from '../src/cli/server.ts';
+import type { FileResponder } from '../src/http/options.ts';
 
 interface BunServer {
   port: number;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 declare const Bun: {
+  file(path: string): Blob;
   serve(options: {
     fetch: (request: Request) => Response | Promise<Response>;
     hostname: string;
@@ -40,9 +42,16 @@ const serve: Serve = async (app, { hostname, port }) => {
   };
 };
 
+/**
+ * Blob GETs as Bun file blobs: Bun sends them with sendfile, and, unlike a stream body, keeps the
+ * Content-Length the spec requires (Bun turns a streamed body into chunked encoding).
+ */
+const fileResponder: FileResponder = async (_c, { path, start, end }, init) => new Response(Bun.file(path).slice(start, end + 1), init);
+
 const runtime: Runtime = {
   name: 'bun',
   serve,
+  fileResponder,
   env: process.env,
   onSignal: (handler) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => handler(signal));

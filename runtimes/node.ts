@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 import { createAdaptorServer } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runCli, type Runtime } from '../src/cli/main.ts';
 import type { Serve } from '../src/cli/server.ts';
+import type { FileResponder } from '../src/http/options.ts';
 
 /** In-flight requests get this long to finish after SIGTERM before their sockets are closed. */
 const drainMs = 10_000;
@@ -32,9 +37,30 @@ const serve: Serve = (app, { hostname, port }) =>
     });
   });
 
+/**
+ * Blob GETs piped from the file straight into Node's response: about 3x the throughput of a web
+ * ReadableStream through the adapter (bench/, PERF-NOTES.md).
+ */
+const fileResponder: FileResponder = async (c, { path, start, end }, { status, headers }) => {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (!outgoing) return undefined;
+  const file = createReadStream(path, { start, end, highWaterMark: 1 << 20 });
+  try {
+    await once(file, 'open');
+  } catch {
+    return undefined; // gone since it was found: let the portable path report it
+  }
+  outgoing.writeHead(status, headers);
+  file.on('error', () => outgoing.destroy());
+  outgoing.on('close', () => file.destroy());
+  file.pipe(outgoing);
+  return RESPONSE_ALREADY_SENT;
+};
+
 const runtime: Runtime = {
   name: 'node',
   serve,
+  fileResponder,
   env: process.env,
   onSignal: (handler) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => handler(signal));

@@ -1,10 +1,11 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
+import type { FileResponder } from './http/options.ts';
 import { parseConfig } from './config/load.ts';
 import type { Config, ConfigInput } from './config/schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Registry } from './registry/registry.ts';
-import { FsDriver } from './storage/fs/driver.ts';
+import { createStorage } from './storage/create.ts';
 
 export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
 export type { Config, ConfigInput } from './config/schema.ts';
@@ -12,6 +13,7 @@ export type { Driver, ObjectInfo } from './storage/driver.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';
+export type { FileRange, FileResponder } from './http/options.ts';
 
 export interface BerthRegistry {
   /** The Hono app serving `/v2/...`; mount it in another Hono app or serve it as it is. */
@@ -20,17 +22,19 @@ export interface BerthRegistry {
   config: Config;
   /** Resolves once storage is usable; rejects with the reason when it is not. */
   ready: Promise<void>;
+  /** Where the data lives, for logs and messages. */
+  storage: string;
 }
 
 /**
  * Builds a registry from a configuration (defaults fill what is left out). The returned app has
  * no knowledge of the runtime serving it.
  */
-export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger } = {}): BerthRegistry {
+export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; fileResponder?: FileResponder } = {}): BerthRegistry {
   const config = parseConfig(input);
   const logger = opts.logger ?? createLogger(config.log.level);
-  const driver = new FsDriver(config.storage.fs.root);
-  const registry = new Registry(driver);
-  const app = createApp(registry, config, logger);
-  return { app, registry, config, ready: driver.init() };
+  const storage = createStorage(config.storage);
+  const registry = new Registry(storage.driver);
+  const app = createApp(registry, config, logger, opts.fileResponder);
+  return { app, registry, config, ready: storage.ready, storage: storage.describe };
 }

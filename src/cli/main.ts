@@ -1,6 +1,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import type { FileResponder } from '../http/options.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
 import { formatAddress, parseListen, type Serve } from './server.ts';
@@ -9,6 +10,8 @@ export interface Runtime {
   name: string;
   serve: Serve;
   env: Record<string, string | undefined>;
+  /** The runtime's native file sending, where it pays (see bench/). */
+  fileResponder?: FileResponder;
   /** Registers a handler for SIGINT and SIGTERM. */
   onSignal(handler: (signal: string) => void): void;
 }
@@ -64,11 +67,11 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     throw e;
   }
   const logger = createLogger(config.log.level);
-  const berth = createRegistry(config, { logger });
+  const berth = createRegistry(config, runtime.fileResponder ? { logger, fileResponder: runtime.fileResponder } : { logger });
   try {
     await berth.ready;
   } catch (e) {
-    process.stderr.write(`berth: storage at ${config.storage.fs.root} is not usable: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`berth: storage ${berth.storage} is not usable: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
   let server;
@@ -78,7 +81,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     process.stderr.write(`berth: cannot listen on ${config.listen}: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  logger.info('listening', { url: formatAddress(server.address), runtime: runtime.name, storage: `fs:${config.storage.fs.root}` });
+  logger.info('listening', { url: formatAddress(server.address), runtime: runtime.name, storage: berth.storage });
   await new Promise<void>((resolve) => {
     runtime.onSignal((signal) => {
       logger.info('shutting down', { signal });

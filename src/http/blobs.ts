@@ -5,13 +5,16 @@ import { parseRangeHeader } from '../oci/range.ts';
 import type { Registry } from '../registry/registry.ts';
 import { digestParam, nameParam } from './params.ts';
 import type { HttpOptions } from './options.ts';
+import { apiVersion } from './responses.ts';
+import { empty } from './responses.ts';
 
 /** GET and HEAD /v2/<name>/blobs/<digest>, with single byte ranges (RFC 9110). */
-export async function getBlob(c: Context, registry: Registry): Promise<Response> {
+export async function getBlob(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
   const name = nameParam(c);
   const digest = digestParam(c);
   const { size } = await registry.blobs.stat(name, digest);
   const headers: Record<string, string> = {
+    ...apiVersion,
     'Content-Type': 'application/octet-stream',
     'Docker-Content-Digest': formatDigest(digest),
     'Accept-Ranges': 'bytes',
@@ -21,7 +24,11 @@ export async function getBlob(c: Context, registry: Registry): Promise<Response>
   };
   const request = parseRangeHeader(c.req.header('Range'), size);
   if (request.kind === 'unsatisfiable') {
-    throw new OciError('RANGE_INVALID', 'requested range not satisfiable', { headers: { 'Content-Range': `bytes */${size}` } });
+    // The spec has no code for this; SIZE_INVALID (a size that does not fit the content) is closest.
+    throw new OciError('SIZE_INVALID', `requested range not satisfiable: the blob has ${size} bytes`, {
+      status: 416,
+      headers: { 'Content-Range': `bytes */${size}` },
+    });
   }
   const range = request.kind === 'partial' ? request.range : undefined;
   const length = range ? range.end - range.start + 1 : size;
@@ -29,6 +36,12 @@ export async function getBlob(c: Context, registry: Registry): Promise<Response>
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   const status = range ? 206 : 200;
   if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers });
+  const path = options.fileResponder && registry.blobs.localFile(digest);
+  if (options.fileResponder && path) {
+    const file = { path, start: range?.start ?? 0, end: range?.end ?? size - 1 };
+    const native = await options.fileResponder(c, file, { status, headers });
+    if (native) return native;
+  }
   return new Response(await registry.blobs.read(name, digest, range), { status, headers });
 }
 
@@ -36,5 +49,5 @@ export async function deleteBlob(c: Context, registry: Registry, options: HttpOp
   if (!options.delete.blobs) throw new OciError('UNSUPPORTED', 'blob deletion is disabled on this registry');
   const name = nameParam(c);
   await registry.blobs.delete(name, digestParam(c));
-  return new Response(null, { status: 202 });
+  return empty(202);
 }

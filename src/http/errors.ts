@@ -18,5 +18,5 @@ export function toOciError(err: unknown): OciError {
       status: err.status,
     });
   }
-  return new OciError('INTERNAL', 'internal server error');
+  return new OciError('UNKNOWN', 'internal server error');
 }

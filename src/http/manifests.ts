@@ -6,7 +6,8 @@ import { parseReference } from '../registry/manifests.ts';
 import { readLimited } from '../registry/metered-stream.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { HttpOptions } from './options.ts';
-import { contentLength, nameParam } from './params.ts';
+import { nameParam } from './params.ts';
+import { empty } from './responses.ts';
 
 function referenceParam(c: Context) {
   return parseReference(c.req.param('reference') ?? '');
@@ -43,10 +44,8 @@ export async function getManifest(c: Context, registry: Registry): Promise<Respo
 export async function putManifest(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
   const name = nameParam(c);
   const ref = referenceParam(c);
-  const declared = contentLength(c);
-  if (declared !== undefined && declared > options.maxManifestBytes) {
-    throw new OciError('SIZE_INVALID', `manifest is larger than the ${options.maxManifestBytes} byte limit`, { status: 413 });
-  }
+  // The limit is enforced while reading rather than on Content-Length alone: answering before the
+  // body is read makes the client's write fail (EPIPE) instead of showing it the 413.
   const extraTags = c.req.queries('tag') ?? [];
   const bytes = await readLimited(c.req.raw.body, options.maxManifestBytes);
   const pushed = await registry.manifests.put(name, ref, bytes, bareMediaType(c.req.header('Content-Type')), extraTags);
@@ -54,7 +53,7 @@ export async function putManifest(c: Context, registry: Registry, options: HttpO
   const headers = new Headers({ Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest });
   if (pushed.info.subject) headers.set('OCI-Subject', pushed.info.subject.digest);
   if (extraTags.length > 0) for (const tag of pushed.tags) headers.append('OCI-Tag', tag);
-  return new Response(null, { status: 201, headers });
+  return empty(201, headers);
 }
 
 /** DELETE by digest removes the manifest (with its tags); by tag removes just the tag. */
@@ -70,5 +69,5 @@ export async function deleteManifest(c: Context, registry: Registry, options: Ht
     if (!options.delete.manifests) throw new OciError('UNSUPPORTED', 'manifest deletion is disabled on this registry');
     await registry.manifests.delete(name, ref.digest);
   }
-  return new Response(null, { status: 202 });
+  return empty(202);
 }

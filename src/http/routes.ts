@@ -13,10 +13,13 @@ type Handler = (c: Context, registry: Registry, options: HttpOptions) => Promise
 // Repository names contain slashes, so the name is a greedy match validated by the handler.
 const repo = '/v2/:name{.+}';
 
+export const notFound = (c: Context): Response => errorResponse(c, new OciError('UNSUPPORTED', 'no such endpoint', { status: 404 }));
+
 /** The `/v2/` API of the distribution spec, one route per endpoint of its table. */
 export function v2Routes(registry: Registry, options: HttpOptions, log: (e: unknown, c: Context) => void): Hono {
   const app = new Hono();
   const routes: Array<[path: string, methods: Record<string, Handler>]> = [
+    ['/v2/', { GET: async () => Response.json({}) }],
     ['/v2/_catalog', { GET: catalog }],
     [`${repo}/tags/list`, { GET: listTags }],
     [`${repo}/manifests/:reference`, { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest }],
@@ -27,7 +30,6 @@ export function v2Routes(registry: Registry, options: HttpOptions, log: (e: unkn
     [`${repo}/referrers/:digest`, { GET: listReferrers }],
   ];
 
-  app.get('/v2/', (c) => c.json({}));
   app.get('/v2', (c) => c.redirect('/v2/', 301));
   for (const [path, methods] of routes) {
     for (const [method, handler] of Object.entries(methods)) {
@@ -38,7 +40,6 @@ export function v2Routes(registry: Registry, options: HttpOptions, log: (e: unkn
       throw new OciError('UNSUPPORTED', 'method not allowed on this endpoint', { headers: { Allow: allowed } });
     });
   }
-  app.notFound((c) => errorResponse(c, new OciError('UNSUPPORTED', 'no such endpoint', { status: 404 })));
   app.onError((err, c) => {
     const e = toOciError(err);
     if (e.status >= 500) log(err, c);

@@ -7,6 +7,7 @@ import type { Registry } from '../registry/registry.ts';
 import { uploadRange, type Chunk, type UploadSession } from '../registry/uploads.ts';
 import type { HttpOptions } from './options.ts';
 import { contentLength, nameParam } from './params.ts';
+import { empty } from './responses.ts';
 
 const uploadLocation = (s: UploadSession): string => `/v2/${s.name}/blobs/uploads/${s.id}`;
 const blobLocation = (name: string, d: Digest): string => `/v2/${name}/blobs/${formatDigest(d)}`;
@@ -16,10 +17,7 @@ function sessionHeaders(s: UploadSession): Record<string, string> {
 }
 
 function created(name: string, digest: Digest): Response {
-  return new Response(null, {
-    status: 201,
-    headers: { Location: blobLocation(name, digest), 'Docker-Content-Digest': formatDigest(digest) },
-  });
+  return empty(201, { Location: blobLocation(name, digest), 'Docker-Content-Digest': formatDigest(digest) });
 }
 
 function uploadId(c: Context): string {
@@ -46,10 +44,8 @@ export async function startUpload(c: Context, registry: Registry, options: HttpO
   const digestQuery = c.req.query('digest');
   const algorithmQuery = c.req.query('digest-algorithm');
   if (mount !== undefined) {
-    const digest = parseDigest(mount);
-    const from = c.req.query('from');
-    const mounted = await registry.blobs.mount(name, digest, from === undefined ? undefined : validateName(from));
-    if (mounted) return created(name, digest);
+    const digest = mountable(mount, c.req.query('from'));
+    if (digest && (await registry.blobs.mount(name, digest.digest, digest.from))) return created(name, digest.digest);
   } else if (digestQuery !== undefined) {
     const digest = parseDigest(digestQuery);
     const session = await registry.uploads.start(name, digest.algorithm);
@@ -58,16 +54,27 @@ export async function startUpload(c: Context, registry: Registry, options: HttpO
   }
   const algorithm = algorithmQuery === undefined ? defaultAlgorithm : parseAlgorithm(algorithmQuery);
   const session = await registry.uploads.start(name, algorithm);
-  return new Response(null, {
-    status: 202,
-    headers: { ...sessionHeaders(session), 'OCI-Chunk-Min-Length': String(options.chunkMinLength) },
-  });
+  return empty(202, { ...sessionHeaders(session), 'OCI-Chunk-Min-Length': String(options.chunkMinLength) });
+}
+
+/**
+ * The blob a mount request names, or undefined when the request cannot be served as a mount: the
+ * spec's answer to a mount the registry cannot do is a fresh upload (202), not an error, so a
+ * client that guessed wrong still pushes.
+ */
+function mountable(mount: string, from: string | undefined): { digest: Digest; from?: string } | undefined {
+  try {
+    const digest = parseDigest(mount);
+    return from === undefined ? { digest } : { digest, from: validateName(from) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** GET /v2/<name>/blobs/uploads/<id>: where the upload stands. */
 export async function uploadStatus(c: Context, registry: Registry): Promise<Response> {
   const session = await registry.uploads.status(nameParam(c), uploadId(c));
-  return new Response(null, { status: 204, headers: sessionHeaders(session) });
+  return empty(204, sessionHeaders(session));
 }
 
 /** PATCH: one chunk, placed by `Content-Range` when given, else appended. */
@@ -76,7 +83,7 @@ export async function patchUpload(c: Context, registry: Registry): Promise<Respo
   const id = uploadId(c);
   try {
     const session = await registry.uploads.append(name, id, chunkOf(c, true));
-    return new Response(null, { status: 202, headers: sessionHeaders(session) });
+    return empty(202, sessionHeaders(session));
   } catch (e) {
     throw withLocation(e, `/v2/${name}/blobs/uploads/${id}`);
   }
@@ -94,7 +101,7 @@ export async function finishUpload(c: Context, registry: Registry): Promise<Resp
 
 export async function cancelUpload(c: Context, registry: Registry): Promise<Response> {
   await registry.uploads.cancel(nameParam(c), uploadId(c));
-  return new Response(null, { status: 204 });
+  return empty(204);
 }
 
 /** A 416 tells the client where to resume: it needs the session's `Location` with the `Range`. */

@@ -18,11 +18,10 @@ export const errorCodes = {
   DENIED: 403,
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
-  // Not in the spec's table but used by distribution and clients understand them.
-  RANGE_INVALID: 416,
+  // Not in the spec's table; distribution's codes, which clients already know.
   PAGINATION_NUMBER_INVALID: 400,
   UNAVAILABLE: 503,
-  INTERNAL: 500,
+  UNKNOWN: 500,
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

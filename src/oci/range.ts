@@ -52,7 +52,7 @@ export function parseContentRange(header: string): ByteRange {
   const start = Number(m[1]);
   const end = Number(m[2]);
   if (end < start) {
-    throw new OciError('BLOB_UPLOAD_INVALID', 'Content-Range end is before its start', { status: 416 });
+    throw new OciError('BLOB_UPLOAD_INVALID', 'malformed Content-Range: its end is before its start');
   }
   return { start, end };
 }

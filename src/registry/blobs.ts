@@ -44,6 +44,11 @@ export class Blobs {
     return stream;
   }
 
+  /** Where the blob's bytes sit on the local disk, when the driver keeps them there. */
+  localFile(digest: Digest): string | undefined {
+    return this.#driver.localPath?.(layout.blob(digest));
+  }
+
   /** Removes this repository's link; the bytes stay until garbage collection. */
   async delete(name: string, digest: Digest): Promise<void> {
     if (!(await this.#driver.stat(layout.blobLink(name, digest)))) throw blobUnknown(digest);

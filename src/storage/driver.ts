@@ -40,4 +40,10 @@ export interface Driver {
    * arrived another way) the source is dropped and the existing object kept.
    */
   commit(from: string, to: string): Promise<void>;
+
+  /**
+   * The path of a key's object on the local filesystem, for drivers that have one; lets a runtime
+   * send a blob with its own sendfile-class I/O instead of a JavaScript stream.
+   */
+  localPath?(key: string): string;
 }

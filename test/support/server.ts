@@ -43,14 +43,17 @@ export interface StartOptions {
   dataDir?: string;
   args?: string[];
   env?: Record<string, string>;
+  /** A command to run the server under, e.g. `['taskset', '-c', '0']` in benchmarks. */
+  wrap?: string[];
 }
 
 /** Starts `berth serve` on 127.0.0.1 with a free port and waits until it listens. */
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const runtime = opts.runtime ?? testRuntime;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
-  const [bin, pre] = command(runtime);
-  const child = spawn(bin, [...pre, 'serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])], {
+  const [runtimeBin, runtimeArgs] = command(runtime);
+  const [bin, ...pre] = [...(opts.wrap ?? []), runtimeBin, ...runtimeArgs];
+  const child = spawn(bin!, [...pre, 'serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])], {
     env: { ...process.env, BERTH_LOG__LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

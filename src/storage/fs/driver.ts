@@ -28,6 +28,10 @@ export class FsDriver implements Driver {
     return join(this.root, assertKey(key));
   }
 
+  localPath(key: string): string {
+    return this.#path(key);
+  }
+
   async get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
     try {
       return await readFile(this.#path(key));

@@ -1,0 +1,17 @@
+import type { Config } from '../config/schema.ts';
+import type { Driver } from './driver.ts';
+import { FsDriver } from './fs/driver.ts';
+
+export interface StorageHandle {
+  driver: Driver;
+  /** Resolves once storage is usable; rejects with the reason when it is not. */
+  ready: Promise<void>;
+  /** Where the data lives, for logs and messages. */
+  describe: string;
+}
+
+/** Builds the configured driver. */
+export function createStorage(storage: Config['storage']): StorageHandle {
+  const driver = new FsDriver(storage.fs.root);
+  return { driver, ready: driver.init(), describe: `fs:${storage.fs.root}` };
+}
