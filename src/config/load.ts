@@ -38,6 +38,16 @@ function setPath(tree: Tree, path: string[], value: unknown): Tree {
 
 const camel = (s: string): string => s.toLowerCase().replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
 
+/** A YAML scalar (`true`, `8`) keeps its type; anything else, `[::1]:5000` included, stays a string. */
+function scalar(raw: string): unknown {
+  try {
+    const value: unknown = parseYaml(raw);
+    return value !== null && typeof value !== 'object' && typeof value !== 'string' ? value : raw;
+  } catch {
+    return raw;
+  }
+}
+
 /**
  * `BERTH_A__B_C=v` sets `a.bC` (double underscore between levels, single inside a key). Values are
  * read as YAML scalars, so `true`, `8` and `4MiB` mean what they say. `BERTH_DATA` is the short
@@ -47,9 +57,8 @@ export function configFromEnv(env: Record<string, string | undefined>): Tree {
   let tree: Tree = {};
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('BERTH_') || raw === undefined || name === 'BERTH_CONFIG') continue;
-    const value: unknown = parseYaml(raw);
-    if (name === 'BERTH_DATA') tree = setPath(tree, ['storage', 'fs', 'root'], String(raw));
-    else tree = setPath(tree, name.slice('BERTH_'.length).split('__').map(camel), typeof value === 'string' ? raw : value);
+    if (name === 'BERTH_DATA') tree = setPath(tree, ['storage', 'fs', 'root'], raw);
+    else tree = setPath(tree, name.slice('BERTH_'.length).split('__').map(camel), scalar(raw));
   }
   return tree;
 }
@@ -59,6 +68,9 @@ function describe(error: z.ZodError, origin: string): string {
     const key = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     return `  ${key}: ${issue.message}`;
   });
+  if (origin.includes('environment')) {
+    lines.push('  (environment variables map to keys as BERTH_A__B_C -> a.bC; BERTH_DATA -> storage.fs.root)');
+  }
   return `invalid configuration (${origin}):\n${lines.join('\n')}`;
 }
 

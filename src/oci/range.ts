@@ -11,7 +11,8 @@ export type RangeRequest =
   | { kind: 'partial'; range: ByteRange }
   | { kind: 'unsatisfiable' };
 
-const int = /^\d{1,15}$/;
+// Positions beyond 2^53 are clamped to the representation's size like any other large value.
+const int = /^\d{1,30}$/;
 
 /**
  * Interprets a `Range` request header against a representation of `size` bytes (RFC 9110 §14).
@@ -28,7 +29,9 @@ export function parseRangeHeader(header: string | undefined, size: number): Rang
   if (first === '') {
     // Suffix range: the last N bytes.
     const n = Number(last);
-    if (n === 0 || size === 0) return { kind: 'unsatisfiable' };
+    if (n === 0) return { kind: 'unsatisfiable' };
+    // A non-zero suffix of an empty representation is satisfiable: it is all of it, nothing.
+    if (size === 0) return { kind: 'full' };
     return { kind: 'partial', range: { start: Math.max(0, size - n), end: size - 1 } };
   }
   const start = Number(first);
@@ -43,7 +46,7 @@ export function parseRangeHeader(header: string | undefined, size: number): Rang
  * clients also send the RFC form `bytes <start>-<end>/<total|*>`, so both are accepted.
  */
 export function parseContentRange(header: string): ByteRange {
-  const m = /^\s*(?:bytes[ =])?\s*(\d{1,15})-(\d{1,15})(?:\/(?:\d{1,15}|\*))?\s*$/i.exec(header);
+  const m = /^\s*(?:bytes[ =])?\s*(\d{1,15})-(\d{1,15})(?:\/(\d{1,15}|\*))?\s*$/i.exec(header);
   if (!m) {
     throw new OciError('BLOB_UPLOAD_INVALID', 'malformed Content-Range: expected <start>-<end>', {
       detail: { 'Content-Range': header.slice(0, 100) },
@@ -51,8 +54,9 @@ export function parseContentRange(header: string): ByteRange {
   }
   const start = Number(m[1]);
   const end = Number(m[2]);
-  if (end < start) {
-    throw new OciError('BLOB_UPLOAD_INVALID', 'malformed Content-Range: its end is before its start');
+  const total = m[3];
+  if (end < start || (total !== undefined && total !== '*' && Number(total) <= end)) {
+    throw new OciError('BLOB_UPLOAD_INVALID', 'malformed Content-Range: its end is before its start or beyond its total');
   }
   return { start, end };
 }

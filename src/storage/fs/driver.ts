@@ -110,28 +110,27 @@ export class FsDriver implements Driver {
 
   async append(key: string, offset: number, body: ReadableStream<Uint8Array>): Promise<number> {
     const path = this.#path(key);
-    await mkdir(dirname(path), { recursive: true });
-    const handle = await open(path, offset === 0 ? 'w' : 'r+');
+    const handle = await this.#openAppendable(path, offset);
+    const { size } = await handle.stat();
+    if (size !== offset) {
+      await handle.close();
+      throw new Error(`append at ${offset} to ${key}, which holds ${size} bytes`);
+    }
     let position = offset;
     try {
-      const { size } = await handle.stat();
-      if (size !== offset) throw new Error(`append at ${offset} to ${key}, which holds ${size} bytes`);
       let pending: Uint8Array[] = [];
       let pendingBytes = 0;
       const flush = async (): Promise<void> => {
         if (pendingBytes === 0) return;
-        const batch = pending;
-        const n = pendingBytes;
+        // writev may write less than asked: write the rest from where it stopped.
+        let buffer = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
         pending = [];
         pendingBytes = 0;
-        let written = 0;
-        while (written < n) {
-          // writev may write less than asked; retry the rest from the right place.
-          const parts = written === 0 ? batch : [Buffer.concat(batch).subarray(written)];
-          const r = await handle.writev(parts, position + written);
-          written += r.bytesWritten;
+        while (buffer.byteLength > 0) {
+          const { bytesWritten } = await handle.write(buffer, 0, buffer.byteLength, position);
+          position += bytesWritten;
+          buffer = buffer.subarray(bytesWritten);
         }
-        position += n;
       };
       for await (const chunk of body) {
         pending.push(chunk);
@@ -145,6 +144,17 @@ export class FsDriver implements Driver {
       throw e;
     } finally {
       await handle.close();
+    }
+  }
+
+  /** Opens for positioned writes without truncating; creates the object only when appending at 0. */
+  async #openAppendable(path: string, offset: number) {
+    try {
+      return await open(path, 'r+');
+    } catch (e) {
+      if (!isNotFound(e) || offset !== 0) throw e;
+      await mkdir(dirname(path), { recursive: true });
+      return open(path, 'w');
     }
   }
 
