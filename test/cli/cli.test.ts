@@ -190,9 +190,14 @@ describe('berth CLI', () => {
       expect(server.process.exitCode).toBe(0);
     }, 60_000);
 
-    it('`npm start -- --listen 127.0.0.1:<port> --data <dir>` builds, starts and answers /v2/', async () => {
+    // The README's commands, one per runtime, exactly as written there (npx finds bun and deno in node_modules).
+    it.each([
+      ['npm start --', 'npm', ['start', '--']],
+      ['npx bun run serve:bun', 'npx', ['bun', 'run', 'serve:bun']],
+      ['npx deno task serve', 'npx', ['deno', 'task', 'serve']],
+    ])('`%s --listen 127.0.0.1:<port> --data <dir>` starts and answers /v2/', async (_, bin, args) => {
       const port = await freePort();
-      const run = spawnBerth(['start', '--', '--listen', `127.0.0.1:${port}`, '--data', data], {}, ['npm', []]);
+      const run = spawnBerth([...args, '--listen', `127.0.0.1:${port}`, '--data', data], {}, [bin, []]);
       try {
         const res = await waitForHttp(`http://127.0.0.1:${port}/v2/`, run, 90_000);
         expect(res.status).toBe(200);
