@@ -39,3 +39,11 @@ export function expectStatus(reply: Reply, status: number, what: string): Reply 
 
 /** Resolves a `Location` header against the registry's base URL. */
 export const locate = (base: string, reply: Reply): string => new URL(String(reply.headers.location), base).toString();
+
+/** Pushes a small blob the way every registry accepts: POST for a session, then PUT with the digest. */
+export async function pushSmallBlob(base: string, repo: string, bytes: Buffer, digest: string): Promise<void> {
+  const session = expectStatus(await send('POST', `${base}/v2/${repo}/blobs/uploads/`), 202, 'POST upload');
+  const url = new URL(locate(base, session));
+  url.searchParams.set('digest', digest);
+  expectStatus(await send('PUT', url.toString(), { 'Content-Length': String(bytes.length) }, bytes), 201, 'PUT upload');
+}

@@ -1,6 +1,8 @@
 import { startServer } from '../test/support/server.ts';
 import { startDistribution } from './distribution.ts';
+import { table } from './tools.ts';
 import { measurePush, pushModes, type PushResult, type Target } from './push-memory.ts';
+import { runtimeComparison } from './runtimes.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -14,23 +16,25 @@ function parseSize(s: string | undefined, fallback: number): number {
 
 const mib = (n: number): string => (n / MiB).toFixed(1);
 
-function table(results: PushResult[]): string {
+function pushTable(results: PushResult[]): string {
   const rows = [['target', 'mode', 'MB/s', 'idle RSS MiB', 'peak RSS MiB', 'peak - idle MiB']];
   for (const r of results) {
     rows.push([r.target, r.mode, r.mbPerSecond.toFixed(0), mib(r.idleRss), mib(r.peakRss), mib(r.peakRss - r.idleRss)]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
+  return table(rows);
 }
 
+const flag = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+
 /**
- * `npm run bench [-- --size 1GiB]`: pushes one blob of `size` bytes to berth (Node, local disk)
- * and to CNCF distribution in the same run, in one PUT and in 1 MiB PATCHes, and prints each
- * server's throughput and peak RSS above its idle RSS.
+ * Pushes one blob of `size` bytes to berth (Node, local disk) and to CNCF distribution in the
+ * same run, in one PUT and in 1 MiB PATCHes, and prints each server's throughput and peak RSS
+ * above its idle RSS.
  */
-async function main(): Promise<void> {
-  const sizeArg = process.argv.indexOf('--size');
-  const size = parseSize(sizeArg >= 0 ? process.argv[sizeArg + 1] : process.env.BENCH_SIZE, GiB);
+async function pushMemory(size: number): Promise<string> {
   const berth = await startServer();
   const distribution = await startDistribution();
   const targets: Target[] = [
@@ -49,12 +53,26 @@ async function main(): Promise<void> {
     await berth.stop();
     await distribution.stop();
   }
-  console.log(`\nPush of a ${mib(size)} MiB blob: server memory and throughput\n`);
-  console.log(table(results));
+  const lines = [`Push of a ${mib(size)} MiB blob: server memory and throughput\n`, pushTable(results)];
   for (const mode of Object.keys(pushModes)) {
     const [b, d] = targets.map((t) => results.find((r) => r.target === t.name && r.mode === mode)!);
-    if (b && d) console.log(`${mode}: berth/distribution throughput ratio ${(b.mbPerSecond / d.mbPerSecond).toFixed(2)}`);
+    if (b && d) lines.push(`${mode}: berth/distribution throughput ratio ${(b.mbPerSecond / d.mbPerSecond).toFixed(2)}`);
   }
+  return lines.join('\n');
+}
+
+/**
+ * `npm run bench [-- --size 1GiB] [--only push|runtimes] [--repeats 3]`: every scenario, then one report.
+ * The method is in bench/README.md.
+ */
+async function main(): Promise<void> {
+  const size = parseSize(flag('--size') ?? process.env.BENCH_SIZE, GiB);
+  const only = flag('--only');
+  const reports: string[] = [];
+  const repeats = Number(flag('--repeats') ?? 3);
+  if (!only || only === 'runtimes') reports.push(await runtimeComparison(size, repeats));
+  if (!only || only === 'push') reports.push(await pushMemory(size));
+  console.log(`\n${reports.join('\n\n')}`);
 }
 
 await main();
