@@ -3,7 +3,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runCli, type Runtime } from '../src/cli/main.ts';
 import type { Serve } from '../src/cli/server.ts';
@@ -23,15 +23,17 @@ const serve: Serve = (app, { hostname, port }) =>
         address: { hostname, port: address.port },
         close: () =>
           new Promise<void>((done) => {
-            const timer = setTimeout(() => {
-              if ('closeAllConnections' in server) server.closeAllConnections();
-            }, drainMs);
-            timer.unref();
+            const http = server as HttpServer;
+            const timer = setTimeout(() => http.closeAllConnections(), drainMs);
+            // Keep-alive connections that fall idle once their request ends would hold close()
+            // open until their timeout; sweep them as they go quiet.
+            const sweep = setInterval(() => http.closeIdleConnections(), 100);
             server.close(() => {
               clearTimeout(timer);
+              clearInterval(sweep);
               done();
             });
-            if ('closeIdleConnections' in server) server.closeIdleConnections();
+            http.closeIdleConnections();
           }),
       });
     });
