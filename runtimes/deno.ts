@@ -17,7 +17,7 @@ interface DenoServer {
 declare const Deno: {
   serve(
     options: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: unknown) => Response | Promise<Response>,
   ): DenoServer;
   addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
   open(path: string): Promise<DenoFile>;
@@ -32,7 +32,8 @@ const serve: Serve = async (app, { hostname, port }) => {
   // requests are in flight, new ones are turned away with 503, and shutdown waits for the rest.
   let inFlight = 0;
   let draining = false;
-  const handler = async (request: Request): Promise<Response> => {
+  // `info` carries the client's address, which auth's per-address login throttle needs.
+  const handler = async (request: Request, info?: unknown): Promise<Response> => {
     if (draining) {
       return Response.json(
         { errors: [{ code: 'UNAVAILABLE', message: 'server is shutting down' }] },
@@ -41,7 +42,7 @@ const serve: Serve = async (app, { hostname, port }) => {
     }
     inFlight++;
     try {
-      return await app.fetch(request);
+      return await app.fetch(request, info);
     } finally {
       inFlight--;
     }

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import type { Auth } from './auth/create.ts';
 import type { Config } from './config/schema.ts';
 import type { FileResponder } from './http/options.ts';
 import { apiVersion } from './http/responses.ts';
@@ -6,8 +7,8 @@ import { notFound, v2Routes } from './http/routes.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry } from './registry/registry.ts';
 
-/** Composes the Hono app: the headers every response carries, then the v2 API. */
-export function createApp(registry: Registry, config: Config, logger: Logger, fileResponder?: FileResponder): Hono {
+/** Composes the Hono app: the headers every response carries, access control when on, then the v2 API. */
+export function createApp(registry: Registry, config: Config, logger: Logger, fileResponder?: FileResponder, auth?: Auth): Hono {
   const app = new Hono();
   app.use('/v2/*', async (c, next) => {
     await next();
@@ -16,6 +17,11 @@ export function createApp(registry: Registry, config: Config, logger: Logger, fi
     for (const [k, v] of Object.entries(apiVersion)) c.res.headers.set(k, v);
   });
   app.get('/healthz', (c) => c.text('ok'));
+  if (auth) {
+    // After the header middleware, so refusals carry Docker-Distribution-API-Version too.
+    app.use('/v2/*', auth.gate);
+    app.route('/', auth.routes);
+  }
   const options = {
     delete: config.delete,
     maxManifestBytes: config.manifests.maxSize,

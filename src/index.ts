@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
+import { createAuth } from './auth/create.ts';
 import type { FileResponder } from './http/options.ts';
 import { parseConfig } from './config/load.ts';
 import type { Config, ConfigInput } from './config/schema.ts';
@@ -20,7 +21,7 @@ export interface BerthRegistry {
   app: Hono;
   registry: Registry;
   config: Config;
-  /** Resolves once storage is usable; rejects with the reason when it is not. */
+  /** Resolves once storage (and auth's keys and users) are usable; rejects with the reason when not. */
   ready: Promise<void>;
   /** Where the data lives, for logs and messages. */
   storage: string;
@@ -35,6 +36,9 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   const logger = opts.logger ?? createLogger(config.log.level);
   const storage = createStorage(config.storage);
   const registry = new Registry(storage.driver);
-  const app = createApp(registry, config, logger, opts.fileResponder);
-  return { app, registry, config, ready: storage.ready, storage: storage.describe };
+  const auth = createAuth(config, logger);
+  const app = createApp(registry, config, logger, opts.fileResponder, auth);
+  // Auth's key may be generated into the data directory, so it follows storage.
+  const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;
+  return { app, registry, config, ready, storage: storage.describe };
 }

@@ -1,6 +1,9 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { authUsage, runAuthCommand } from '../auth/cli.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { gcUsage, runGc } from './gc.ts';
+import { startMaintenance } from './maintenance.ts';
 import type { FileResponder } from '../http/options.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
@@ -23,7 +26,7 @@ commands:
     --config FILE        YAML configuration file (env BERTH_CONFIG)
     --listen HOST:PORT   listen address, default 0.0.0.0:5000 (env BERTH_LISTEN)
     --data DIR           local storage directory, default ./data (env BERTH_DATA)
-  help      show this text
+${authUsage}${gcUsage}  help      show this text
 `;
 
 /** Runs the `berth` command; returns once the server stops, with the exit code. */
@@ -33,6 +36,8 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     process.stdout.write(usage);
     return command === undefined ? 2 : 0;
   }
+  if (command === 'htpasswd' || command === 'keygen') return runAuthCommand(command, rest);
+  if (command === 'gc') return runGc(rest, runtime.env);
   if (command !== 'serve') {
     process.stderr.write(`berth: unknown command "${command}"\n\n${usage}`);
     return 2;
@@ -81,10 +86,12 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     process.stderr.write(`berth: cannot listen on ${config.listen}: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
+  const stopMaintenance = startMaintenance(berth.registry.driver, config, logger);
   logger.info('listening', { url: formatAddress(server.address), runtime: runtime.name, storage: berth.storage });
   await new Promise<void>((resolve) => {
     runtime.onSignal((signal) => {
       logger.info('shutting down', { signal });
+      stopMaintenance();
       server
         .close()
         .catch((e: unknown) => logger.error('shutdown failed', errorFields(e)))

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { authSchema } from '../auth/schema.ts';
 
 const listen = z
   .string()
@@ -19,6 +20,23 @@ function parseSize(s: string): number {
   const units: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1e3, mb: 1e6, gb: 1e9 };
   return Math.round(Number(m?.[1]) * (units[(m?.[2] ?? '').toLowerCase()] ?? 1));
 }
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds in a duration such as `90s`, `30m`, `24h` or `7d`; undefined when it is not one. */
+export function parseDuration(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(s.trim());
+  return m ? Math.round(Number(m[1]) * (durationUnits[m[2]!] ?? 0)) : undefined;
+}
+
+/** Durations as seconds or with a unit: 3600, "30m", "24h", "7d"; read as milliseconds. */
+const duration = z.union([
+  z.number().nonnegative().transform((n) => n * 1000),
+  z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, 'must be a duration like 90s, 30m, 24h or 7d')
+    .transform((s) => parseDuration(s) ?? 0),
+]);
 
 export const configSchema = z
   .object({
@@ -42,6 +60,8 @@ export const configSchema = z
       .object({
         /** Advertised to clients as OCI-Chunk-Min-Length. */
         chunkMinLength: size.default(1),
+        /** Upload sessions idle this long are deleted (hourly while serving, and by `berth gc`). */
+        purgeAfter: duration.default(24 * 3_600_000),
       })
       .strict()
       .prefault({}),
@@ -56,6 +76,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Access control; `mode: none` (the default) leaves the registry open. */
+    auth: authSchema.prefault({}),
     log: z
       .object({
         level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),

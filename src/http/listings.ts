@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { visiblePage } from '../auth/catalog.ts';
 import { mediaTypes } from '../oci/media-types.ts';
 import { OciError } from '../oci/errors.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -23,7 +24,9 @@ export async function listTags(c: Context, registry: Registry): Promise<Response
 /** GET /v2/_catalog. */
 export async function catalog(c: Context, registry: Registry): Promise<Response> {
   const request = pageParams(c);
-  const page = await registry.catalog(request);
+  // With access control on, only the repositories the caller may pull are listed.
+  const access = c.get('access');
+  const page = access ? await visiblePage((r) => registry.catalog(r), request, (n) => access.mayPull(n)) : await registry.catalog(request);
   const headers: Record<string, string> = {};
   if (page.next !== undefined) headers.Link = nextLink('/v2/_catalog', request.n, page.next);
   return json({ repositories: page.items }, headers);

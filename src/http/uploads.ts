@@ -45,7 +45,10 @@ export async function startUpload(c: Context, registry: Registry, options: HttpO
   const algorithmQuery = c.req.query('digest-algorithm');
   if (mount !== undefined) {
     const digest = mountable(mount, c.req.query('from'));
-    if (digest && (await registry.blobs.mount(name, digest.digest, digest.from))) return created(name, digest.digest);
+    // With access control on (the gate sets `access`), a mount without `from` could link a blob of a
+    // repository the caller cannot pull, so it is answered as unmountable: a fresh upload.
+    const safe = digest?.from !== undefined || c.get('access') === undefined;
+    if (digest && safe && (await registry.blobs.mount(name, digest.digest, digest.from))) return created(name, digest.digest);
   } else if (digestQuery !== undefined) {
     const digest = parseDigest(digestQuery);
     const session = await registry.uploads.start(name, digest.algorithm);

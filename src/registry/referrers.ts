@@ -1,4 +1,4 @@
-import { parseDigest, type Digest } from '../oci/digest.ts';
+import { isAlgorithm, parseDigest, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { Driver } from '../storage/driver.ts';
 import { layout } from './layout.ts';
@@ -37,3 +37,11 @@ export class Referrers {
 
 /** The referrers tag schema's tag for a subject: `<alg>-<hex>`, hex cut to 64 characters (spec: Referrers Tag Schema). */
 export const referrersTag = (subject: Digest): string => `${subject.algorithm}-${subject.hex.slice(0, 64)}`;
+
+/** The referrer digest an entry under `_referrers/<alg>/<hex>/` names (`<alg>-<hex>`), if well formed. */
+export function parseReferrerEntry(entry: string): Digest | undefined {
+  const dash = entry.indexOf('-');
+  const algorithm = entry.slice(0, dash);
+  const hex = entry.slice(dash + 1);
+  return dash > 0 && isAlgorithm(algorithm) && /^[a-f0-9]+$/.test(hex) ? { algorithm, hex } : undefined;
+}

@@ -7,6 +7,7 @@ import { layout, repositoryMarkers } from './layout.ts';
 import { Manifests } from './manifests.ts';
 import { page, pageOfNames, type Page, type PageRequest } from './paging.ts';
 import { Referrers, referrersTag } from './referrers.ts';
+import { findRepositories } from './repositories.ts';
 import { Tags } from './tags.ts';
 import { Uploads } from './uploads.ts';
 
@@ -42,17 +43,7 @@ export class Registry {
 
   /** Repositories holding at least one manifest, in lexical order. */
   async catalog(request: PageRequest): Promise<Page<string>> {
-    const names: string[] = [];
-    const walk = async (prefix: string, name: string): Promise<void> => {
-      const entries = await this.driver.list(prefix);
-      if (name !== '' && entries.includes('_manifests')) names.push(name);
-      for (const entry of entries) {
-        if (entry.startsWith('_')) continue;
-        await walk(`${prefix}/${entry}`, name === '' ? entry : `${name}/${entry}`);
-      }
-    };
-    await walk(layout.repositories, '');
-    return pageOfNames(names, request);
+    return pageOfNames(await findRepositories(this.driver, (entries) => entries.includes('_manifests')), request);
   }
 
   /**

@@ -1,0 +1,89 @@
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { parseDuration } from '../config/schema.ts';
+import { collectGarbage, purgeUploads, type GcReport } from '../registry/gc.ts';
+import { createStorage } from '../storage/create.ts';
+
+export const gcUsage = `  gc        delete blobs and manifests nothing references (safe while the registry serves)
+    --config FILE        YAML configuration file (env BERTH_CONFIG)
+    --data DIR           local storage directory (env BERTH_DATA)
+    --dry-run            report what would be deleted, delete nothing
+    --delete-untagged    also delete manifests no tag reaches
+    --grace DURATION     keep anything younger than this, default 1h (a push may be under way)
+`;
+
+const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+/** A one-line progress bar, redrawn in place, only when stderr is a terminal. */
+function progress(): (phase: string, done: number, total: number) => void {
+  if (!process.stderr.isTTY) return () => undefined;
+  return (phase, done, total) => {
+    const width = 30;
+    const filled = total === 0 ? width : Math.round((done / total) * width);
+    process.stderr.write(`\r${phase.padEnd(12)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}   `);
+    if (phase === 'done') process.stderr.write('\n');
+  };
+}
+
+export function summary(r: GcReport, purged: number, dryRun: boolean): string {
+  const verb = dryRun ? 'would delete' : 'deleted';
+  return [
+    `${dryRun ? 'dry run: ' : ''}${r.repositories} repositories checked`,
+    `${verb} ${r.blobsDeleted} blobs (${mib(r.bytesFreed)}), ${r.manifestsDeleted} manifests, ${r.linksDeleted} dangling links, ${purged} stale uploads`,
+    `kept ${r.blobsKept} blobs`,
+  ].join('\n');
+}
+
+/** `berth gc`: mark and sweep on the configured storage, then a summary on stdout. */
+export async function runGc(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        data: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        'delete-untagged': { type: 'boolean' },
+        grace: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`berth gc: ${e instanceof Error ? e.message : String(e)}\n\n${gcUsage}`);
+    return 2;
+  }
+  const graceMs = parseDuration(flags.grace ?? '1h');
+  if (graceMs === undefined) {
+    process.stderr.write(`berth gc: --grace must be a duration like 30m, 1h or 7d\n`);
+    return 2;
+  }
+  let config;
+  try {
+    const overrides = flags.data === undefined ? {} : { storage: { fs: { root: flags.data } } };
+    config = await loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), env, overrides });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`berth: ${e.message}\n`);
+    return 2;
+  }
+  const storage = createStorage(config.storage);
+  try {
+    await storage.ready;
+  } catch (e) {
+    process.stderr.write(`berth gc: storage ${storage.describe} is not usable: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  const dryRun = flags['dry-run'] === true;
+  const report = await collectGarbage(storage.driver, {
+    dryRun,
+    deleteUntagged: flags['delete-untagged'] === true,
+    graceMs,
+    onProgress: progress(),
+  });
+  const purged = dryRun ? 0 : await purgeUploads(storage.driver, config.uploads.purgeAfter);
+  process.stdout.write(`${summary(report, purged, dryRun)}\n`);
+  return 0;
+}

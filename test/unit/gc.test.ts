@@ -1,0 +1,127 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formatDigest, parseDigest, type Digest } from '../../src/oci/digest.ts';
+import { collectGarbage, purgeUploads } from '../../src/registry/gc.ts';
+import { layout } from '../../src/registry/layout.ts';
+import { Registry } from '../../src/registry/registry.ts';
+import { FsDriver } from '../../src/storage/fs/driver.ts';
+
+const later = Date.now() + 10 * 3_600_000;
+let dir: string;
+let driver: FsDriver;
+let registry: Registry;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'berth-gc-'));
+  driver = new FsDriver(dir);
+  await driver.init();
+  registry = new Registry(driver);
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const digestOf = (b: Uint8Array): Digest => parseDigest(`sha256:${createHash('sha256').update(b).digest('hex')}`);
+const bodyOf = (b: Uint8Array): ReadableStream<Uint8Array> => new ReadableStream({ start: (c) => (c.enqueue(b), c.close()) });
+
+async function pushBlob(repo: string, bytes: Uint8Array = randomBytes(1000)): Promise<{ digest: string; size: number; mediaType: string }> {
+  const session = await registry.uploads.start(repo, 'sha256');
+  const digest = digestOf(bytes);
+  await registry.uploads.finish(repo, session.id, digest, { body: bodyOf(bytes) });
+  return { digest: formatDigest(digest), size: bytes.length, mediaType: 'application/vnd.oci.image.layer.v1.tar' };
+}
+
+async function pushManifest(repo: string, doc: object, tag?: string): Promise<Digest> {
+  const bytes = new TextEncoder().encode(JSON.stringify(doc));
+  const mediaType = (doc as { mediaType: string }).mediaType;
+  const ref = tag === undefined ? { digest: digestOf(bytes) } : { tag };
+  return (await registry.manifests.put(repo, ref, bytes, mediaType, [])).digest;
+}
+
+async function pushImage(repo: string, layers: Array<{ digest: string; size: number; mediaType: string }>, tag?: string, extra: object = {}): Promise<Digest> {
+  const config = await pushBlob(repo, new TextEncoder().encode(JSON.stringify({ n: randomBytes(4).toString('hex') })));
+  return pushManifest(repo, { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { ...config, mediaType: 'application/vnd.oci.image.config.v1+json' }, layers, ...extra }, tag);
+}
+
+const blobExists = async (d: string): Promise<boolean> => (await driver.stat(layout.blob(parseDigest(d)))) !== undefined;
+
+describe('berth gc', () => {
+  it('deletes exactly the blobs no manifest references, and their links', async () => {
+    const [l1, l2, l3] = [await pushBlob('r'), await pushBlob('r'), await pushBlob('r')];
+    await pushImage('r', [l1!, l2!], 'a');
+    const b = await pushImage('r', [l2!, l3!], 'b');
+    await registry.manifests.delete('r', b);
+
+    const report = await collectGarbage(driver, { graceMs: 60_000, now: later });
+
+    expect(await blobExists(l1!.digest)).toBe(true);
+    expect(await blobExists(l2!.digest)).toBe(true);
+    expect(await blobExists(l3!.digest)).toBe(false);
+    expect(await blobExists(formatDigest(b))).toBe(false); // the deleted manifest's own bytes
+    expect(report.blobsDeleted).toBe(3); // l3, b's config and b's manifest bytes
+    expect(report.linksDeleted).toBe(2); // r's links to l3 and to b's config
+    expect(await registry.blobs.find('r', parseDigest(l3!.digest))).toBeUndefined();
+    expect((await registry.manifests.get('r', { tag: 'a' })).bytes.byteLength).toBeGreaterThan(0);
+  });
+
+  it('changes nothing on a dry run but reports the same', async () => {
+    const orphan = await pushBlob('r');
+    await pushImage('r', [await pushBlob('r')], 'a');
+    const dry = await collectGarbage(driver, { graceMs: 60_000, now: later, dryRun: true });
+    expect(dry.blobsDeleted).toBe(1);
+    expect(await blobExists(orphan.digest)).toBe(true);
+    const real = await collectGarbage(driver, { graceMs: 60_000, now: later });
+    expect(real).toEqual(dry);
+    expect(await blobExists(orphan.digest)).toBe(false);
+  });
+
+  it('keeps what a push under way still needs: blobs younger than the grace period', async () => {
+    const layer = await pushBlob('r'); // uploaded, manifest not pushed yet
+    const report = await collectGarbage(driver, { graceMs: 3_600_000 });
+    expect(report.blobsDeleted).toBe(0);
+    await expect(pushImage('r', [layer], 'late')).resolves.toBeDefined();
+  });
+
+  it('keeps an old blob that was just mounted into a repository for a push', async () => {
+    const layer = await pushBlob('old');
+    // Age everything, then mount the blob into a new repository "now".
+    const aged = await collectGarbage(driver, { graceMs: 1, now: later, dryRun: true });
+    expect(aged.blobsDeleted).toBe(1);
+    await registry.blobs.mount('new', parseDigest(layer.digest), 'old');
+    const report = await collectGarbage(driver, { graceMs: 3_600_000 });
+    expect(report.blobsDeleted).toBe(0);
+  });
+
+  it('with deleteUntagged, removes manifests no tag reaches but keeps index children and referrers', async () => {
+    const shared = await pushBlob('r');
+    const child = await pushImage('r', [shared]);
+    const index = await pushManifest(
+      'r',
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: formatDigest(child), size: 1 }] },
+      'multi',
+    );
+    const subjectSize = (await registry.manifests.stat('r', { digest: index })).size;
+    const referrer = await pushImage('r', [], undefined, {
+      artifactType: 'application/example.sbom',
+      subject: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: formatDigest(index), size: subjectSize },
+    });
+    const untagged = await pushImage('r', [await pushBlob('r')]);
+
+    const report = await collectGarbage(driver, { graceMs: 60_000, now: later, deleteUntagged: true });
+
+    expect(report.manifestsDeleted).toBe(1);
+    expect(await registry.manifests.resolve('r', { digest: untagged })).toBeUndefined();
+    for (const kept of [child, index, referrer]) expect(await registry.manifests.resolve('r', { digest: kept })).toBeDefined();
+    expect(await blobExists(shared.digest)).toBe(true);
+  });
+
+  it('purges upload sessions older than the limit and leaves fresh ones', async () => {
+    const old = await registry.uploads.start('r', 'sha256');
+    expect(await purgeUploads(driver, 3_600_000)).toBe(0);
+    expect(await purgeUploads(driver, 3_600_000, later)).toBe(1);
+    await expect(registry.uploads.status('r', old.id)).rejects.toMatchObject({ code: 'BLOB_UPLOAD_UNKNOWN' });
+  });
+});
