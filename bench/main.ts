@@ -35,7 +35,7 @@ const flag = (name: string): string | undefined => {
  * above its idle RSS.
  */
 async function pushMemory(size: number): Promise<string> {
-  const berth = await startServer();
+  const berth = await startServer({ env: { BERTH_LOG__REQUESTS: 'false' } });
   const distribution = await startDistribution();
   const targets: Target[] = [
     { name: 'berth (node, fs)', url: berth.url, pid: berth.process.pid! },

@@ -37,7 +37,7 @@ async function start(target: RuntimeName | 'distribution'): Promise<Running> {
     const d = await startDistribution(serverCore);
     return { name: 'distribution 2.8', url: d.url, pid: d.process.pid!, stop: () => d.stop() };
   }
-  const s = await startServer({ runtime: target, wrap: serverCore });
+  const s = await startServer({ runtime: target, wrap: serverCore, env: { BERTH_LOG__REQUESTS: 'false' } });
   return { name: `berth (${target})`, url: s.url, pid: s.process.pid!, stop: () => s.stop() };
 }
 

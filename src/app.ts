@@ -6,10 +6,27 @@ import { apiVersion } from './http/responses.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry } from './registry/registry.ts';
+import { metricsHandler } from './observability/metrics-endpoint.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { observeRequests } from './observability/requests.ts';
 
-/** Composes the Hono app: the headers every response carries, access control when on, then the v2 API. */
-export function createApp(registry: Registry, config: Config, logger: Logger, fileResponder?: FileResponder, auth?: Auth): Hono {
+export interface AppParts {
+  logger: Logger;
+  metrics: Metrics;
+  /** Resolves when the registry can serve: storage reachable, keys loaded. */
+  readiness: () => Promise<void>;
+  fileResponder?: FileResponder | undefined;
+  auth?: Auth | undefined;
+}
+
+/**
+ * Composes the Hono app: request logs and metrics, the headers every response carries, health,
+ * access control when on, then the v2 API.
+ */
+export function createApp(registry: Registry, config: Config, parts: AppParts): Hono {
+  const { logger, metrics, auth, fileResponder } = parts;
   const app = new Hono();
+  app.use('*', observeRequests(metrics, logger, config.log.requests));
   app.use('/v2/*', async (c, next) => {
     await next();
     // Only touch headers here: reading c.res.body would turn @hono/node-server's lightweight
@@ -17,6 +34,16 @@ export function createApp(registry: Registry, config: Config, logger: Logger, fi
     for (const [k, v] of Object.entries(apiVersion)) c.res.headers.set(k, v);
   });
   app.get('/healthz', (c) => c.text('ok'));
+  app.get('/readyz', async (c) => {
+    try {
+      await parts.readiness();
+      return c.text('ready');
+    } catch (e) {
+      logger.warn('not ready', errorFields(e));
+      return c.text(`not ready: ${e instanceof Error ? e.message : String(e)}`, 503);
+    }
+  });
+  if (config.metrics.enabled && config.metrics.listen === undefined) app.get('/metrics', metricsHandler(metrics, config.metrics.token));
   if (auth) {
     // After the header middleware, so refusals carry Docker-Distribution-API-Version too.
     app.use('/v2/*', auth.gate);

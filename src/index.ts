@@ -6,6 +6,8 @@ import { parseConfig } from './config/load.ts';
 import type { Config, ConfigInput } from './config/schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Registry } from './registry/registry.ts';
+import { Metrics } from './observability/metrics.ts';
+import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
 
 export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
@@ -25,6 +27,8 @@ export interface BerthRegistry {
   ready: Promise<void>;
   /** Where the data lives, for logs and messages. */
   storage: string;
+  /** The registry's metrics (served at /metrics, or on `metrics.listen`). */
+  metrics: Metrics;
 }
 
 /**
@@ -35,10 +39,11 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   const config = parseConfig(input);
   const logger = opts.logger ?? createLogger(config.log.level);
   const storage = createStorage(config.storage);
-  const registry = new Registry(storage.driver);
+  const metrics = new Metrics();
+  const registry = new Registry(instrumented(storage.driver, metrics));
   const auth = createAuth(config, logger);
-  const app = createApp(registry, config, logger, opts.fileResponder, auth);
+  const app = createApp(registry, config, { logger, metrics, readiness: storage.check, fileResponder: opts.fileResponder, auth });
   // Auth's key may be generated into the data directory, so it follows storage.
   const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;
-  return { app, registry, config, ready, storage: storage.describe };
+  return { app, registry, config, ready, storage: storage.describe, metrics };
 }

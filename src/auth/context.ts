@@ -3,6 +3,8 @@
  * a handler that finds it knows auth is on.
  */
 export interface RequestAccess {
+  /** Who is asking (user name or token subject); undefined for anonymous callers. Logged. */
+  user?: string | undefined;
   /** Whether the caller may pull repository `name` (the catalog lists only those). */
   mayPull(name: string): boolean;
 }

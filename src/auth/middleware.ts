@@ -63,6 +63,7 @@ export function tokenGate(opts: TokenGateOptions): MiddlewareHandler {
     }
     const principal = opts.rules.principal(verified.subject === '' ? undefined : verified.subject);
     c.set('access', {
+      user: verified.subject === '' ? undefined : verified.subject,
       mayPull: (name) =>
         opts.rules.may(principal, name, 'pull') ||
         missingScopes(verified.access, [{ type: 'repository', name, actions: ['pull'] }]).length === 0,
@@ -105,7 +106,7 @@ export function basicGate(opts: BasicGateOptions): MiddlewareHandler {
     }
     const allowed = requirement.kind === 'authenticated' ? principal.user !== undefined : opts.rules.allows(principal, required);
     if (!allowed) return principal.user === undefined ? challenge('authentication required') : errorResponse(c, denied(required));
-    c.set('access', { mayPull: (name) => opts.rules.may(principal, name, 'pull') });
+    c.set('access', { user: principal.user, mayPull: (name) => opts.rules.may(principal, name, 'pull') });
     await next();
   };
 }

@@ -2,12 +2,14 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { authUsage, runAuthCommand } from '../auth/cli.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { configUsage, runConfigCheck } from './config-check.ts';
 import { gcUsage, runGc } from './gc.ts';
 import { startMaintenance } from './maintenance.ts';
 import type { FileResponder } from '../http/options.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
-import { formatAddress, parseListen, type Serve } from './server.ts';
+import { metricsApp } from '../observability/metrics-endpoint.ts';
+import { formatAddress, parseListen, type RunningServer, type Serve } from './server.ts';
 
 export interface Runtime {
   name: string;
@@ -26,7 +28,7 @@ commands:
     --config FILE        YAML configuration file (env BERTH_CONFIG)
     --listen HOST:PORT   listen address, default 0.0.0.0:5000 (env BERTH_LISTEN)
     --data DIR           local storage directory, default ./data (env BERTH_DATA)
-${authUsage}${gcUsage}  help      show this text
+${authUsage}${gcUsage}${configUsage}  help      show this text
 `;
 
 /** Runs the `berth` command; returns once the server stops, with the exit code. */
@@ -38,6 +40,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
   }
   if (command === 'htpasswd' || command === 'keygen') return runAuthCommand(command, rest);
   if (command === 'gc') return runGc(rest, runtime.env);
+  if (command === 'config') return runConfigCheck(rest, runtime.env);
   if (command !== 'serve') {
     process.stderr.write(`berth: unknown command "${command}"\n\n${usage}`);
     return 2;
@@ -86,12 +89,24 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     process.stderr.write(`berth: cannot listen on ${config.listen}: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  const stopMaintenance = startMaintenance(berth.registry.driver, config, logger);
+  const stopMaintenance = startMaintenance(berth.registry.driver, config, logger, berth.metrics);
+  let metricsServer: RunningServer | undefined;
+  if (config.metrics.enabled && config.metrics.listen !== undefined) {
+    try {
+      metricsServer = await runtime.serve(metricsApp(berth.metrics, config.metrics.token), parseListen(config.metrics.listen));
+    } catch (e) {
+      process.stderr.write(`berth: cannot listen on ${config.metrics.listen} (metrics.listen): ${e instanceof Error ? e.message : String(e)}\n`);
+      await server.close();
+      return 1;
+    }
+    logger.info('metrics listening', { url: `${formatAddress(metricsServer.address)}/metrics` });
+  }
   logger.info('listening', { url: formatAddress(server.address), runtime: runtime.name, storage: berth.storage });
   await new Promise<void>((resolve) => {
     runtime.onSignal((signal) => {
       logger.info('shutting down', { signal });
       stopMaintenance();
+      void metricsServer?.close();
       server
         .close()
         .catch((e: unknown) => logger.error('shutdown failed', errorFields(e)))

@@ -78,9 +78,33 @@ export const configSchema = z
       .prefault({}),
     /** Access control; `mode: none` (the default) leaves the registry open. */
     auth: authSchema.prefault({}),
+    metrics: z
+      .object({
+        /** Serve Prometheus metrics at /metrics. */
+        enabled: z.boolean().default(true),
+        /** Serve /metrics on this HOST:PORT instead of the registry's address (e.g. 127.0.0.1:9090). */
+        listen: listen.optional(),
+        /** Require `Authorization: Bearer <token>` on /metrics. */
+        token: z.string().min(16, 'must be at least 16 characters').optional(),
+      })
+      .strict()
+      .prefault({}),
+    gc: z
+      .object({
+        /** Run garbage collection inside the server this often; 0 (the default) leaves it to `berth gc`. */
+        interval: duration.default(0),
+        /** What is younger than this is never collected (pushes under way). */
+        grace: duration.default(3_600_000),
+        /** Also delete manifests no tag reaches. */
+        deleteUntagged: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+        /** One JSON line per request (method, path, status, bytes, duration, repository, user). */
+        requests: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -40,7 +40,10 @@ export async function getBlob(c: Context, registry: Registry, options: HttpOptio
   if (options.fileResponder && path) {
     const file = { path, start: range?.start ?? 0, end: range?.end ?? size - 1 };
     const native = await options.fileResponder(c, file, { status, headers });
-    if (native) return native;
+    if (native) {
+      c.set('sent', { status, length });
+      return native;
+    }
   }
   return new Response(await registry.blobs.read(name, digest, range), { status, headers });
 }

@@ -5,6 +5,7 @@ import { deleteBlob, getBlob } from './blobs.ts';
 import { errorResponse, toOciError } from './errors.ts';
 import { catalog, listReferrers, listTags } from './listings.ts';
 import { deleteManifest, getManifest, putManifest } from './manifests.ts';
+import './context.ts';
 import type { HttpOptions } from './options.ts';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './uploads.ts';
 
@@ -32,8 +33,14 @@ export function v2Routes(registry: Registry, options: HttpOptions, log: (e: unkn
 
   app.get('/v2', (c) => c.redirect('/v2/', 301));
   for (const [path, methods] of routes) {
+    const route = path.replace(repo, '/v2/<name>').replace(/:(\w+)/g, '<$1>');
     for (const [method, handler] of Object.entries(methods)) {
-      app.on(method, path, (c) => handler(c, registry, options));
+      app.on(method, path, (c) => {
+        c.set('route', route);
+        const name = c.req.param('name');
+        if (name !== undefined) c.set('repository', name);
+        return handler(c, registry, options);
+      });
     }
     const allowed = Object.keys(methods).join(', ');
     app.all(path, () => {

@@ -8,10 +8,12 @@ export interface StorageHandle {
   ready: Promise<void>;
   /** Where the data lives, for logs and messages. */
   describe: string;
+  /** Checks again that storage is reachable and writable (readiness probes). */
+  check: () => Promise<void>;
 }
 
 /** Builds the configured driver. */
 export function createStorage(storage: Config['storage']): StorageHandle {
   const driver = new FsDriver(storage.fs.root);
-  return { driver, ready: driver.init(), describe: `fs:${storage.fs.root}` };
+  return { driver, ready: driver.init(), describe: `fs:${storage.fs.root}`, check: () => driver.init() };
 }

@@ -1,0 +1,38 @@
+import process from 'node:process';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfig } from '../config/load.ts';
+
+export const configUsage = `  config check FILE   validate a configuration file and print the effective configuration
+                      (file + BERTH_* environment + defaults), secrets masked
+`;
+
+// Values under these keys are credentials: printed as "***" so the output can be pasted anywhere.
+const secretKey = /(password|secret|token|sessiontoken|secretaccesskey)$/i;
+
+/** A deep copy with every string under a secret-looking key replaced. */
+export function maskSecrets(value: unknown, key = ''): unknown {
+  if (typeof value === 'string') return secretKey.test(key) ? '***' : value;
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, key));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, k)]));
+  }
+  return value;
+}
+
+/** `berth config check FILE`: exit 0 and the effective config, or exit 2 and what is wrong. */
+export async function runConfigCheck(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const [sub, file, ...rest] = args;
+  if (sub !== 'check' || file === undefined || rest.length > 0) {
+    process.stderr.write(`usage: berth config check FILE\n`);
+    return 2;
+  }
+  try {
+    const config = await loadConfig({ file, env });
+    process.stdout.write(`# ${file}: valid\n${stringify(maskSecrets(config))}`);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`berth: ${e.message}\n`);
+    return 2;
+  }
+}

@@ -1,0 +1,87 @@
+import { Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * berth's metrics, in the Prometheus text format via prom-client (which runs on Node, Bun and
+ * Deno). One instance per registry; each layer records into the families it owns.
+ */
+export class Metrics {
+  readonly registry = new PromRegistry();
+
+  readonly httpRequests = new Counter({
+    name: 'berth_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'berth_http_request_duration_seconds',
+    help: 'Time to the response headers, by route and method',
+    labelNames: ['route', 'method'] as const,
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+
+  readonly bytesReceived = new Counter({
+    name: 'berth_http_received_bytes_total',
+    help: 'Request body bytes received (by declared Content-Length), by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
+  readonly bytesSent = new Counter({
+    name: 'berth_http_sent_bytes_total',
+    help: 'Response body bytes sent (by Content-Length), by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
+  readonly uploadsInFlight = new Gauge({
+    name: 'berth_uploads_in_flight',
+    help: 'Blob upload requests (POST with a body, PATCH, PUT) being received now',
+    registers: [this.registry],
+  });
+
+  readonly storageDuration = new Histogram({
+    name: 'berth_storage_operation_duration_seconds',
+    help: 'Storage driver operations, by driver and operation',
+    labelNames: ['driver', 'operation'] as const,
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+
+  readonly storageErrors = new Counter({
+    name: 'berth_storage_errors_total',
+    help: 'Storage driver operations that failed, by driver and operation',
+    labelNames: ['driver', 'operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly gcRuns = new Counter({
+    name: 'berth_gc_runs_total',
+    help: 'Garbage collection runs in this process',
+    registers: [this.registry],
+  });
+
+  readonly gcBytes = new Counter({
+    name: 'berth_gc_reclaimed_bytes_total',
+    help: 'Blob bytes deleted by garbage collection in this process',
+    registers: [this.registry],
+  });
+
+  readonly uploadsPurged = new Counter({
+    name: 'berth_uploads_purged_total',
+    help: 'Stale upload sessions deleted',
+    registers: [this.registry],
+  });
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,53 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import '../http/context.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+
+const isUpload = (c: Context): boolean =>
+  c.req.method === 'PATCH' || (c.req.method === 'PUT' && c.req.path.includes('/blobs/uploads/')) || (c.req.method === 'POST' && c.req.query('digest') !== undefined);
+
+const lengthOf = (v: string | null | undefined): number => {
+  const n = Number(v ?? 0);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+};
+
+/**
+ * One JSON log line and the HTTP metrics per request. Logs carry the path without its query and
+ * never a header, so no credential or token can reach them.
+ */
+export function observeRequests(metrics: Metrics, logger: Logger, logRequests: boolean): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    const upload = isUpload(c);
+    if (upload) metrics.uploadsInFlight.inc();
+    try {
+      await next();
+    } finally {
+      if (upload) metrics.uploadsInFlight.dec();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.get('route') ?? 'other';
+    const method = c.req.method;
+    const sent = c.get('sent');
+    const status = sent?.status ?? c.res.status;
+    const bytesIn = lengthOf(c.req.header('Content-Length'));
+    const bytesOut = method === 'HEAD' ? 0 : (sent?.length ?? lengthOf(c.res.headers.get('Content-Length')));
+    metrics.httpRequests.inc({ route, method, status: String(status) });
+    metrics.httpDuration.observe({ route, method }, seconds);
+    if (bytesIn > 0) metrics.bytesReceived.inc({ route }, bytesIn);
+    if (bytesOut > 0) metrics.bytesSent.inc({ route }, bytesOut);
+    if (!logRequests) return;
+    logger.info('request', {
+      method,
+      path: c.req.path,
+      route,
+      status,
+      bytesIn,
+      bytesOut,
+      ms: Math.round(seconds * 1000 * 10) / 10,
+      repository: c.get('repository'),
+      user: c.get('access')?.user,
+      upstream: c.get('upstream'),
+    });
+  };
+}

@@ -1,0 +1,29 @@
+import type { Metrics } from '../observability/metrics.ts';
+import type { Driver } from './driver.ts';
+
+type Operation = Exclude<keyof Driver, 'name' | 'localPath'>;
+const operations: readonly Operation[] = ['get', 'put', 'stat', 'read', 'delete', 'deletePrefix', 'list', 'append', 'commit'];
+
+/**
+ * The same driver, timing every operation and counting failures. `read` is timed to the stream's
+ * start (bytes flowing are measured by the HTTP layer), `append` to its end.
+ */
+export function instrumented(driver: Driver, metrics: Metrics): Driver {
+  const wrapped: Record<string, unknown> = { name: driver.name };
+  for (const op of operations) {
+    const fn = driver[op] as (...args: unknown[]) => Promise<unknown>;
+    wrapped[op] = async (...args: unknown[]) => {
+      const end = metrics.storageDuration.startTimer({ driver: driver.name, operation: op });
+      try {
+        return await fn.apply(driver, args);
+      } catch (e) {
+        metrics.storageErrors.inc({ driver: driver.name, operation: op });
+        throw e;
+      } finally {
+        end();
+      }
+    };
+  }
+  if (driver.localPath) wrapped.localPath = driver.localPath.bind(driver);
+  return wrapped as unknown as Driver;
+}
