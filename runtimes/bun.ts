@@ -1,6 +1,6 @@
 // berth on Bun: `bun run runtimes/bun.ts serve [flags]`. Bun runs the TypeScript sources directly.
 import process from 'node:process';
-import { runCli, type Runtime } from '../src/cli/main.ts';
+import { onProcessSignals, runCli, type Runtime } from '../src/cli/main.ts';
 import type { Serve } from '../src/cli/server.ts';
 import type { FileResponder } from '../src/http/options.ts';
 
@@ -53,9 +53,7 @@ const runtime: Runtime = {
   serve,
   fileResponder,
   env: process.env,
-  onSignal: (handler) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => handler(signal));
-  },
+  onSignal: onProcessSignals,
 };
 
 process.exitCode = await runCli(process.argv.slice(2), runtime);

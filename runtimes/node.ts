@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runCli, type Runtime } from '../src/cli/main.ts';
+import { onProcessSignals, runCli, type Runtime } from '../src/cli/main.ts';
 import type { Serve } from '../src/cli/server.ts';
 import type { FileResponder } from '../src/http/options.ts';
 
@@ -64,9 +64,7 @@ const runtime: Runtime = {
   serve,
   fileResponder,
   env: process.env,
-  onSignal: (handler) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => handler(signal));
-  },
+  onSignal: onProcessSignals,
 };
 
 process.exitCode = await runCli(process.argv.slice(2), runtime);

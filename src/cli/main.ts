@@ -21,6 +21,11 @@ export interface Runtime {
   onSignal(handler: (signal: string) => void): void;
 }
 
+/** SIGINT and SIGTERM through node:process (Node and Bun; Deno has its own signal API). */
+export function onProcessSignals(handler: (signal: string) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => handler(signal));
+}
+
 const usage = `usage: berth <command> [options]
 
 commands:
