@@ -3,6 +3,7 @@ import { startDistribution } from './distribution.ts';
 import { table } from './tools.ts';
 import { measurePush, pushModes, type PushResult, type Target } from './push-memory.ts';
 import { runtimeComparison } from './runtimes.ts';
+import { storageComparison } from './storage.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -62,7 +63,7 @@ async function pushMemory(size: number): Promise<string> {
 }
 
 /**
- * `npm run bench [-- --size 1GiB] [--only push|runtimes] [--repeats 3]`: every scenario, then one report.
+ * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage] [--repeats 3]`: every scenario, then one report.
  * The method is in bench/README.md.
  */
 async function main(): Promise<void> {
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
   const repeats = Number(flag('--repeats') ?? 3);
   if (!only || only === 'runtimes') reports.push(await runtimeComparison(size, repeats));
   if (!only || only === 'push') reports.push(await pushMemory(size));
+  if (!only || only === 'storage') reports.push(await storageComparison(size, repeats));
   console.log(`\n${reports.join('\n\n')}`);
 }
 

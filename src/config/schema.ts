@@ -38,6 +38,47 @@ const duration = z.union([
     .transform((s) => parseDuration(s) ?? 0),
 ]);
 
+const mib = 1024 * 1024;
+
+/** S3 storage (DESIGN.md: the shared store behind many replicas). */
+const s3 = z
+  .object({
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z 0-9 . -)'),
+    /** Keys go under this prefix (e.g. `berth`), so one bucket can hold several registries. */
+    prefix: z
+      .string()
+      .default('')
+      .transform((p) => p.replace(/^\/+|\/+$/g, ''))
+      .refine((p) => p === '' || p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'must be a plain key prefix like "berth" or "a/b"'),
+    /** Default: AWS_REGION, else us-east-1 (what S3-compatible stores expect). */
+    region: z.string().min(1).optional(),
+    /** For S3-compatible stores (Ceph RGW, MinIO, R2): their URL. Absent means AWS. */
+    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** Bucket in the path rather than the host name; most self-hosted stores need it. */
+    forcePathStyle: z.boolean().default(false),
+    /** Explicit keys; without them the SDK's default chain applies (env, profile, instance role). */
+    accessKeyId: z.string().min(1).optional(),
+    secretAccessKey: z.string().min(1).optional(),
+    sessionToken: z.string().min(1).optional(),
+    /**
+     * Uploads are stored in parts of this size: S3 wants at least 5 MiB for all but the last,
+     * at most 5 GiB, and at most 10,000 of them, so it also bounds the largest blob (10,000 ×,
+     * 80 GiB by default). Memory per in-flight upload is two parts (one filling, one going up).
+     */
+    partSize: size
+      .default(8 * mib)
+      .refine((n) => n >= 5 * mib && n <= 5 * 1024 * mib, 'must be between 5MiB and 5GiB'),
+    /** Attempts per S3 request; throttling, 5xx and network errors are retried with backoff. */
+    maxAttempts: z.number().int().min(1).max(20).default(5),
+  })
+  .strict()
+  .refine((o) => (o.accessKeyId === undefined) === (o.secretAccessKey === undefined), {
+    message: 'accessKeyId and secretAccessKey go together',
+    path: ['secretAccessKey'],
+  });
+
+export type S3Options = z.output<typeof s3>;
+
 export const configSchema = z
   .object({
     /** Address the server listens on. */
@@ -45,10 +86,17 @@ export const configSchema = z
     storage: z
       .object({
         /** Local-disk storage: the directory holding blobs, repositories and upload sessions. */
-        fs: z.object({ root: z.string().min(1).default('./data') }).strict().prefault({}),
+        fs: z.object({ root: z.string().min(1).default('./data') }).strict().optional(),
+        /** An S3 bucket (AWS or compatible) shared by any number of replicas. */
+        s3: s3.optional(),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      // One backend is used. `s3`, when set, wins over `fs`, which may come from BERTH_DATA or
+      // --data (a container image sets those) without the operator meaning to pick local disk.
+      .transform((s): { fs: { root: string }; s3?: undefined } | { s3: S3Options; fs?: undefined } =>
+        s.s3 ? { s3: s.s3 } : { fs: s.fs ?? { root: './data' } },
+      ),
     manifests: z
       .object({
         /** Largest manifest accepted; larger ones get 413. */

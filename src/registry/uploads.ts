@@ -95,7 +95,8 @@ export class Uploads {
           detail: { expected: formatDigest(digest), actual: formatDigest(actual) },
         });
       }
-      await this.#driver.commit(layout.uploadData(id), layout.blob(digest));
+      // The size pins what is committed to what was verified, even if another replica appended since.
+      await this.#driver.commit(layout.uploadData(id), layout.blob(digest), size);
       await this.#blobs.link(name, digest);
       await this.#forget(id);
       return { digest, size };

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.ts';
 import type { Driver } from './driver.ts';
 import { FsDriver } from './fs/driver.ts';
+import { S3Driver } from './s3/driver.ts';
 
 export interface StorageHandle {
   driver: Driver;
@@ -14,6 +15,10 @@ export interface StorageHandle {
 
 /** Builds the configured driver. */
 export function createStorage(storage: Config['storage']): StorageHandle {
+  if (storage.s3) {
+    const driver = new S3Driver(storage.s3);
+    return { driver, ready: driver.init(), describe: driver.describe, check: () => driver.init() };
+  }
   const driver = new FsDriver(storage.fs.root);
   return { driver, ready: driver.init(), describe: `fs:${storage.fs.root}`, check: () => driver.init() };
 }

@@ -38,8 +38,12 @@ export interface Driver {
   /**
    * Moves a finished appendable object to `to`. If `to` already exists (the same content
    * arrived another way) the source is dropped and the existing object kept.
+   *
+   * With `size`, the commit fails unless the object holds exactly that many bytes, so what is
+   * committed is what the caller verified even if another process appended in between (replicas
+   * on S3). A driver used by one process only may rely on the caller's lock instead (fs does).
    */
-  commit(from: string, to: string): Promise<void>;
+  commit(from: string, to: string, size?: number): Promise<void>;
 
   /**
    * The path of a key's object on the local filesystem, for drivers that have one; lets a runtime

@@ -10,15 +10,16 @@ export default class SummaryReporter implements Reporter {
     let failed = unhandled.length;
     let skipped = 0;
     for (const module of modules) {
-      let tests = 0;
+      let failedHere = 0;
       for (const test of module.children.allTests()) {
-        tests++;
         const state = test.result().state;
         if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
+        else if (state === 'failed') failedHere++;
         else skipped++;
       }
-      if (module.state() === 'failed' && (tests === 0 || module.errors().length > 0)) failed++;
+      // A file can fail with no failing test (a beforeAll that threw skips them all): count it.
+      if (module.state() === 'failed' && failedHere === 0) failedHere = 1;
+      failed += failedHere;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }

@@ -1,0 +1,269 @@
+import { randomBytes } from 'node:crypto';
+import { OciError } from '../../oci/errors.ts';
+import {
+  applyStep,
+  appendRuns,
+  decodeState,
+  decodeStep,
+  emptyState,
+  encodeState,
+  encodeStep,
+  fromMetadata,
+  maxParts,
+  partCount,
+  partKey,
+  pointerMetadata,
+  stepFromMetadata,
+  stepKey,
+  stepMetadata,
+  tailBytes,
+  tailKey,
+  tailPiecesKept,
+  type AppendState,
+  type Run,
+  type Step,
+  type TailPiece,
+} from './append-state.ts';
+import type { Bucket, OpenObject } from './bucket.ts';
+import { PartBuffer, type LoadStored } from './part-buffer.ts';
+
+export type Found = { kind: 'plain'; object: OpenObject } | { kind: 'appendable'; state: AppendState; modified: Date } | undefined;
+
+/** What one append wrote, before it is claimed. */
+interface Written {
+  to: number;
+  runs: Run[];
+  tail: TailPiece[];
+  /** Tail pieces this append rewrote: unreferenced once its step is claimed. */
+  garbage: string[];
+}
+
+/**
+ * The spec's 416 for an append that lost a race: another request (on this replica or another)
+ * changed the upload since its offset was read. The client asks for the status and resumes.
+ */
+export const appendConflict = (offset: number, actual: number): OciError =>
+  new OciError('BLOB_UPLOAD_INVALID', `the upload holds ${actual} bytes, not ${offset}: another request changed it`, {
+    status: 416,
+    headers: { Range: `0-${Math.max(0, actual - 1)}` },
+  });
+
+const newWriter = (): string => randomBytes(8).toString('hex');
+
+/**
+ * Appendable objects on S3 (upload data): the algorithm over the state in append-state.ts. Nothing
+ * is kept in memory between calls, so any replica can take any append, and a process that dies
+ * mid-append leaves the object at its old size (its pieces are unreferenced garbage).
+ */
+export class Appendables {
+  readonly #bucket: Bucket;
+  readonly #partSize: number;
+
+  constructor(bucket: Bucket, partSize: number) {
+    this.#bucket = bucket;
+    this.#partSize = partSize;
+  }
+
+  /** What `key` holds: a plain object, an appendable (its current state), or nothing. */
+  async load(key: string, opened?: OpenObject): Promise<Found> {
+    const object = opened ?? (await this.#bucket.open(key));
+    if (!object) return undefined;
+    if (!fromMetadata(object.metadata)) return { kind: 'plain', object };
+    const state = decodeState(await this.#bucket.collect(key, object));
+    return { kind: 'appendable', state: await this.#rollForward(key, state), modified: object.modified };
+  }
+
+  /** The current size of an appendable whose pointer metadata a HEAD returned. */
+  async size(key: string, pointer: { size: number; sealed: boolean }): Promise<number> {
+    let { size, sealed } = pointer;
+    while (!sealed) {
+      const step = await this.#probe(key, size);
+      if (!step) break;
+      ({ to: size, sealed } = step);
+    }
+    return size;
+  }
+
+  async append(key: string, offset: number, body: ReadableStream<Uint8Array>): Promise<number> {
+    let state = await this.#current(key);
+    if (!state) {
+      if (offset !== 0) throw appendConflict(offset, 0);
+      const fresh = emptyState(this.#partSize);
+      // Create-only: a replica that created it a moment ago may already have appended to it.
+      const made = await this.#bucket.put(key, encodeState(fresh), { metadata: pointerMetadata(fresh), ifAbsent: true });
+      state = made ? fresh : ((await this.#current(key)) ?? fresh);
+    }
+    if (state.sealed) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload is being completed and takes no more data');
+    if (state.size !== offset) throw appendConflict(offset, state.size);
+
+    const writer = newWriter();
+    const created: string[] = [];
+    let written: Written;
+    try {
+      written = await this.#write(key, state, writer, body, created);
+    } catch (e) {
+      await this.#discard(created);
+      throw e;
+    }
+    if (written.to === offset) return offset;
+
+    const step: Step = { writer, from: offset, to: written.to, runs: written.runs, tail: written.tail, sealed: false };
+    if (!(await this.#claim(key, step))) {
+      await this.#discard(created);
+      throw appendConflict(offset, (await this.#current(key))?.size ?? 0);
+    }
+    await this.#writePointer(key, applyStep(state, step));
+    await this.#discard(written.garbage);
+    return written.to;
+  }
+
+  /**
+   * Stops an appendable from growing, so what commit copies is what was verified: a seal takes the
+   * step slot at the current size, which any later append would need. Sealing twice is fine.
+   */
+  async seal(key: string, state: AppendState): Promise<AppendState> {
+    if (state.sealed) return state;
+    const step: Step = { writer: newWriter(), from: state.size, to: state.size, runs: [], tail: state.tail, sealed: true };
+    if (!(await this.#claim(key, step))) {
+      const taken = await this.#step(key, state.size);
+      // Another commit of the same upload sealed it: the same bytes, so go on.
+      if (!taken?.sealed) throw appendConflict(state.size, taken?.to ?? state.size);
+    }
+    const sealed = { ...state, sealed: true };
+    await this.#writePointer(key, sealed);
+    return sealed;
+  }
+
+  async #current(key: string): Promise<AppendState | undefined> {
+    const found = await this.load(key);
+    if (found?.kind === 'plain') {
+      await found.object.body.cancel();
+      throw new Error(`${this.#bucket.where(key)} is not an appendable object`);
+    }
+    return found?.state;
+  }
+
+  /** Reads pieces in and out of one part's buffer until the body ends. */
+  async #write(key: string, state: AppendState, writer: string, body: ReadableStream<Uint8Array>, created: string[]): Promise<Written> {
+    const { partSize } = state;
+    const maxSize = maxParts * partSize;
+    let index = partCount(state);
+    let tail = state.tail;
+    let size = state.size;
+    let runs: Run[] = [];
+    const garbage: string[] = [];
+    let buffer = new PartBuffer(partSize);
+    buffer.start(tailBytes(state), this.#tailLoader(key, tail, index * partSize));
+    // One part goes up while the next fills, so the client is not stalled by each upload; the
+    // two buffers take turns, so memory stays at two parts and makes no garbage.
+    let spare: PartBuffer | undefined;
+    let uploading: Promise<unknown> = Promise.resolve();
+    try {
+      for await (const chunk of body) {
+        for (let at = 0; at < chunk.byteLength; ) {
+          const n = Math.min(buffer.room, chunk.byteLength - at);
+          if (size + n > maxSize) {
+            throw new OciError('BLOB_UPLOAD_INVALID', `blobs are limited to ${maxSize} bytes here (${maxParts} parts of ${partSize} bytes)`, {
+              status: 413,
+            });
+          }
+          await buffer.write(chunk.subarray(at, at + n));
+          at += n;
+          size += n;
+          if (buffer.room > 0) continue;
+          const part = partKey(key, index, writer);
+          created.push(part);
+          const bytes = await buffer.from(0);
+          await uploading;
+          uploading = this.#bucket.put(part, bytes);
+          uploading.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+          runs = appendRuns(runs, [{ writer, count: 1 }]);
+          garbage.push(...tail.map((t) => tailKey(key, t)));
+          tail = [];
+          index++;
+          [buffer, spare] = [spare ?? new PartBuffer(partSize), buffer];
+          buffer.start(0);
+        }
+      }
+      await uploading;
+    } catch (e) {
+      // Let the part in flight land before the caller deletes what was created.
+      await uploading.catch(() => undefined);
+      throw e;
+    }
+
+    const added = buffer.end - buffer.base;
+    if (added > 0) {
+      const partStart = index * partSize;
+      const kept = tailPiecesKept(tail, added);
+      const from = (tail[kept]?.start ?? partStart + buffer.base) - partStart;
+      const piece: TailPiece = { writer, start: partStart + from, size: buffer.end - from };
+      const pieceKey = tailKey(key, piece);
+      created.push(pieceKey);
+      await this.#bucket.put(pieceKey, await buffer.from(from));
+      garbage.push(...tail.slice(kept).map((t) => tailKey(key, t)));
+      tail = [...tail.slice(0, kept), piece];
+    }
+    return { to: size, runs, tail, garbage };
+  }
+
+  /** Reads the stored start of the open part (which begins at `partStart`) from its tail pieces. */
+  #tailLoader(key: string, tail: TailPiece[], partStart: number): LoadStored {
+    return async (from, into) => {
+      const lo = partStart + from;
+      const hi = lo + into.byteLength;
+      await Promise.all(
+        tail
+          .filter((t) => t.start < hi && t.start + t.size > lo)
+          .map((t) => {
+            const start = Math.max(lo, t.start);
+            const end = Math.min(hi, t.start + t.size);
+            return this.#bucket.readInto(tailKey(key, t), start - t.start, into.subarray(start - lo, end - lo));
+          }),
+      );
+    };
+  }
+
+  /** Takes the step slot at `step.from`; true if it is ours (also when a retried request already took it). */
+  async #claim(key: string, step: Step): Promise<boolean> {
+    if (await this.#bucket.put(stepKey(key, step.from), encodeStep(step), { metadata: stepMetadata(step), ifAbsent: true })) return true;
+    return (await this.#step(key, step.from))?.writer === step.writer;
+  }
+
+  /** Where the step at `offset` leads, from a HEAD: the usual answer is that there is none. */
+  async #probe(key: string, offset: number): Promise<{ to: number; sealed: boolean } | undefined> {
+    const head = await this.#bucket.head(stepKey(key, offset));
+    return head && stepFromMetadata(head.metadata);
+  }
+
+  async #step(key: string, offset: number): Promise<Step | undefined> {
+    const found = await this.#bucket.bytes(stepKey(key, offset));
+    return found && decodeStep(found.bytes);
+  }
+
+  /** Follows the steps past a pointer that lags, and refreshes the pointer when it did. */
+  async #rollForward(key: string, pointer: AppendState): Promise<AppendState> {
+    let state = pointer;
+    while (!state.sealed) {
+      // HEAD first: a step usually does not exist, and a GET's 404 costs more than a HEAD's.
+      const step = (await this.#probe(key, state.size)) && (await this.#step(key, state.size));
+      if (!step) break;
+      state = applyStep(state, step);
+    }
+    if (state !== pointer) await this.#writePointer(key, state);
+    return state;
+  }
+
+  /**
+   * The pointer is a cache of the steps, so failing to write it loses nothing: the next reader
+   * rolls forward. Unconditional, so a late writer may set it back; readers roll forward past that too.
+   */
+  async #writePointer(key: string, state: AppendState): Promise<void> {
+    await this.#bucket.put(key, encodeState(state), { metadata: pointerMetadata(state) }).catch(() => undefined);
+  }
+
+  /** Best effort: what is left is unreferenced and goes when the upload's prefix is deleted. */
+  async #discard(keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.#bucket.deleteMany(keys).catch(() => undefined);
+  }
+}

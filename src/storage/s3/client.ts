@@ -1,0 +1,39 @@
+import process from 'node:process';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Options } from '../../config/schema.ts';
+
+/**
+ * Concurrent connections to S3. Every blob GET in flight holds one for as long as its client
+ * reads, so the SDK's default of 50 would make the 51st download wait for another to end.
+ */
+const maxSockets = 512;
+
+/** Builds the SDK client: AWS defaults, plus what S3-compatible stores need and AWS tolerates. */
+export function createS3Client(o: S3Options): S3Client {
+  const agent = { keepAlive: true, maxSockets };
+  return new S3Client({
+    region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    endpoint: o.endpoint,
+    forcePathStyle: o.forcePathStyle,
+    credentials:
+      o.accessKeyId !== undefined && o.secretAccessKey !== undefined
+        ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken }
+        : undefined,
+    // Throttling (503 SlowDown), 5xx and connection errors are retried with exponential backoff
+    // and jitter. Every body we send is a buffer, so a retry can resend it.
+    maxAttempts: o.maxAttempts,
+    retryMode: 'standard',
+    // Newer SDKs add CRC32 checksums to every request and check them on responses; Ceph, MinIO
+    // and R2 versions in the field reject or mangle those. Send them only where S3 requires one.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: {
+      // An endpoint that does not answer fails fast (and is retried) instead of hanging a request.
+      connectionTimeout: 5_000,
+      // A connection silent this long is dead; generous, since a paused download is silent too.
+      socketTimeout: 120_000,
+      httpAgent: agent,
+      httpsAgent: agent,
+    },
+  });
+}

@@ -1,0 +1,136 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Options } from '../../config/schema.ts';
+import type { ByteRange } from '../../oci/range.ts';
+import type { Driver, ObjectInfo } from '../driver.ts';
+import { assertKey } from '../keys.ts';
+import { fromMetadata, partPieces, pieces, tailPieces, type AppendState } from './append-state.ts';
+import { appendConflict, Appendables } from './appendable.ts';
+import { assemble, copyObject } from './assemble.ts';
+import { Bucket } from './bucket.ts';
+import { createS3Client } from './client.ts';
+import { storageError } from './errors.ts';
+import { piecesStream } from './pieces-stream.ts';
+
+const emptyStream = (): ReadableStream<Uint8Array> => new ReadableStream({ start: (c) => c.close() });
+
+/**
+ * An S3 bucket (AWS or compatible) as storage, shared by any number of berth replicas. Whole
+ * objects map to S3 objects one to one; appendable objects (upload data) are pieces plus a state
+ * that lives in the bucket (append-state.ts), so no replica holds anything another one needs.
+ */
+export class S3Driver implements Driver {
+  readonly name = 's3';
+  /** Where the data lives, for logs and messages. */
+  readonly describe: string;
+  readonly #bucket: Bucket;
+  readonly #appendables: Appendables;
+  readonly #partSize: number;
+
+  constructor(options: S3Options, client: S3Client = createS3Client(options)) {
+    this.#bucket = new Bucket(client, options.bucket, options.prefix);
+    this.#partSize = options.partSize;
+    this.#appendables = new Appendables(this.#bucket, options.partSize);
+    const at = options.endpoint ? ` at ${options.endpoint}` : '';
+    this.describe = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}${at}`;
+  }
+
+  async get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    const found = await this.#appendables.load(assertKey(key));
+    if (!found) return undefined;
+    if (found.kind === 'plain') return this.#bucket.collect(key, found.object);
+    const { state } = found;
+    const out = new Uint8Array(state.size);
+    let at = 0;
+    for await (const chunk of this.#stream(key, state)) {
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return out;
+  }
+
+  async put(key: string, body: Uint8Array | string): Promise<void> {
+    await this.#bucket.put(assertKey(key), typeof body === 'string' ? new TextEncoder().encode(body) : body);
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const head = await this.#bucket.head(assertKey(key));
+    if (!head) return undefined;
+    const pointer = fromMetadata(head.metadata);
+    const size = pointer ? await this.#appendables.size(key, pointer) : head.size;
+    return { size, modified: head.modified };
+  }
+
+  async read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array> | undefined> {
+    const object = await this.#bucket.open(assertKey(key), range);
+    if (!object) return undefined;
+    if (!fromMetadata(object.metadata)) return object.body;
+    // An appendable's pointer: a ranged GET of it means nothing, so read it whole.
+    if (range) await object.body.cancel();
+    const found = await this.#appendables.load(key, range ? undefined : object);
+    if (!found) return undefined;
+    if (found.kind === 'plain') return this.read(key, range);
+    return this.#stream(key, found.state, range);
+  }
+
+  #stream(key: string, state: AppendState, range?: ByteRange): ReadableStream<Uint8Array> {
+    if (state.size === 0) return emptyStream();
+    return piecesStream(this.#bucket, pieces(key, state), range ?? { start: 0, end: state.size - 1 });
+  }
+
+  async delete(key: string): Promise<void> {
+    const head = await this.#bucket.head(assertKey(key));
+    if (!head) return;
+    // An appendable's pieces go first: a pointer left alone is still deleted by the next try.
+    if (fromMetadata(head.metadata)) await this.deletePrefix(key);
+    await this.#bucket.delete(key);
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    for await (const page of this.#bucket.list(assertKey(prefix))) {
+      await this.#bucket.deleteMany(page.keys.map((k) => `${prefix}/${k}`));
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const names = new Set<string>();
+    for await (const page of this.#bucket.list(assertKey(prefix), '/')) {
+      // An appendable is both an object and a prefix (its pieces): one name.
+      for (const name of [...page.keys, ...page.prefixes]) names.add(name);
+    }
+    return [...names].sort();
+  }
+
+  async append(key: string, offset: number, body: ReadableStream<Uint8Array>): Promise<number> {
+    return this.#appendables.append(assertKey(key), offset, body);
+  }
+
+  async commit(from: string, to: string, size?: number): Promise<void> {
+    const found = await this.#appendables.load(assertKey(from));
+    assertKey(to);
+    if (!found) throw new Error(`cannot commit ${this.#bucket.where(from)}: no such object`);
+    if (found.kind === 'plain') {
+      await found.object.body.cancel();
+      if (size !== undefined && found.object.size !== size) throw appendConflict(size, found.object.size);
+      if (!(await this.#bucket.head(to))) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize);
+      await this.#bucket.delete(from);
+      return;
+    }
+    if (size !== undefined && found.state.size !== size) throw appendConflict(size, found.state.size);
+    const state = await this.#appendables.seal(from, found.state);
+    // Same digest, same bytes: an existing target is kept as it is.
+    if (!(await this.#bucket.head(to))) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
+    await this.delete(from);
+  }
+
+  /** Checks that the bucket answers and these credentials may use it, with a message that says which is wrong. */
+  async init(): Promise<void> {
+    try {
+      await this.#bucket.check();
+    } catch (e) {
+      const status = (e as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause?.$metadata?.httpStatusCode;
+      if (status === 404) throw new Error(`bucket "${this.#bucket.name}" does not exist; create it first`);
+      if (status === 403) throw new Error(`access to bucket "${this.#bucket.name}" denied; check the credentials and the bucket policy`);
+      throw new Error(storageError(e, 'the bucket check').message);
+    }
+  }
+}

@@ -1,0 +1,340 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.ts';
+import { isOciError } from '../../src/oci/errors.ts';
+import { Appendables } from '../../src/storage/s3/appendable.ts';
+import { Bucket } from '../../src/storage/s3/bucket.ts';
+import { S3Driver } from '../../src/storage/s3/driver.ts';
+import { freePort } from '../support/net.ts';
+import { createBucket, s3Available, s3Storage, startS3, type S3Server } from '../support/s3.ts';
+import { collect, concat, failingStream, pattern, streamOf } from '../support/streams.ts';
+
+const MiB = 1 << 20;
+const KiB = 1 << 10;
+const partSize = 5 * MiB;
+const text = new TextDecoder();
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const same = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && Buffer.from(a).equals(Buffer.from(b));
+
+let s3: S3Server;
+let bucket: string;
+let uploads = 0;
+
+function driver(extra: Record<string, unknown> = {}, server: Partial<S3Server> = {}): S3Driver {
+  const options = parseConfig({ storage: { s3: s3Storage({ ...s3, ...server }, bucket, { prefix: 'reg', partSize, maxAttempts: 2, ...extra }) } })
+    .storage.s3;
+  if (!options) throw new Error('no s3 options');
+  return new S3Driver(options);
+}
+
+/** A fresh upload data key. */
+const uploadKey = (): string => `_uploads/u${++uploads}/data`;
+
+/** The S3 object behind a driver key (prefix `reg`), read raw. */
+async function raw(key: string): Promise<Buffer | undefined> {
+  try {
+    const r = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: `reg/${key}` }));
+    return Buffer.from(await r.Body!.transformToByteArray());
+  } catch {
+    return undefined;
+  }
+}
+
+/** Expects an OciError with this code and status. */
+async function rejectsWith(p: Promise<unknown>, code: string, status: number): Promise<string> {
+  const e = await p.then(
+    () => new Error('expected a rejection'),
+    (err: unknown) => err,
+  );
+  expect(isOciError(e), String(e)).toBe(true);
+  expect({ code: (e as { code: string }).code, status: (e as { status: number }).status }).toEqual({ code, status });
+  return (e as Error).message;
+}
+
+/** Appends `sizes` one call each (each a stream of 64 KiB pieces); checks size after every one. */
+async function appendAll(d: S3Driver, key: string, sizes: number[], data: Uint8Array): Promise<void> {
+  let offset = (await d.stat(key))?.size ?? 0;
+  for (const n of sizes) {
+    const next = await d.append(key, offset, streamOf(data.subarray(offset, offset + n)));
+    expect(next).toBe(offset + n);
+    offset = next;
+    expect((await d.stat(key))?.size).toBe(offset);
+  }
+}
+
+const describeS3 = s3Available || process.env.CI ? describe : describe.skip;
+
+describeS3('S3Driver on Ceph RGW', () => {
+  beforeAll(async () => {
+    s3 = await startS3();
+    bucket = await createBucket(s3, 'driver');
+  }, 240_000);
+  afterAll(async () => {
+    await s3?.stop();
+  });
+
+  describe('whole objects', () => {
+    it('puts, gets and stats strings and bytes; a missing key or a prefix is undefined', async () => {
+      const d = driver();
+      await d.put('a/b/c', 'hello');
+      await d.put('x', new Uint8Array([0, 1, 2, 255]));
+      expect(text.decode(await d.get('a/b/c'))).toBe('hello');
+      expect(same(await d.get('x'), new Uint8Array([0, 1, 2, 255]))).toBe(true);
+      expect(await d.get('nope')).toBeUndefined();
+      expect(await d.stat('nope')).toBeUndefined();
+      expect(await d.stat('a/b')).toBeUndefined();
+      const info = await d.stat('a/b/c');
+      expect(info?.size).toBe(5);
+      expect(Math.abs(info!.modified.getTime() - Date.now())).toBeLessThan(60_000);
+      await d.put('a/b/c', 'replaced');
+      expect(text.decode(await d.get('a/b/c'))).toBe('replaced');
+    });
+
+    it('keeps keys under its prefix: another prefix in the same bucket sees nothing of them', async () => {
+      await driver().put('isolated/k', '1');
+      const other = driver({ prefix: 'elsewhere' });
+      expect(await other.get('isolated/k')).toBeUndefined();
+      expect(await other.list('isolated')).toEqual([]);
+      expect(text.decode(await raw('isolated/k'))).toBe('1');
+    });
+
+    it('reads a whole object, ranges, one byte, the last byte, and an empty object', async () => {
+      const d = driver();
+      const data = pattern(3 * MiB + 123);
+      await d.put('ranged', data);
+      expect(same(await collect(await d.read('ranged')), data)).toBe(true);
+      for (const [start, end] of [
+        [0, 0],
+        [MiB - 10, 2 * MiB + 10],
+        [3 * MiB + 122, 3 * MiB + 122],
+        [1, 3 * MiB + 122],
+      ] as const) {
+        expect(same(await collect(await d.read('ranged', { start, end })), data.subarray(start, end + 1)), `${start}-${end}`).toBe(true);
+      }
+      await d.put('empty', '');
+      expect((await collect(await d.read('empty'))).byteLength).toBe(0);
+      expect(await d.read('missing')).toBeUndefined();
+      expect(await d.read('missing', { start: 0, end: 1 })).toBeUndefined();
+    });
+
+    it('lists one level, sorted, across pages of 1000', async () => {
+      const d = driver();
+      for (const k of ['p/c', 'p/a', 'p/B', 'p/b/deep', 'p/_x', 'q/other']) await d.put(k, '1');
+      expect(await d.list('p')).toEqual(['B', '_x', 'a', 'b', 'c']);
+      expect(await d.list('p/b')).toEqual(['deep']);
+      expect(await d.list('missing')).toEqual([]);
+      expect(await d.list('p/c')).toEqual([]);
+      const names = Array.from({ length: 1005 }, (_, i) => `t${String(i).padStart(4, '0')}`);
+      for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((n) => d.put(`many/${n}`, n)));
+      expect(await d.list('many')).toEqual(names);
+      await d.deletePrefix('many');
+      expect(await d.list('many')).toEqual([]);
+    });
+
+    it('deletes one object idempotently, and a prefix without touching its neighbours', async () => {
+      const d = driver();
+      for (const k of ['del/b/c', 'del/b/d/e', 'del/bc', 'del/x']) await d.put(k, '1');
+      await d.delete('del/x');
+      await d.delete('del/x');
+      await d.delete('never/was');
+      expect(await d.get('del/x')).toBeUndefined();
+      await d.deletePrefix('del/b');
+      await d.deletePrefix('del/b');
+      expect(await d.list('del')).toEqual(['bc']);
+    });
+
+    it('refuses keys with empty, . or .. segments in every operation', async () => {
+      const d = driver();
+      for (const key of ['', '/a', 'a/', 'a//b', '..', 'a/../b', '.', 'a\\b']) {
+        await expect(d.get(key), key).rejects.toThrow(/invalid storage key/);
+        await expect(d.put(key, 'x'), key).rejects.toThrow(/invalid storage key/);
+        await expect(d.append(key, 0, streamOf(utf8('x'))), key).rejects.toThrow(/invalid storage key/);
+        await expect(d.deletePrefix(key), key).rejects.toThrow(/invalid storage key/);
+        await expect(d.commit('ok', key), key).rejects.toThrow();
+      }
+    });
+  });
+
+  describe('appendable objects', () => {
+    const sequences: Array<[string, number[]]> = [
+      ['1 KiB PATCHes', Array.from({ length: 40 }, () => KiB)],
+      ['1 KiB PATCHes across a part boundary', [partSize - 3 * KiB, ...Array.from({ length: 6 }, () => KiB)]],
+      ['4 MiB PATCHes', [4 * MiB, 4 * MiB, 4 * MiB]],
+      ['5 MiB PATCHes (exactly the part size)', [5 * MiB, 5 * MiB, 5 * MiB]],
+      ['6 MiB PATCHes', [6 * MiB, 6 * MiB]],
+      ['odd sizes', [1, 3 * MiB + 7, 2 * MiB - 5, 7 * MiB + 1, 13, 5 * MiB, 999_999]],
+      ['one 17 MiB PATCH', [17 * MiB]],
+    ];
+
+    it.each(sequences)('%s grow, read back before commit, and commit to bytes that hash right', async (_, sizes) => {
+      const d = driver();
+      const key = uploadKey();
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const data = randomBytes(total);
+      await d.append(key, 0, streamOf(new Uint8Array(0)));
+      expect((await d.stat(key))?.size).toBe(0);
+      await appendAll(d, key, sizes, data);
+      expect(sha256(await collect(await d.read(key)))).toBe(sha256(data));
+      const middle = { start: Math.floor(total / 3), end: Math.floor((2 * total) / 3) };
+      expect(same(await collect(await d.read(key, middle)), data.subarray(middle.start, middle.end + 1))).toBe(true);
+
+      // Every full part is stored at exactly the part size: the equal parts R2 needs.
+      const parts = await d.list(`${key}/p`);
+      expect(parts.length).toBe(Math.floor(total / partSize));
+      for (const p of parts) expect((await d.stat(`${key}/p/${p}`))?.size).toBe(partSize);
+
+      const target = `blobs/sha256/${sha256(data).slice(0, 2)}/${sha256(data)}`;
+      await d.commit(key, target, total);
+      const committed = await collect(await d.read(target));
+      expect(committed.byteLength).toBe(total);
+      expect(sha256(committed)).toBe(sha256(data));
+      expect((await d.stat(target))?.size).toBe(total);
+      expect(await d.stat(key)).toBeUndefined();
+      expect(await d.list(key.slice(0, key.lastIndexOf('/')))).toEqual([]);
+    });
+
+    it('keeps the tail in few pieces however small the PATCHes', async () => {
+      const d = driver();
+      const key = uploadKey();
+      const data = randomBytes(120 * KiB);
+      await appendAll(d, key, Array.from({ length: 120 }, () => KiB), data);
+      // Sizes at least halve along the tail: about log2(120) pieces, not 120.
+      expect((await d.list(`${key}/t`)).length).toBeLessThanOrEqual(8);
+      expect(same(await d.get(key), data)).toBe(true);
+    });
+
+    it('leaves the object at its offset when the stream fails, even after whole parts went up', async () => {
+      const d = driver();
+      const key = uploadKey();
+      expect(await d.append(key, 0, streamOf(utf8('hello')))).toBe(5);
+      await expect(d.append(key, 5, failingStream(pattern(12 * MiB)))).rejects.toThrow('connection reset');
+      expect((await d.stat(key))?.size).toBe(5);
+      expect(text.decode(await d.get(key))).toBe('hello');
+      // The failed append's parts were removed; nothing but the tail stays.
+      expect(await d.list(`${key}/p`)).toEqual([]);
+      expect(await d.append(key, 5, streamOf(utf8('!')))).toBe(6);
+      expect(text.decode(await d.get(key))).toBe('hello!');
+    });
+
+    it('leaves a new object empty when its first stream fails', async () => {
+      const d = driver();
+      const key = uploadKey();
+      await expect(d.append(key, 0, failingStream(utf8('abc')))).rejects.toThrow('connection reset');
+      expect((await d.stat(key))?.size ?? 0).toBe(0);
+    });
+
+    it('rejects an append at the wrong offset with a 416 that gives the real size', async () => {
+      const d = driver();
+      const key = uploadKey();
+      await d.append(key, 0, streamOf(utf8('hello')));
+      for (const offset of [0, 3, 10]) {
+        await rejectsWith(d.append(key, offset, streamOf(utf8('XY'))), 'BLOB_UPLOAD_INVALID', 416);
+      }
+      await rejectsWith(d.append(uploadKey(), 4, streamOf(utf8('x'))), 'BLOB_UPLOAD_INVALID', 416);
+      expect(text.decode(await d.get(key))).toBe('hello');
+    });
+
+    it('lets a second driver (another replica) continue an append the first one started', async () => {
+      const a = driver();
+      const b = driver();
+      const key = uploadKey();
+      const data = randomBytes(3 * MiB + 4 * MiB + KiB + 6 * MiB);
+      await a.append(key, 0, streamOf(data.subarray(0, 3 * MiB)));
+      // b must fetch a's tail to complete the first part.
+      expect(await b.append(key, 3 * MiB, streamOf(data.subarray(3 * MiB, 7 * MiB)))).toBe(7 * MiB);
+      expect(await a.append(key, 7 * MiB, streamOf(data.subarray(7 * MiB, 7 * MiB + KiB)))).toBe(7 * MiB + KiB);
+      expect(await b.append(key, 7 * MiB + KiB, streamOf(data.subarray(7 * MiB + KiB)))).toBe(data.byteLength);
+      expect((await a.stat(key))?.size).toBe(data.byteLength);
+      await a.commit(key, 'blobs/continued', data.byteLength);
+      expect(sha256(await collect(await b.read('blobs/continued')))).toBe(sha256(data));
+    });
+
+    it('lets exactly one of two replicas racing at one offset win; the loser gets a 416', async () => {
+      const a = driver();
+      const b = driver();
+      const key = uploadKey();
+      await a.append(key, 0, streamOf(utf8('base:')));
+      const mine = pattern(6 * MiB, 1);
+      const theirs = pattern(6 * MiB, 2);
+      const results = await Promise.allSettled([a.append(key, 5, streamOf(mine)), b.append(key, 5, streamOf(theirs))]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      const lost = results.find((r) => r.status === 'rejected');
+      expect((lost as PromiseRejectedResult).reason).toMatchObject({ code: 'BLOB_UPLOAD_INVALID', status: 416 });
+      const winner = results[0]?.status === 'fulfilled' ? mine : theirs;
+      expect(same(await a.get(key), concat(utf8('base:'), winner))).toBe(true);
+    });
+
+    it('rolls forward past a pointer that lags behind the steps (a replica died after its step)', async () => {
+      const d = driver();
+      const key = uploadKey();
+      const data = randomBytes(8 * MiB);
+      await d.append(key, 0, streamOf(data.subarray(0, 2 * MiB)));
+      const stale = await raw(key);
+      const head = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: `reg/${key}` }));
+      await head.Body?.transformToByteArray();
+      await d.append(key, 2 * MiB, streamOf(data.subarray(2 * MiB, 6 * MiB)));
+      await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: `reg/${key}`, Body: stale, Metadata: head.Metadata }));
+      expect((await d.stat(key))?.size).toBe(6 * MiB);
+      expect(await d.append(key, 6 * MiB, streamOf(data.subarray(6 * MiB)))).toBe(8 * MiB);
+      expect(same(await d.get(key), data)).toBe(true);
+    });
+
+    it('commits only the verified size, and keeps an existing target', async () => {
+      const d = driver();
+      const key = uploadKey();
+      await d.append(key, 0, streamOf(utf8('same bytes')));
+      await rejectsWith(d.commit(key, 'blobs/sized', 9), 'BLOB_UPLOAD_INVALID', 416);
+      expect(await d.stat('blobs/sized')).toBeUndefined();
+      // A failed commit sealed nothing: the upload can still grow.
+      expect(await d.append(key, 10, streamOf(utf8('!')))).toBe(11);
+
+      await d.put('blobs/existing', 'same bytes!');
+      await d.commit(key, 'blobs/existing', 11);
+      expect(text.decode(await d.get('blobs/existing'))).toBe('same bytes!');
+      expect(await d.stat(key)).toBeUndefined();
+      await expect(d.commit(key, 'blobs/other')).rejects.toThrow(/no such object/);
+    });
+
+    it('refuses appends once a commit has sealed the upload, and a retried commit completes', async () => {
+      const d = driver();
+      const key = uploadKey();
+      await d.append(key, 0, streamOf(utf8('abc')));
+      // A commit that died right after sealing: appends are refused, its retry completes.
+      const appendables = new Appendables(new Bucket(s3.client, bucket, 'reg'), partSize);
+      const found = await appendables.load(key);
+      if (found?.kind !== 'appendable') throw new Error('not appendable');
+      await appendables.seal(key, found.state);
+      expect(await rejectsWith(d.append(key, 3, streamOf(utf8('d'))), 'BLOB_UPLOAD_INVALID', 400)).toMatch(/being completed/);
+      expect((await d.stat(key))?.size).toBe(3);
+      await driver().commit(key, 'blobs/sealed', 3);
+      expect(text.decode(await d.get('blobs/sealed'))).toBe('abc');
+    });
+  });
+
+  describe('failures', () => {
+    it('answers 503 UNAVAILABLE when S3 cannot be reached, and init says so', async () => {
+      const d = driver({}, { endpoint: `http://127.0.0.1:${await freePort()}` });
+      const message = await rejectsWith(d.get('k'), 'UNAVAILABLE', 503);
+      expect(message).toMatch(/ECONNREFUSED|connect/);
+      await rejectsWith(d.append(uploadKey(), 0, streamOf(utf8('x'))), 'UNAVAILABLE', 503);
+      await expect(d.init()).rejects.toThrow(/storage unavailable/);
+    });
+
+    it('answers 500 naming access denied when the credentials are wrong, and init says so', async () => {
+      const d = driver({ secretAccessKey: 'wrong-secret-key-wrong-secret-key-000000' });
+      expect(await rejectsWith(d.get('k'), 'UNKNOWN', 500)).toMatch(/access denied/);
+      await rejectsWith(d.put('k', 'x'), 'UNKNOWN', 500);
+      await expect(d.init()).rejects.toThrow(/denied/);
+    });
+
+    it('init names a missing bucket, and passes for a good one', async () => {
+      const d = driver();
+      await expect(d.init()).resolves.toBeUndefined();
+      const missing = new S3Driver({ ...parseConfig({ storage: { s3: s3Storage(s3, 'no-such-bucket-here') } }).storage.s3! });
+      await expect(missing.init()).rejects.toThrow(/does not exist/);
+    });
+  });
+});
