@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Tests that start berth run once per runtime; the project name ([node], [bun], [deno]) prefixes every failure. */
-const serverTests = ['test/http/**/*.test.ts', 'test/clients/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/ops/**/*.test.ts', 'test/auth/*.test.ts', 'test/s3/!(driver).test.ts'];
+const serverTests = ['test/http/**/*.test.ts', 'test/clients/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/ops/**/*.test.ts', 'test/auth/*.test.ts', 'test/s3/!(driver).test.ts', 'test/mirror/**/*.test.ts'];
 const runtimes = (process.env.TEST_RUNTIMES ?? 'node,bun,deno').split(',').filter(Boolean);
 
 export default defineConfig({
@@ -14,7 +14,7 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/peers/**/*.test.ts', 'test/auth/unit/**/*.test.ts', 'test/s3/driver.test.ts', 'test/s3/unit/**/*.test.ts'] } },
       ...runtimes.map((runtime) => ({
-        extends: true,
+        extends: true as const,
         test: { name: runtime, include: serverTests, env: { TEST_RUNTIME: runtime } },
       })),
     ],

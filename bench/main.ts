@@ -4,6 +4,7 @@ import { table } from './tools.ts';
 import { measurePush, pushModes, type PushResult, type Target } from './push-memory.ts';
 import { runtimeComparison } from './runtimes.ts';
 import { storageComparison } from './storage.ts';
+import { mirrorComparison } from './mirror.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -63,7 +64,7 @@ async function pushMemory(size: number): Promise<string> {
 }
 
 /**
- * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage] [--repeats 3]`: every scenario, then one report.
+ * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage|mirror] [--repeats 3]`: every scenario, then one report.
  * The method is in bench/README.md.
  */
 async function main(): Promise<void> {
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
   if (!only || only === 'runtimes') reports.push(await runtimeComparison(size, repeats));
   if (!only || only === 'push') reports.push(await pushMemory(size));
   if (!only || only === 'storage') reports.push(await storageComparison(size, repeats));
+  if (!only || only === 'mirror') reports.push(await mirrorComparison(repeats));
   console.log(`\n${reports.join('\n\n')}`);
 }
 

@@ -46,12 +46,12 @@ const serve: Serve = async (app, { hostname, port }) => {
  * Blob GETs as Bun file blobs: Bun sends them with sendfile, and, unlike a stream body, keeps the
  * Content-Length the spec requires (Bun turns a streamed body into chunked encoding).
  */
-const fileResponder: FileResponder = async (_c, { path, start, end }, init) => new Response(Bun.file(path).slice(start, end + 1), init);
+const sendFile: FileResponder = async (_c, { path, start, end }, init) => new Response(Bun.file(path).slice(start, end + 1), init);
 
 const runtime: Runtime = {
   name: 'bun',
   serve,
-  fileResponder,
+  fastPaths: { sendFile },
   env: process.env,
   onSignal: onProcessSignals,
 };

@@ -65,7 +65,7 @@ const serve: Serve = async (app, { hostname, port }) => {
  * Blob GETs that run to the end of the file as Deno's own file stream, which moves bytes without
  * a JavaScript read loop (bench/). A range that stops short of the end takes the portable path.
  */
-const fileResponder: FileResponder = async (_c, { path, start, end }, init) => {
+const sendFile: FileResponder = async (_c, { path, start, end }, init) => {
   let file: DenoFile;
   try {
     file = await Deno.open(path);
@@ -83,7 +83,7 @@ const fileResponder: FileResponder = async (_c, { path, start, end }, init) => {
 const runtime: Runtime = {
   name: 'deno',
   serve,
-  fileResponder,
+  fastPaths: { sendFile },
   env: process.env,
   onSignal: (handler) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) Deno.addSignalListener(signal, () => handler(signal));

@@ -3,7 +3,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import type { Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { onProcessSignals, runCli, type Runtime } from '../src/cli/main.ts';
 import type { Serve } from '../src/cli/server.ts';
@@ -43,7 +43,7 @@ const serve: Serve = (app, { hostname, port }) =>
  * Blob GETs piped from the file straight into Node's response: about 3x the throughput of a web
  * ReadableStream through the adapter (bench/, PERF-NOTES.md).
  */
-const fileResponder: FileResponder = async (c, { path, start, end }, { status, headers }) => {
+const sendFile: FileResponder = async (c, { path, start, end }, { status, headers }) => {
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   if (!outgoing) return undefined;
   const file = createReadStream(path, { start, end, highWaterMark: 1 << 20 });
@@ -62,7 +62,12 @@ const fileResponder: FileResponder = async (c, { path, start, end }, { status, h
 const runtime: Runtime = {
   name: 'node',
   serve,
-  fileResponder,
+  fastPaths: {
+    sendFile,
+    // Upload bodies read from Node's own request stream: no per-chunk copy, no web-stream
+    // wrappers (measured: ~265 MB/s against ~183 MB/s through c.req.raw.body for a 1 GiB PUT).
+    requestBody: (c) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming,
+  },
   env: process.env,
   onSignal: onProcessSignals,
 };

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { Auth } from './auth/create.ts';
 import type { Config } from './config/schema.ts';
-import type { FileResponder } from './http/options.ts';
+import type { FastPaths } from './http/options.ts';
 import { apiVersion } from './http/responses.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { errorFields, type Logger } from './observability/log.ts';
@@ -15,7 +15,7 @@ export interface AppParts {
   metrics: Metrics;
   /** Resolves when the registry can serve: storage reachable, keys loaded. */
   readiness: () => Promise<void>;
-  fileResponder?: FileResponder | undefined;
+  fastPaths?: FastPaths | undefined;
   auth?: Auth | undefined;
 }
 
@@ -24,7 +24,7 @@ export interface AppParts {
  * access control when on, then the v2 API.
  */
 export function createApp(registry: Registry, config: Config, parts: AppParts): Hono {
-  const { logger, metrics, auth, fileResponder } = parts;
+  const { logger, metrics, auth } = parts;
   const app = new Hono();
   app.use('*', observeRequests(metrics, logger, config.log.requests));
   app.use('/v2/*', async (c, next) => {
@@ -53,7 +53,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
     delete: config.delete,
     maxManifestBytes: config.manifests.maxSize,
     chunkMinLength: config.uploads.chunkMinLength,
-    fileResponder,
+    fastPaths: parts.fastPaths ?? {},
   };
   app.notFound(notFound);
   app.route(

@@ -1,8 +1,10 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { createAuth } from './auth/create.ts';
-import type { FileResponder } from './http/options.ts';
+import type { FastPaths } from './http/options.ts';
 import { parseConfig } from './config/load.ts';
+import { withCache } from './cache/driver.ts';
+import { createMirror } from './mirror/create.ts';
 import type { Config, ConfigInput } from './config/schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Registry } from './registry/registry.ts';
@@ -16,7 +18,7 @@ export type { Driver, ObjectInfo } from './storage/driver.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';
-export type { FileRange, FileResponder } from './http/options.ts';
+export type { FastPaths, FileRange, FileResponder } from './http/options.ts';
 
 export interface BerthRegistry {
   /** The Hono app serving `/v2/...`; mount it in another Hono app or serve it as it is. */
@@ -35,14 +37,20 @@ export interface BerthRegistry {
  * Builds a registry from a configuration (defaults fill what is left out). The returned app has
  * no knowledge of the runtime serving it.
  */
-export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; fileResponder?: FileResponder } = {}): BerthRegistry {
+export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; fastPaths?: FastPaths } = {}): BerthRegistry {
   const config = parseConfig(input);
   const logger = opts.logger ?? createLogger(config.log.level);
   const storage = createStorage(config.storage);
   const metrics = new Metrics();
-  const registry = new Registry(instrumented(storage.driver, metrics));
+  // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
+  // upstreams are configured.
+  const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? 2 : 0) };
+  const driver = withCache(instrumented(storage.driver, metrics), cache);
+  const mirror = createMirror(config.mirror, driver, logger);
+  const registry = mirror?.registry ?? new Registry(driver);
   const auth = createAuth(config, logger);
-  const app = createApp(registry, config, { logger, metrics, readiness: storage.check, fileResponder: opts.fileResponder, auth });
+  const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.fastPaths, auth });
+  const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
   const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;
   return { app, registry, config, ready, storage: storage.describe, metrics };

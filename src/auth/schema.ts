@@ -36,19 +36,13 @@ export type SigningAlgorithm = (typeof signingAlgorithms)[number];
 
 const rule = z
   .object({
-    /** User names the rule applies to. */
-    users: z.array(userName).default([]),
-    /** Groups (of `auth.groups`) the rule applies to. */
-    groups: z.array(z.string().min(1)).default([]),
-    /** Also without credentials; and so to everyone, since signing in never takes rights away. */
-    anonymous: z.boolean().default(false),
-    /** Every signed-in user. */
-    authenticated: z.boolean().default(false),
+    users: z.array(userName).default([]).describe('User names the rule applies to.'),
+    groups: z.array(z.string().min(1)).default([]).describe('Groups (of `auth.groups`) the rule applies to.'),
+    anonymous: z.boolean().default(false).describe('Also without credentials; and so to everyone, since signing in never takes rights away.'),
+    authenticated: z.boolean().default(false).describe('Every signed-in user.'),
     repositories: z.array(repositoryPattern).default([]),
-    /** `push` includes `pull`: a client pushing reads too (distribution asks for `pull,push`). */
-    actions: z.array(z.enum(['pull', 'push', 'delete'])).default([]),
-    /** May list repositories (`registry:catalog:*`); the listing shows only what the caller may pull. */
-    catalog: z.boolean().default(false),
+    actions: z.array(z.enum(['pull', 'push', 'delete'])).default([]).describe('`push` includes `pull`: a client pushing reads too (distribution asks for `pull,push`).'),
+    catalog: z.boolean().default(false).describe('May list repositories (`registry:catalog:*`); the listing shows only what the caller may pull.'),
   })
   .strict()
   .refine((r) => r.users.length > 0 || r.groups.length > 0 || r.anonymous || r.authenticated, {
@@ -62,14 +56,10 @@ export type RuleConfig = z.output<typeof rule>;
 
 const externalIssuer = z
   .object({
-    /** The `iss` claim of its tokens. */
-    issuer: z.string().min(1),
-    /** Its keys: an http(s) URL of a JWKS, or a JWKS file. */
-    jwks: z.string().min(1).optional(),
-    /** Or PEM certificate files (a file may hold a bundle). */
-    certificates: z.array(z.string().min(1)).default([]),
-    /** The `aud` its tokens must carry; `auth.token.service` by default. */
-    audience: z.string().min(1).optional(),
+    issuer: z.string().min(1).describe('The `iss` claim of its tokens.'),
+    jwks: z.string().min(1).optional().describe('Its keys: an http(s) URL of a JWKS, or a JWKS file.'),
+    certificates: z.array(z.string().min(1)).default([]).describe('Or PEM certificate files (a file may hold a bundle).'),
+    audience: z.string().min(1).optional().describe('The `aud` its tokens must carry; `auth.token.service` by default.'),
     algorithms: z.array(z.enum(verifyAlgorithms)).min(1).default(['ES256', 'RS256']),
   })
   .strict()
@@ -79,55 +69,36 @@ export type ExternalIssuerConfig = z.output<typeof externalIssuer>;
 
 export const authSchema = z
   .object({
-    /** `none`: open registry. `basic`: HTTP Basic against the users. `token`: Bearer JWTs. */
-    mode: z.enum(['none', 'basic', 'token']).default('none'),
-    /** Users with bcrypt password hashes; these win over the htpasswd file's. */
-    users: z.record(userName, z.object({ password: bcryptHash }).strict()).default({}),
-    /** An htpasswd file of bcrypt entries (`htpasswd -B`), re-read when it changes. */
-    htpasswd: z.string().min(1).optional(),
-    /** Group name → member user names. */
-    groups: z.record(z.string().min(1), z.array(userName)).default({}),
-    /** Who may do what; anything no rule allows is denied. */
-    rules: z.array(rule).default([]),
+    mode: z.enum(['none', 'basic', 'token']).default('none').describe('`none`: open registry. `basic`: HTTP Basic against the users. `token`: Bearer JWTs.'),
+    users: z.record(userName, z.object({ password: bcryptHash }).strict()).default({}).describe('Users with bcrypt password hashes; these win over the htpasswd file\'s.'),
+    htpasswd: z.string().min(1).optional().describe('An htpasswd file of bcrypt entries (`htpasswd -B`), re-read when it changes.'),
+    groups: z.record(z.string().min(1), z.array(userName)).default({}).describe('Group name → member user names.'),
+    rules: z.array(rule).default([]).describe('Who may do what; anything no rule allows is denied.'),
     basic: z
       .object({ realm: z.string().regex(/^[^"\\\r\n]{1,100}$/, 'no quotes or backslashes').default('berth') })
       .strict()
       .prefault({}),
     token: z
       .object({
-        /** The `service` of challenges and the `aud` of tokens. */
-        service: z.string().regex(/^[^"\\\s]{1,200}$/, 'no quotes, backslashes or spaces').default('berth'),
-        /** The `iss` of tokens berth signs. */
-        issuer: z.string().min(1).default('berth'),
-        /** Where clients fetch tokens; derived from each request's Host / X-Forwarded-* when unset. */
-        realm: z.url({ protocol: /^https?$/ }).optional(),
-        /** Lifetime of an access token, seconds or a duration ("5m"). */
-        lifetime: duration.default(300),
-        /** Lifetime of a refresh token (`offline_token=true`, `access_type=offline`). */
-        refreshLifetime: duration.default(30 * 86400),
-        /** Clock skew allowed on `exp` / `nbf`. */
-        leeway: duration.default(30),
-        /** Signing algorithm; a key file decides by itself, ES256 for a generated key. */
-        algorithm: z.enum(signingAlgorithms).optional(),
-        /** A private key file (PEM or JWK); generated into the data directory when unset. */
-        key: z.string().min(1).optional(),
-        /** Other issuers whose tokens berth accepts. */
-        issuers: z.array(externalIssuer).default([]),
+        service: z.string().regex(/^[^"\\\s]{1,200}$/, 'no quotes, backslashes or spaces').default('berth').describe('The `service` of challenges and the `aud` of tokens.'),
+        issuer: z.string().min(1).default('berth').describe('The `iss` of tokens berth signs.'),
+        realm: z.url({ protocol: /^https?$/ }).optional().describe('Where clients fetch tokens; derived from each request\'s Host / X-Forwarded-* when unset.'),
+        lifetime: duration.default(300).describe('Lifetime of an access token, seconds or a duration ("5m").'),
+        refreshLifetime: duration.default(30 * 86400).describe('Lifetime of a refresh token (`offline_token=true`, `access_type=offline`).'),
+        leeway: duration.default(30).describe('Clock skew allowed on `exp` / `nbf`.'),
+        algorithm: z.enum(signingAlgorithms).optional().describe('Signing algorithm; a key file decides by itself, ES256 for a generated key.'),
+        key: z.string().min(1).optional().describe('A private key file (PEM or JWK); generated into the data directory when unset.'),
+        issuers: z.array(externalIssuer).default([]).describe('Other issuers whose tokens berth accepts.'),
       })
       .strict()
       .prefault({}),
     throttle: z
       .object({
-        /** Failed logins allowed per user before each further try must wait. */
-        attempts: z.number().int().min(1).default(5),
-        /** Failed logins allowed per client address before the same. */
-        addressAttempts: z.number().int().min(1).default(20),
-        /** The first wait; it doubles with every further failure. */
-        delay: duration.default(1),
-        /** The longest wait; a quiet period this long forgets the failures. */
-        maxDelay: duration.default(900),
-        /** Take the client address from X-Forwarded-For (set this only behind a proxy that sets it). */
-        trustForwardedFor: z.boolean().default(false),
+        attempts: z.number().int().min(1).default(5).describe('Failed logins allowed per user before each further try must wait.'),
+        addressAttempts: z.number().int().min(1).default(20).describe('Failed logins allowed per client address before the same.'),
+        delay: duration.default(1).describe('The first wait; it doubles with every further failure.'),
+        maxDelay: duration.default(900).describe('The longest wait; a quiet period this long forgets the failures.'),
+        trustForwardedFor: z.boolean().default(false).describe('Take the client address from X-Forwarded-For (set this only behind a proxy that sets it).'),
       })
       .strict()
       .prefault({}),

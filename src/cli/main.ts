@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../config/load.ts';
 import { configUsage, runConfigCheck } from './config-check.ts';
 import { gcUsage, runGc } from './gc.ts';
 import { startMaintenance } from './maintenance.ts';
-import type { FileResponder } from '../http/options.ts';
+import type { FastPaths } from '../http/options.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
 import { metricsApp } from '../observability/metrics-endpoint.ts';
@@ -15,8 +15,8 @@ export interface Runtime {
   name: string;
   serve: Serve;
   env: Record<string, string | undefined>;
-  /** The runtime's native file sending, where it pays (see bench/). */
-  fileResponder?: FileResponder;
+  /** The runtime's fast paths (native file sending, its own request streams), where they pay. */
+  fastPaths?: FastPaths;
   /** Registers a handler for SIGINT and SIGTERM. */
   onSignal(handler: (signal: string) => void): void;
 }
@@ -80,7 +80,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     throw e;
   }
   const logger = createLogger(config.log.level);
-  const berth = createRegistry(config, runtime.fileResponder ? { logger, fileResponder: runtime.fileResponder } : { logger });
+  const berth = createRegistry(config, runtime.fastPaths ? { logger, fastPaths: runtime.fastPaths } : { logger });
   try {
     await berth.ready;
   } catch (e) {

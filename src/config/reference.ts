@@ -16,7 +16,7 @@ interface JsonSchema {
 }
 
 function typeOf(s: JsonSchema): string {
-  if (s.enum) return s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ');
+  if (s.enum) return s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' | ');
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   const alternatives = s.anyOf ?? s.oneOf;
   if (alternatives) return [...new Set(alternatives.map(typeOf))].join(' or ');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { authSchema } from '../auth/schema.ts';
+import { mirrorSchema } from '../mirror/schema.ts';
 
 const listen = z
   .string()
@@ -44,32 +45,24 @@ const mib = 1024 * 1024;
 const s3 = z
   .object({
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z 0-9 . -)'),
-    /** Keys go under this prefix (e.g. `berth`), so one bucket can hold several registries. */
     prefix: z
       .string()
       .default('')
       .transform((p) => p.replace(/^\/+|\/+$/g, ''))
-      .refine((p) => p === '' || p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'must be a plain key prefix like "berth" or "a/b"'),
-    /** Default: AWS_REGION, else us-east-1 (what S3-compatible stores expect). */
-    region: z.string().min(1).optional(),
-    /** For S3-compatible stores (Ceph RGW, MinIO, R2): their URL. Absent means AWS. */
-    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    /** Bucket in the path rather than the host name; most self-hosted stores need it. */
-    forcePathStyle: z.boolean().default(false),
-    /** Explicit keys; without them the SDK's default chain applies (env, profile, instance role). */
-    accessKeyId: z.string().min(1).optional(),
-    secretAccessKey: z.string().min(1).optional(),
-    sessionToken: z.string().min(1).optional(),
-    /**
-     * Uploads are stored in parts of this size: S3 wants at least 5 MiB for all but the last,
-     * at most 5 GiB, and at most 10,000 of them, so it also bounds the largest blob (10,000 ×,
-     * 80 GiB by default). Memory per in-flight upload is two parts (one filling, one going up).
-     */
+      .refine((p) => p === '' || p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'must be a plain key prefix like "berth" or "a/b"')
+      .describe('Keys go under this prefix (e.g. `berth`), so one bucket can hold several registries.'),
+    region: z.string().min(1).optional().describe('Default: AWS_REGION, else us-east-1 (what S3-compatible stores expect).'),
+    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional().describe('For S3-compatible stores (Ceph RGW, MinIO, R2): their URL. Absent means AWS.'),
+    forcePathStyle: z.boolean().default(false).describe('Bucket in the path rather than the host name; most self-hosted stores need it.'),
+    accessKeyId: z.string().min(1).optional().describe('Explicit keys; without them the SDK\'s default chain applies (env, profile, instance role).'),
+    secretAccessKey: z.string().min(1).optional().describe('Goes with accessKeyId.'),
+    sessionToken: z.string().min(1).optional().describe('For temporary credentials.'),
+    // S3 wants at least 5 MiB for all parts but the last, at most 5 GiB, and at most 10,000 parts.
     partSize: size
-      .default(8 * mib)
-      .refine((n) => n >= 5 * mib && n <= 5 * 1024 * mib, 'must be between 5MiB and 5GiB'),
-    /** Attempts per S3 request; throttling, 5xx and network errors are retried with backoff. */
-    maxAttempts: z.number().int().min(1).max(20).default(5),
+      .refine((n) => n >= 5 * mib && n <= 5 * 1024 * mib, 'must be between 5MiB and 5GiB')
+      .prefault('8MiB')
+      .describe('Uploads are stored in parts of this size, which bounds the largest blob at 10,000 parts (80 GiB by default); memory per upload in flight is two parts.'),
+    maxAttempts: z.number().int().min(1).max(20).default(5).describe('Attempts per S3 request; throttling, 5xx and network errors are retried with backoff.'),
   })
   .strict()
   .refine((o) => (o.accessKeyId === undefined) === (o.secretAccessKey === undefined), {
@@ -81,14 +74,11 @@ export type S3Options = z.output<typeof s3>;
 
 export const configSchema = z
   .object({
-    /** Address the server listens on. */
-    listen: listen.default('0.0.0.0:5000'),
+    listen: listen.default('0.0.0.0:5000').describe('Address the server listens on.'),
     storage: z
       .object({
-        /** Local-disk storage: the directory holding blobs, repositories and upload sessions. */
-        fs: z.object({ root: z.string().min(1).default('./data') }).strict().optional(),
-        /** An S3 bucket (AWS or compatible) shared by any number of replicas. */
-        s3: s3.optional(),
+        fs: z.object({ root: z.string().min(1).default('./data') }).strict().optional().describe('Local-disk storage: the directory holding blobs, repositories and upload sessions.'),
+        s3: s3.optional().describe('An S3 bucket (AWS or compatible) shared by any number of replicas.'),
       })
       .strict()
       .prefault({})
@@ -99,60 +89,59 @@ export const configSchema = z
       ),
     manifests: z
       .object({
-        /** Largest manifest accepted; larger ones get 413. */
-        maxSize: size.default(4 * 1024 * 1024),
+        maxSize: size.prefault('4MiB').describe('Largest manifest accepted; larger ones get 413.'),
       })
       .strict()
       .prefault({}),
     uploads: z
       .object({
-        /** Advertised to clients as OCI-Chunk-Min-Length. */
-        chunkMinLength: size.default(1),
-        /** Upload sessions idle this long are deleted (hourly while serving, and by `berth gc`). */
-        purgeAfter: duration.default(24 * 3_600_000),
+        chunkMinLength: size.prefault(1).describe('Advertised to clients as OCI-Chunk-Min-Length.'),
+        purgeAfter: duration.prefault('24h').describe('Upload sessions idle this long are deleted (hourly while serving, and by `berth gc`).'),
       })
       .strict()
       .prefault({}),
     delete: z
       .object({
-        /** DELETE /v2/<name>/blobs/<digest>. */
-        blobs: z.boolean().default(true),
-        /** DELETE /v2/<name>/manifests/<digest>. */
-        manifests: z.boolean().default(true),
-        /** DELETE /v2/<name>/manifests/<tag>. */
-        tags: z.boolean().default(true),
+        blobs: z.boolean().default(true).describe('DELETE /v2/<name>/blobs/<digest>.'),
+        manifests: z.boolean().default(true).describe('DELETE /v2/<name>/manifests/<digest>.'),
+        tags: z.boolean().default(true).describe('DELETE /v2/<name>/manifests/<tag>.'),
       })
       .strict()
       .prefault({}),
-    /** Access control; `mode: none` (the default) leaves the registry open. */
-    auth: authSchema.prefault({}),
+    mirror: mirrorSchema.prefault({}).describe('Pull-through mirroring of upstream registries; no upstreams (the default) is a plain push registry.'),
+    cache: z
+      .object({
+        maxBytes: size.prefault('64MiB').describe('Bytes of cached objects; 0 turns the cache off.'),
+        ttl: z
+          .number()
+          .nonnegative()
+          .optional()
+          .describe('Seconds a cached tag or link is trusted; 0 is until evicted (exact on one process). Default: 0 on local disk, 2 on S3, where other replicas may move a tag.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('In-memory LRU of manifests, links and tags, so hot manifest GETs skip storage.'),
+    auth: authSchema.prefault({}).describe('Access control; `mode: none` (the default) leaves the registry open.'),
     metrics: z
       .object({
-        /** Serve Prometheus metrics at /metrics. */
-        enabled: z.boolean().default(true),
-        /** Serve /metrics on this HOST:PORT instead of the registry's address (e.g. 127.0.0.1:9090). */
-        listen: listen.optional(),
-        /** Require `Authorization: Bearer <token>` on /metrics. */
-        token: z.string().min(16, 'must be at least 16 characters').optional(),
+        enabled: z.boolean().default(true).describe('Serve Prometheus metrics at /metrics.'),
+        listen: listen.optional().describe('Serve /metrics on this HOST:PORT instead of the registry\'s address (e.g. 127.0.0.1:9090).'),
+        token: z.string().min(16, 'must be at least 16 characters').optional().describe('Require `Authorization: Bearer <token>` on /metrics.'),
       })
       .strict()
       .prefault({}),
     gc: z
       .object({
-        /** Run garbage collection inside the server this often; 0 (the default) leaves it to `berth gc`. */
-        interval: duration.default(0),
-        /** What is younger than this is never collected (pushes under way). */
-        grace: duration.default(3_600_000),
-        /** Also delete manifests no tag reaches. */
-        deleteUntagged: z.boolean().default(false),
+        interval: duration.prefault(0).describe('Run garbage collection inside the server this often; 0 (the default) leaves it to `berth gc`.'),
+        grace: duration.prefault('1h').describe('What is younger than this is never collected (pushes under way).'),
+        deleteUntagged: z.boolean().default(false).describe('Also delete manifests no tag reaches.'),
       })
       .strict()
       .prefault({}),
     log: z
       .object({
         level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-        /** One JSON line per request (method, path, status, bytes, duration, repository, user). */
-        requests: z.boolean().default(true),
+        requests: z.boolean().default(true).describe('One JSON line per request (method, path, status, bytes, duration, repository, user).'),
       })
       .strict()
       .prefault({}),

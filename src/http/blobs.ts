@@ -36,10 +36,11 @@ export async function getBlob(c: Context, registry: Registry, options: HttpOptio
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   const status = range ? 206 : 200;
   if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers });
-  const path = options.fileResponder && registry.blobs.localFile(digest);
-  if (options.fileResponder && path) {
+  const { sendFile } = options.fastPaths;
+  const path = sendFile && registry.blobs.localFile(digest);
+  if (sendFile && path) {
     const file = { path, start: range?.start ?? 0, end: range?.end ?? size - 1 };
-    const native = await options.fileResponder(c, file, { status, headers });
+    const native = await sendFile(c, file, { status, headers });
     if (native) {
       c.set('sent', { status, length });
       return native;

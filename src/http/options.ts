@@ -13,6 +13,17 @@ export interface FileRange {
  */
 export type FileResponder = (c: Context, file: FileRange, init: { status: number; headers: Record<string, string> }) => Promise<Response | undefined>;
 
+/**
+ * What a runtime does faster than the portable code, each only where a benchmark showed it pays
+ * (bench/, README). Everything works without them.
+ */
+export interface FastPaths {
+  /** Sends part of a local file natively (blob GETs on local disk). */
+  sendFile?: FileResponder;
+  /** The request body as the runtime's own stream, when that is cheaper than the web stream. */
+  requestBody?: (c: Context) => AsyncIterable<Uint8Array> | undefined;
+}
+
 /** The HTTP layer's share of the configuration. */
 export interface HttpOptions {
   /** Which deletes are allowed; a disabled one answers 405 UNSUPPORTED. */
@@ -21,5 +32,5 @@ export interface HttpOptions {
   maxManifestBytes: number;
   /** Advertised in `OCI-Chunk-Min-Length` when an upload starts. */
   chunkMinLength: number;
-  fileResponder?: FileResponder | undefined;
+  fastPaths: FastPaths;
 }

@@ -25,9 +25,10 @@ function uploadId(c: Context): string {
 }
 
 /** The request body as an upload chunk; an absent body is an empty chunk. */
-function chunkOf(c: Context, withRange: boolean): Chunk {
+function chunkOf(c: Context, options: HttpOptions, withRange: boolean): Chunk {
   const length = contentLength(c);
-  const chunk: Chunk = { body: c.req.raw.body ?? new ReadableStream({ start: (ctl) => ctl.close() }) };
+  const body = options.fastPaths.requestBody?.(c) ?? c.req.raw.body ?? new ReadableStream({ start: (ctl) => ctl.close() });
+  const chunk: Chunk = { body };
   if (length !== undefined) chunk.length = length;
   const contentRange = c.req.header('Content-Range');
   if (withRange && contentRange !== undefined) chunk.range = parseContentRange(contentRange);
@@ -52,7 +53,7 @@ export async function startUpload(c: Context, registry: Registry, options: HttpO
   } else if (digestQuery !== undefined) {
     const digest = parseDigest(digestQuery);
     const session = await registry.uploads.start(name, digest.algorithm);
-    await registry.uploads.finish(name, session.id, digest, chunkOf(c, false));
+    await registry.uploads.finish(name, session.id, digest, chunkOf(c, options, false));
     return created(name, digest);
   }
   const algorithm = algorithmQuery === undefined ? defaultAlgorithm : parseAlgorithm(algorithmQuery);
@@ -81,11 +82,11 @@ export async function uploadStatus(c: Context, registry: Registry): Promise<Resp
 }
 
 /** PATCH: one chunk, placed by `Content-Range` when given, else appended. */
-export async function patchUpload(c: Context, registry: Registry): Promise<Response> {
+export async function patchUpload(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
   const name = nameParam(c);
   const id = uploadId(c);
   try {
-    const session = await registry.uploads.append(name, id, chunkOf(c, true));
+    const session = await registry.uploads.append(name, id, chunkOf(c, options, true));
     return empty(202, sessionHeaders(session));
   } catch (e) {
     throw withLocation(e, `/v2/${name}/blobs/uploads/${id}`);
@@ -93,12 +94,12 @@ export async function patchUpload(c: Context, registry: Registry): Promise<Respo
 }
 
 /** PUT: the optional last chunk and the digest that closes the session. */
-export async function finishUpload(c: Context, registry: Registry): Promise<Response> {
+export async function finishUpload(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
   const name = nameParam(c);
   const digestQuery = c.req.query('digest');
   if (digestQuery === undefined) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required');
   const digest = parseDigest(digestQuery);
-  const blob = await registry.uploads.finish(name, uploadId(c), digest, chunkOf(c, true));
+  const blob = await registry.uploads.finish(name, uploadId(c), digest, chunkOf(c, options, true));
   return created(name, blob.digest);
 }
 

@@ -24,7 +24,7 @@ interface SessionInfo {
 }
 
 export interface Chunk {
-  body: ReadableStream<Uint8Array>;
+  body: AsyncIterable<Uint8Array>;
   /** The chunk's place in the blob (PATCH `Content-Range`); absent means "append". */
   range?: ByteRange;
   /** The declared length (`Content-Length`), checked against what arrives. */
@@ -35,6 +35,9 @@ const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 /** Running hashes kept between chunks; a session without one is re-hashed from storage. */
 const maxRunningHashes = 10_000;
+
+/** An empty body: creates the session's data object. */
+async function* nothing(): AsyncGenerator<Uint8Array> {}
 
 const uploadUnknown = (): OciError => new OciError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry');
 
@@ -57,7 +60,7 @@ export class Uploads {
     const id = randomUUID();
     const info: SessionInfo = { name, algorithm, startedAt: new Date().toISOString() };
     await this.#driver.put(layout.uploadInfo(id), JSON.stringify(info));
-    await this.#driver.append(layout.uploadData(id), 0, new ReadableStream({ start: (c) => c.close() }));
+    await this.#driver.append(layout.uploadData(id), 0, nothing());
     this.#remember(id, 0, createHasher(algorithm));
     return { id, name, algorithm, offset: 0 };
   }

@@ -34,7 +34,7 @@ export interface Driver {
    * returns the new size. If the stream fails, the object is left at `offset` bytes, so a
    * broken chunk never leaves half its bytes behind.
    */
-  append(key: string, offset: number, body: ReadableStream<Uint8Array>): Promise<number>;
+  append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number>;
   /**
    * Moves a finished appendable object to `to`. If `to` already exists (the same content
    * arrived another way) the source is dropped and the existing object kept.

@@ -107,7 +107,7 @@ log:
 
   it.each([
     ['BERTH_LISTEN', '[::1]:5000', (c: Config) => c.listen],
-    ['BERTH_DATA', '{data}: [x', (c: Config) => c.storage.fs.root],
+    ['BERTH_DATA', '{data}: [x', (c: Config) => c.storage.fs?.root],
   ])('takes %s=%s as it is, whatever YAML would make of it', async (name, value, get) => {
     expect(get(await loadConfig({ env: { [name]: value } }))).toBe(value);
   });
@@ -124,16 +124,16 @@ log:
 
     const all = await loadConfig({ file, env, overrides });
     expect(all.listen).toBe('127.0.0.1:1003');
-    expect(all.storage.fs.root).toBe('/from/file');
+    expect(all.storage.fs?.root).toBe('/from/file');
     // Nested keys merge: the file's delete.tags and the environment's delete.blobs both hold.
     expect(all.delete).toEqual({ blobs: false, manifests: true, tags: false });
 
     expect((await loadConfig({ file, env })).listen).toBe('127.0.0.1:1002');
     expect((await loadConfig({ file })).listen).toBe('127.0.0.1:1001');
-    expect((await loadConfig({ file, env: { BERTH_DATA: '/from/env' }, overrides: { storage: { fs: { root: '/from/flag' } } } })).storage.fs.root).toBe(
+    expect((await loadConfig({ file, env: { BERTH_DATA: '/from/env' }, overrides: { storage: { fs: { root: '/from/flag' } } } })).storage.fs?.root).toBe(
       '/from/flag',
     );
-    expect((await loadConfig({ file, env: { BERTH_DATA: '/from/env' } })).storage.fs.root).toBe('/from/env');
+    expect((await loadConfig({ file, env: { BERTH_DATA: '/from/env' } })).storage.fs?.root).toBe('/from/env');
   });
 
   it('prefers an explicit file to BERTH_CONFIG', async () => {

@@ -108,7 +108,7 @@ export class FsDriver implements Driver {
     }
   }
 
-  async append(key: string, offset: number, body: ReadableStream<Uint8Array>): Promise<number> {
+  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
     const path = this.#path(key);
     const handle = await this.#openAppendable(path, offset);
     const { size } = await handle.stat();

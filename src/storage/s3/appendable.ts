@@ -84,7 +84,7 @@ export class Appendables {
     return size;
   }
 
-  async append(key: string, offset: number, body: ReadableStream<Uint8Array>): Promise<number> {
+  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
     let state = await this.#current(key);
     if (!state) {
       if (offset !== 0) throw appendConflict(offset, 0);
@@ -144,7 +144,7 @@ export class Appendables {
   }
 
   /** Reads pieces in and out of one part's buffer until the body ends. */
-  async #write(key: string, state: AppendState, writer: string, body: ReadableStream<Uint8Array>, created: string[]): Promise<Written> {
+  async #write(key: string, state: AppendState, writer: string, body: AsyncIterable<Uint8Array>, created: string[]): Promise<Written> {
     const { partSize } = state;
     const maxSize = maxParts * partSize;
     let index = partCount(state);

@@ -100,7 +100,7 @@ export class S3Driver implements Driver {
     return [...names].sort();
   }
 
-  async append(key: string, offset: number, body: ReadableStream<Uint8Array>): Promise<number> {
+  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
     return this.#appendables.append(assertKey(key), offset, body);
   }
 

@@ -112,7 +112,7 @@ describe('requiredAccess agrees with the router', () => {
 
   it.each(cases)('%s %s', async (method, path) => {
     const seen: string[] = [];
-    const app = v2Routes(recordingRegistry(seen), { delete: { blobs: true, manifests: true, tags: true }, maxManifestBytes: 1 << 20, chunkMinLength: 1 }, () => undefined);
+    const app = v2Routes(recordingRegistry(seen), { delete: { blobs: true, manifests: true, tags: true }, maxManifestBytes: 1 << 20, chunkMinLength: 1, fastPaths: {} }, () => undefined);
     const url = new URL(`http://registry${path}`);
     await app.request(url.href, { method, body: method === 'PUT' || method === 'PATCH' || method === 'POST' ? '{}' : null });
     const required = requiredAccess(method, path, (k) => url.searchParams.get(k) ?? undefined);

@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startFaultProxy, type FaultProxy } from '../test/support/fault-proxy.ts';
+import { makeImageLayout } from '../test/support/oci-layout.ts';
+import { startServer, type TestServer } from '../test/support/server.ts';
+import { startDistribution } from './distribution.ts';
+import { median, serverCore, table } from './tools.ts';
+
+const run = promisify(execFile);
+const skopeo = (...args: string[]) => run('skopeo', ['--insecure-policy', ...args], { maxBuffer: 64 << 20 });
+const quiet = { BERTH_LOG__REQUESTS: 'false' };
+
+/** Seconds to pull every platform of `ref` into a fresh OCI layout with skopeo. */
+async function pull(ref: string): Promise<number> {
+  const dest = await mkdtemp(join(tmpdir(), 'berth-bench-pull-'));
+  const started = performance.now();
+  try {
+    await skopeo('copy', '--all', '--src-tls-verify=false', `docker://${ref}`, `oci:${dest}:x`);
+    return (performance.now() - started) / 1000;
+  } finally {
+    await rm(dest, { recursive: true, force: true });
+  }
+}
+
+async function startMirror(upstream: FaultProxy): Promise<{ server: TestServer; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-bench-mirror-'));
+  const file = join(dir, 'berth.yml');
+  await writeFile(file, `mirror:\n  upstreams:\n    - { name: up, url: "${upstream.url}", prefix: up, tagTtl: 5m }\n`);
+  const server = await startServer({ args: ['--config', file], wrap: serverCore, env: quiet });
+  return { server, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Pulls through the mirror (berth on Node, local disk) from CNCF distribution behind a counting
+ * proxy: a direct pull from the upstream, a cold pull, a warm pull and a pull of the same image
+ * pushed locally into berth; then 8 concurrent cold pulls on an empty mirror, counting upstream
+ * GETs per blob.
+ */
+export async function mirrorComparison(repeats = 3): Promise<string> {
+  const layout = await makeImageLayout('v1', Array.from({ length: 8 }, () => 2 << 20));
+  const distribution = await startDistribution();
+  const proxy = await startFaultProxy(distribution.url);
+  const upHost = new URL(distribution.url).host;
+  let mirror = await startMirror(proxy);
+  const host = new URL(mirror.server.url).host;
+  const times: Record<string, number[]> = { direct: [], cold: [], warm: [], local: [] };
+  let concurrent = { blobs: 0, maxGets: 0, totalGets: 0, seconds: 0 };
+  try {
+    await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:v1`, `docker://${upHost}/bench/app:v1`);
+    await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:v1`, `docker://${host}/local/app:v1`);
+    for (let i = 0; i < repeats; i++) {
+      process.stderr.write(`  mirror: round ${i + 1} of ${repeats}\n`);
+      times.direct!.push(await pull(`${upHost}/bench/app:v1`));
+      // A fresh mirror each round, so the cold pull really is cold.
+      await mirror.server.stop();
+      await mirror.remove();
+      mirror = await startMirror(proxy);
+      const mirrorHost = new URL(mirror.server.url).host;
+      await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:v1`, `docker://${mirrorHost}/local/app:v1`);
+      times.cold!.push(await pull(`${mirrorHost}/up/bench/app:v1`));
+      times.warm!.push(await pull(`${mirrorHost}/up/bench/app:v1`));
+      times.local!.push(await pull(`${mirrorHost}/local/app:v1`));
+    }
+    process.stderr.write('  mirror: 8 concurrent cold pulls\n');
+    await mirror.server.stop();
+    await mirror.remove();
+    mirror = await startMirror(proxy);
+    const mirrorHost = new URL(mirror.server.url).host;
+    proxy.reset();
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 8 }, () => pull(`${mirrorHost}/up/bench/app:v1`)));
+    const gets = new Map<string, number>();
+    for (const r of proxy.requests) if (r.method === 'GET' && r.path.includes('/blobs/')) gets.set(r.path, (gets.get(r.path) ?? 0) + 1);
+    concurrent = {
+      blobs: gets.size,
+      maxGets: Math.max(0, ...gets.values()),
+      totalGets: [...gets.values()].reduce((a, b) => a + b, 0),
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await mirror.server.stop();
+    await mirror.remove();
+    await proxy.close();
+    await distribution.stop();
+    await rm(layout.dir, { recursive: true, force: true });
+  }
+  const direct = median(times.direct!);
+  const local = median(times.local!);
+  const rows = [['pull (skopeo copy --all, 2 platforms, 17 layers, ~34 MiB)', 'seconds', '÷ direct', '÷ local']];
+  for (const [name, label] of [['direct', 'direct from the upstream'], ['cold', 'cold through the mirror'], ['warm', 'warm through the mirror'], ['local', 'local push repository in berth']] as const) {
+    const t = median(times[name]!);
+    rows.push([label, t.toFixed(2), (t / direct).toFixed(2), (t / local).toFixed(2)]);
+  }
+  return [
+    `Mirror (berth on Node and local disk, upstream CNCF distribution behind a counting proxy; medians of ${repeats})`,
+    '',
+    table(rows),
+    '',
+    `8 concurrent cold pulls: ${concurrent.seconds.toFixed(2)} s; ${concurrent.blobs} blobs fetched with ${concurrent.totalGets} upstream GETs (at most ${concurrent.maxGets} per blob)`,
+  ].join('\n');
+}

@@ -1,0 +1,20 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * What the mirror learns while serving one request and the HTTP layer must say: the registry's
+ * return values carry no headers, so a stale answer is noted here and turned into `Warning`.
+ */
+export interface RequestNotes {
+  warning?: string;
+}
+
+const notes = new AsyncLocalStorage<RequestNotes>();
+
+export const withNotes = <T>(store: RequestNotes, fn: () => T): T => notes.run(store, fn);
+
+/** Marks the current response as served from the cache because the upstream could not be asked. */
+export function noteStale(reason: string): void {
+  const store = notes.getStore();
+  // RFC 7234's 110 warn-code; clients (and people reading curl -v) recognise it.
+  if (store) store.warning = `110 berth "Response is stale: ${reason.replace(/["\\]/g, "'")}"`;
+}

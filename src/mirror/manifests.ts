@@ -1,0 +1,183 @@
+import { digestBytes, formatDigest, sameDigest, type Digest } from '../oci/digest.ts';
+import { isOciError, OciError } from '../oci/errors.ts';
+import { parseManifest } from '../oci/manifest.ts';
+import { bareMediaType, manifestMediaTypes } from '../oci/media-types.ts';
+import type { Blobs } from '../registry/blobs.ts';
+import { layout } from '../registry/layout.ts';
+import { Manifests, manifestUnknown, type PushedManifest, type Reference, type StoredManifest } from '../registry/manifests.ts';
+import { readLimited } from '../registry/metered-stream.ts';
+import type { Referrers } from '../registry/referrers.ts';
+import type { Tags } from '../registry/tags.ts';
+import type { Driver } from '../storage/driver.ts';
+import { notThere, upstreamStatus } from './blobs.ts';
+import { noteStale } from './context.ts';
+import { mirroredNamespace } from './refuse.ts';
+import type { UsageLog } from './retention.ts';
+import type { Route, Router } from './router.ts';
+import { discard } from './upstream.ts';
+
+/** A lookup's result; `stale` says why the upstream could not confirm it (shared by concurrent pulls). */
+type Found = StoredManifest & { bytes?: Uint8Array<ArrayBuffer>; stale?: string };
+
+/**
+ * Every manifest type berth stores. The upstream is asked for all of them, not for the client's
+ * narrower `Accept`: a tag is cached as one digest for every client, and the HTTP layer still
+ * refuses a type the client's `Accept` does not admit.
+ */
+const accept = manifestMediaTypes.join(', ');
+
+/**
+ * Manifests of mirrored repositories. By digest: stored forever once verified. By tag: served from
+ * storage until the upstream's tag TTL passes, then revalidated with a HEAD (free on Docker Hub's
+ * rate limit) and fetched again only when the digest changed; served stale, with a `Warning`,
+ * when the upstream cannot answer.
+ */
+export class MirrorManifests extends Manifests {
+  readonly #driver: Driver;
+  readonly #tags: Tags;
+  readonly #router: Router;
+  readonly #maxBytes: number;
+  /** When each mirrored tag was last confirmed by its upstream (ms); after a restart, its file's mtime. */
+  readonly #validated = new Map<string, number>();
+  /** One upstream conversation per tag or digest at a time; concurrent pulls share its result. */
+  readonly #inflight = new Map<string, Promise<Found>>();
+
+  readonly #usage: UsageLog;
+
+  constructor(driver: Driver, parts: { blobs: Blobs; tags: Tags; referrers: Referrers }, router: Router, maxBytes: number, usage: UsageLog) {
+    super(driver, parts);
+    this.#usage = usage;
+    this.#driver = driver;
+    this.#tags = parts.tags;
+    this.#router = router;
+    this.#maxBytes = maxBytes;
+  }
+
+  override async resolve(name: string, ref: Reference): Promise<StoredManifest | undefined> {
+    return super.resolve(this.#router.route(name)?.local ?? name, ref);
+  }
+
+  override async stat(name: string, ref: Reference): Promise<StoredManifest> {
+    const route = this.#router.route(name);
+    if (!route) return super.stat(name, ref);
+    const { bytes: _bytes, stale, ...found } = await this.#lookup(route, ref);
+    if (stale !== undefined) noteStale(stale);
+    return found;
+  }
+
+  override async get(name: string, ref: Reference): Promise<StoredManifest & { bytes: Uint8Array<ArrayBuffer> }> {
+    const route = this.#router.route(name);
+    if (!route) return super.get(name, ref);
+    const { bytes, stale, ...found } = await this.#lookup(route, ref);
+    if (stale !== undefined) noteStale(stale);
+    if (bytes) return { ...found, bytes };
+    return super.get(route.local, { digest: found.digest });
+  }
+
+  override async put(name: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, extraTags: string[]): Promise<PushedManifest> {
+    const route = this.#router.route(name);
+    if (route) throw mirroredNamespace(name, route);
+    return super.put(name, ref, bytes, contentType, extraTags);
+  }
+
+  override async delete(name: string, digest: Digest): Promise<void> {
+    const route = this.#router.route(name);
+    if (route) throw mirroredNamespace(name, route);
+    return super.delete(name, digest);
+  }
+
+  async #lookup(route: Route, ref: Reference): Promise<Found> {
+    const key = `${route.local}:${ref.tag ?? formatDigest(ref.digest)}`;
+    let p = this.#inflight.get(key);
+    if (!p) {
+      p = (ref.tag === undefined ? this.#byDigest(route, ref.digest) : this.#byTag(route, ref.tag)).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, p);
+    }
+    const found = await p;
+    this.#usage.note(route.local, found.digest);
+    return found;
+  }
+
+  async #byDigest(route: Route, digest: Digest): Promise<Found> {
+    return (await super.resolve(route.local, { digest })) ?? this.#fetch(route, formatDigest(digest), digest);
+  }
+
+  async #byTag(route: Route, tag: string): Promise<Found> {
+    const local = await super.resolve(route.local, { tag });
+    if (local && (await this.#fresh(route, tag))) return local;
+    let head;
+    try {
+      head = await route.upstream.fetch({ method: 'HEAD', repository: route.remote, path: `manifests/${tag}`, accept });
+    } catch (e) {
+      if (local) return this.#stale(route, local, e);
+      throw e;
+    }
+    if (notThere(head.status)) throw manifestUnknown(tag);
+    if (head.status !== 200) {
+      if (local) return this.#stale(route, local, `upstream answered ${head.status}`);
+      throw upstreamStatus(route, head.status);
+    }
+    if (local && head.headers['docker-content-digest'] === formatDigest(local.digest)) {
+      this.#validated.set(`${route.local}:${tag}`, Date.now());
+      return local;
+    }
+    try {
+      return await this.#fetch(route, tag, undefined);
+    } catch (e) {
+      if (local && isOciError(e) && e.status >= 429) return this.#stale(route, local, e);
+      throw e;
+    }
+  }
+
+  async #fresh(route: Route, tag: string): Promise<boolean> {
+    const key = `${route.local}:${tag}`;
+    let at = this.#validated.get(key);
+    if (at === undefined) {
+      at = (await this.#driver.stat(layout.tag(route.local, tag)))?.modified.getTime() ?? 0;
+      this.#validated.set(key, at);
+    }
+    return Date.now() - at < route.upstream.tagTtlMs;
+  }
+
+  #stale(route: Route, local: StoredManifest, why: unknown): Found {
+    return { ...local, stale: `${route.upstream.name}: ${why instanceof Error ? why.message : String(why)}` };
+  }
+
+  /** GETs a manifest, checks it, and stores it (with the tag, when fetched by tag). */
+  async #fetch(route: Route, reference: string, expected: Digest | undefined): Promise<Found> {
+    const res = await route.upstream.fetch({ method: 'GET', repository: route.remote, path: `manifests/${reference}`, accept });
+    if (res.status !== 200) {
+      await discard(res.body);
+      throw notThere(res.status) ? manifestUnknown(reference) : upstreamStatus(route, res.status);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await readLimited(res.body, this.#maxBytes);
+    } catch (e) {
+      throw new OciError('UNAVAILABLE', `upstream ${route.upstream.name} sent an unusable manifest: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    let info;
+    try {
+      info = parseManifest(bytes, bareMediaType(res.headers['content-type']));
+    } catch (e) {
+      // The client sent nothing wrong; a manifest berth cannot read is the upstream's failure.
+      throw new OciError('UNAVAILABLE', `upstream ${route.upstream.name} sent a manifest berth cannot use: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const digest = digestBytes(bytes, expected?.algorithm);
+    if (expected && !sameDigest(digest, expected)) {
+      throw new OciError('UNAVAILABLE', `upstream ${route.upstream.name} sent a manifest that does not match its digest`, {
+        detail: { expected: formatDigest(expected), actual: formatDigest(digest) },
+      });
+    }
+    const copy = new Uint8Array(bytes);
+    // The same records Manifests.put writes, without its check that referenced blobs are here:
+    // a mirror fetches those lazily, when a client asks for them.
+    if (!(await this.#driver.stat(layout.blob(digest)))) await this.#driver.put(layout.blob(digest), copy);
+    await this.#driver.put(layout.manifestLink(route.local, digest), JSON.stringify({ mediaType: info.mediaType, size: copy.byteLength }));
+    if (expected === undefined) {
+      await this.#tags.set(route.local, reference, digest);
+      this.#validated.set(`${route.local}:${reference}`, Date.now());
+    }
+    return { digest, mediaType: info.mediaType, size: copy.byteLength, bytes: copy };
+  }
+}

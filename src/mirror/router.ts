@@ -1,0 +1,51 @@
+import type { Upstream } from './upstream.ts';
+
+/** Where a repository name of a client's request leads. */
+export interface Route {
+  upstream: Upstream;
+  /** The repository's name on the upstream (`library/alpine`). */
+  remote: string;
+  /**
+   * The name its content is stored under here, `<prefix>/<remote>`: one name however it was asked
+   * for (unqualified, by prefix, or by `?ns=`), and never a local push repository's name.
+   */
+  local: string;
+}
+
+const startsWithin = (name: string, prefix: string): boolean => name === prefix || name.startsWith(`${prefix}/`);
+
+/** Maps repository names to upstreams: by prefix, then the default upstream for the rest. */
+export class Router {
+  readonly upstreams: readonly Upstream[];
+  readonly #default: Upstream | undefined;
+  readonly #local: readonly string[];
+  /** Longest prefix first, so `ghcr.io/team` wins over `ghcr.io`. */
+  readonly #byPrefix: readonly Upstream[];
+
+  constructor(upstreams: Upstream[], defaultName: string | undefined, local: string[]) {
+    this.upstreams = upstreams;
+    this.#default = upstreams.find((u) => u.name === defaultName);
+    this.#local = local;
+    this.#byPrefix = [...upstreams].sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  /** The upstream serving `name`, or undefined for a local push repository. */
+  route(name: string): Route | undefined {
+    for (const upstream of this.#byPrefix) {
+      if (name.startsWith(`${upstream.prefix}/`)) return this.#to(upstream, name.slice(upstream.prefix.length + 1));
+    }
+    if (!this.#default || this.#local.some((p) => startsWithin(name, p))) return undefined;
+    return this.#to(this.#default, name);
+  }
+
+  /** The upstream a containerd `?ns=<host>` names, if any. */
+  byNamespace(ns: string): Upstream | undefined {
+    const host = ns.toLowerCase();
+    return this.upstreams.find((u) => u.aliases.has(host));
+  }
+
+  #to(upstream: Upstream, name: string): Route {
+    const remote = upstream.libraryPrefix && !name.includes('/') ? `library/${name}` : name;
+    return { upstream, remote, local: `${upstream.prefix}/${remote}` };
+  }
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { duration } from '../auth/schema.ts';
+
+/** Repository-name prefixes: one or more name components, no leading or trailing slash. */
+const prefix = z
+  .string()
+  .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, 'must be a repository name prefix like "ghcr.io" or "mirror/quay"');
+
+const upstream = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 of a-z 0-9 . _ - (starting with a letter or digit)').describe('How logs, `mirror.default` and containerd\'s `?ns=` refer to it.'),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL like https://ghcr.io' }),
+    username: z.string().min(1).optional().describe('Credentials for the upstream\'s token service (or Basic auth); anonymous without them.'),
+    password: z.string().min(1).optional(),
+    tagTtl: duration.default(300).describe('How long a tag is served from the cache before a HEAD revalidates it, in seconds or "5m".'),
+    prefix: prefix.optional().describe('`/v2/<prefix>/<name>/...` reaches this upstream. Default: the URL\'s host name (`docker.io` for Docker Hub).'),
+    libraryPrefix: z.boolean().optional().describe('Add `library/` to one-component names (always on for Docker Hub).'),
+  })
+  .strict()
+  .refine((u) => (u.username === undefined) === (u.password === undefined), {
+    message: 'username and password go together',
+    path: ['password'],
+  });
+
+/** The pull-through mirror (DESIGN.md: The mirror). No upstreams: a plain push registry. */
+export const mirrorSchema = z
+  .object({
+    upstreams: z.array(upstream).default([]),
+    default: z.string().optional().describe('The upstream (by name) serving names that match no prefix; none means those stay local.'),
+    local: z.array(prefix).default([]).describe('With a default upstream, names under these prefixes stay local push repositories.'),
+    timeouts: z
+      .object({
+        connect: duration.default(10).describe('TCP/TLS connect.'),
+        headers: duration.default(30).describe('From request sent to response headers.'),
+        body: duration.default(60).describe('Longest silence while a body streams.'),
+      })
+      .strict()
+      .prefault({}),
+    /** Cache size policy by age: mirrored manifests unused this long expire; gc then frees their bytes. */
+    retention: z
+      .object({
+        maxAge: duration.default(0).describe('Seconds or "30d"; 0 keeps mirrored content until deleted by hand.'),
+        interval: duration.default(3600).describe('How often the sweep runs.'),
+      })
+      .strict()
+      .prefault({}),
+    maxManifestBytes: z.number().int().positive().default(4 * 1024 * 1024).describe('Largest manifest fetched from an upstream; bigger ones are refused.'),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const names = new Set(m.upstreams.map((u) => u.name));
+    if (names.size !== m.upstreams.length) ctx.addIssue({ code: 'custom', message: 'upstream names must be unique', path: ['upstreams'] });
+    if (m.default !== undefined && !names.has(m.default)) {
+      ctx.addIssue({ code: 'custom', message: `names no upstream (have: ${[...names].join(', ') || 'none'})`, path: ['default'] });
+    }
+  });
+
+export type MirrorOptions = z.output<typeof mirrorSchema>;
+export type UpstreamOptions = MirrorOptions['upstreams'][number];

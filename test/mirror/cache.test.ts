@@ -1,0 +1,106 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CachingDriver } from '../../src/cache/driver.ts';
+import { formatDigest } from '../../src/oci/digest.ts';
+import { Registry } from '../../src/registry/registry.ts';
+import { FsDriver } from '../../src/storage/fs/driver.ts';
+import type { Driver } from '../../src/storage/driver.ts';
+import { pushTinyImage } from '../support/mirror.ts';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+/** An fs driver that counts the whole-object reads reaching it. */
+async function countingDriver(): Promise<{ driver: Driver; gets: () => number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-cache-'));
+  dirs.push(dir);
+  const fs = new FsDriver(dir);
+  await fs.init();
+  let gets = 0;
+  const get = fs.get.bind(fs);
+  fs.get = async (key: string) => {
+    gets++;
+    return get(key);
+  };
+  return { driver: fs, gets: () => gets };
+}
+
+describe('manifest and tag cache (CachingDriver)', () => {
+  it('serves a hot manifest GET without touching storage', async () => {
+    const { driver, gets } = await countingDriver();
+    const registry = new Registry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 }));
+    const digest = await pushTinyImage(registry, 'team/app', 'v1', 'one');
+    const first = await registry.manifests.get('team/app', { tag: 'v1' });
+    expect(formatDigest(first.digest)).toBe(digest);
+    const before = gets();
+    const again = await registry.manifests.get('team/app', { tag: 'v1' });
+    expect(formatDigest(again.digest)).toBe(digest);
+    expect(Buffer.from(again.bytes).equals(Buffer.from(first.bytes))).toBe(true);
+    expect(gets() - before).toBe(0);
+  });
+
+  it('sees tag moves, tag deletes and manifest deletes at once', async () => {
+    const { driver } = await countingDriver();
+    const registry = new Registry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 }));
+    const one = await pushTinyImage(registry, 'team/app', 'v1', 'one');
+    expect(formatDigest((await registry.manifests.get('team/app', { tag: 'v1' })).digest)).toBe(one);
+    const two = await pushTinyImage(registry, 'team/app', 'v1', 'two');
+    expect(formatDigest((await registry.manifests.get('team/app', { tag: 'v1' })).digest)).toBe(two);
+    await registry.tags.delete('team/app', 'v1');
+    expect(await registry.manifests.resolve('team/app', { tag: 'v1' })).toBeUndefined();
+    await registry.manifests.delete('team/app', (await registry.manifests.stat('team/app', { digest: digestOf(two) })).digest);
+    expect(await registry.manifests.resolve('team/app', { digest: digestOf(two) })).toBeUndefined();
+  });
+
+  it('stays within its byte budget, evicting the least recently used', async () => {
+    const { driver, gets } = await countingDriver();
+    const cache = new CachingDriver(driver, { maxBytes: 4096, ttl: 0 });
+    for (let i = 0; i < 10; i++) await cache.put(`k/${i}`, new Uint8Array(600));
+    for (let i = 0; i < 10; i++) await cache.get(`k/${i}`);
+    const before = gets();
+    await cache.get('k/9');
+    expect(gets() - before).toBe(0);
+    await cache.get('k/0');
+    expect(gets() - before).toBe(1);
+  });
+
+  it('never caches what a read found while a write replaced it', async () => {
+    const { driver } = await countingDriver();
+    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 });
+    await cache.put('k/tag', 'old');
+    const reading = cache.get('k/tag');
+    await cache.put('k/tag', 'new');
+    await reading;
+    expect(new TextDecoder().decode(await cache.get('k/tag'))).toBe('new');
+  });
+
+  it('hands out copies, so a caller changing its bytes changes nothing for the next', async () => {
+    const { driver } = await countingDriver();
+    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 });
+    await cache.put('k/x', 'abc');
+    (await cache.get('k/x'))!.fill(0);
+    expect(new TextDecoder().decode(await cache.get('k/x'))).toBe('abc');
+  });
+});
+
+const digestOf = (s: string) => ({ algorithm: 'sha256' as const, hex: s.slice(7) });
+
+describe('cache TTL (for replicas sharing a store)', () => {
+  it('re-reads tags after the TTL but keeps content-addressed manifest bytes', async () => {
+    const { driver, gets } = await countingDriver();
+    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0.05 });
+    await cache.put('repositories/a/_tags/v1', 'x');
+    await cache.put('blobs/sha256/ab/abcd', 'y');
+    await cache.get('repositories/a/_tags/v1');
+    await cache.get('blobs/sha256/ab/abcd');
+    await new Promise((r) => setTimeout(r, 80));
+    const before = gets();
+    await cache.get('repositories/a/_tags/v1');
+    await cache.get('blobs/sha256/ab/abcd');
+    expect(gets() - before).toBe(1);
+  });
+});

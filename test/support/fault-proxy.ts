@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What the proxy does to one request instead of (or while) passing it on. */
+export type Fault =
+  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  | { kind: 'delay'; ms: number }
+  /** Forward the head and this many body bytes, then cut the connection. */
+  | { kind: 'truncate'; bytes: number }
+  /** Destroy the connection without answering. */
+  | { kind: 'reset' }
+  /** Forward the body in pieces of `bytes`, `ms` apart. */
+  | { kind: 'slow'; bytes: number; ms: number }
+  /** Answer 307 to the same path on another origin. */
+  | { kind: 'redirect'; to: string };
+
+export interface SeenRequest {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  accept: string | undefined;
+}
+
+export interface ProxyOptions {
+  /** Require a Bearer token (Docker's token dance) with this token service's Basic credentials. */
+  token?: { username: string; password: string; expiresIn?: number };
+}
+
+export interface FaultProxy {
+  url: string;
+  host: string;
+  requests: SeenRequest[];
+  /** Requests whose method matches and whose path matches `path` (a substring or a pattern). */
+  count(method: string, path?: string | RegExp): number;
+  /** Chooses a fault per request; undefined passes it through. */
+  fault: ((req: SeenRequest) => Fault | undefined) | undefined;
+  /** Token requests the token service answered. */
+  tokenRequests: Array<{ authorization: string | undefined; query: string }>;
+  reset(): void;
+  /** Forgets every token issued, as a restarted token service would. */
+  revokeTokens(): void;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A fault-injecting HTTP proxy in front of a registry: counts requests by method and path, and can
+ * delay, truncate, reset, slow down, redirect, or answer any status. With `token`, it also plays a
+ * token-protected registry and its token service.
+ */
+export async function startFaultProxy(target: string, opts: ProxyOptions = {}): Promise<FaultProxy> {
+  const upstream = new URL(target);
+  const requests: SeenRequest[] = [];
+  const tokenRequests: FaultProxy['tokenRequests'] = [];
+  const issued = new Set<string>();
+  let self = '';
+
+  const state: FaultProxy = {
+    url: '',
+    host: '',
+    requests,
+    tokenRequests,
+    fault: undefined,
+    count: (method, path) =>
+      requests.filter((r) => r.method === method && (path === undefined || (typeof path === 'string' ? r.path.includes(path) : path.test(r.path))))
+        .length,
+    reset: () => {
+      requests.length = 0;
+      tokenRequests.length = 0;
+      state.fault = undefined;
+    },
+    revokeTokens: () => issued.clear(),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = req.url ?? '/';
+    if (opts.token && path.startsWith('/token')) {
+      tokenRequests.push({ authorization: req.headers.authorization, query: path.slice(path.indexOf('?') + 1) });
+      const want = `Basic ${Buffer.from(`${opts.token.username}:${opts.token.password}`).toString('base64')}`;
+      if (req.headers.authorization !== want) {
+        res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"details":"bad credentials"}');
+        return;
+      }
+      const token = randomBytes(16).toString('hex');
+      issued.add(token);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token, expires_in: opts.token.expiresIn ?? 300 }));
+      return;
+    }
+    const seen: SeenRequest = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, accept: req.headers.accept };
+    requests.push(seen);
+    if (opts.token && path.startsWith('/v2/')) {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (!bearer || !issued.has(bearer)) {
+        const repo = /^\/v2\/(.+?)\/(?:manifests|blobs|tags)\//.exec(path)?.[1] ?? '';
+        res
+          .writeHead(401, {
+            'WWW-Authenticate': `Bearer realm="${self}/token",service="fault-proxy",scope="repository:${repo}:pull"`,
+            'Content-Type': 'application/json',
+          })
+          .end('{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}');
+        return;
+      }
+    }
+    const fault = state.fault?.(seen);
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      res.writeHead(fault.status, { 'Content-Type': 'application/json', ...fault.headers }).end('{"errors":[{"code":"UNAVAILABLE","message":"fault"}]}');
+      return;
+    }
+    if (fault?.kind === 'redirect') {
+      res.writeHead(307, { Location: `${fault.to}${path}` }).end();
+      return;
+    }
+    if (fault?.kind === 'delay') await sleep(fault.ms);
+    const headers = { ...req.headers, host: upstream.host };
+    delete headers.authorization;
+    const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers }, async (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      let sent = 0;
+      for await (const piece of up as AsyncIterable<Buffer>) {
+        if (fault?.kind === 'truncate') {
+          const room = fault.bytes - sent;
+          if (room <= 0) break;
+          res.write(piece.subarray(0, room));
+          sent += Math.min(room, piece.byteLength);
+          if (sent >= fault.bytes) break;
+          continue;
+        }
+        if (fault?.kind === 'slow') {
+          for (let at = 0; at < piece.byteLength; at += fault.bytes) {
+            res.write(piece.subarray(at, at + fault.bytes));
+            await sleep(fault.ms);
+          }
+          continue;
+        }
+        res.write(piece);
+      }
+      if (fault?.kind === 'truncate') {
+        // Flush what was written, then drop the connection mid-body.
+        setTimeout(() => res.socket?.destroy(), 50);
+        return;
+      }
+      res.end();
+    });
+    out.on('error', () => res.socket?.destroy());
+    req.pipe(out);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => res.socket?.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  self = `http://127.0.0.1:${port}`;
+  state.url = self;
+  state.host = `127.0.0.1:${port}`;
+  return state;
+}
