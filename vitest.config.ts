@@ -17,6 +17,11 @@ export default defineConfig({
         extends: true as const,
         test: { name: runtime, include: serverTests, env: { TEST_RUNTIME: runtime } },
       })),
+      // The mirror's suite again with its storage on S3 (Ceph RGW).
+      ...runtimes.map((runtime) => ({
+        extends: true as const,
+        test: { name: `${runtime}+s3`, include: ['test/mirror/mirror.test.ts'], env: { TEST_RUNTIME: runtime, TEST_STORAGE: 's3' } },
+      })),
     ],
   },
 });

@@ -17,6 +17,8 @@ export interface AppParts {
   readiness: () => Promise<void>;
   fastPaths?: FastPaths | undefined;
   auth?: Auth | undefined;
+  /** The mirror's answer to the request being served, when a mirror is configured. */
+  upstreamOutcome?: (() => string | undefined) | undefined;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface AppParts {
 export function createApp(registry: Registry, config: Config, parts: AppParts): Hono {
   const { logger, metrics, auth } = parts;
   const app = new Hono();
-  app.use('*', observeRequests(metrics, logger, config.log.requests));
+  app.use('*', observeRequests(metrics, logger, config.log.requests, parts.upstreamOutcome));
   app.use('/v2/*', async (c, next) => {
     await next();
     // Only touch headers here: reading c.res.body would turn @hono/node-server's lightweight

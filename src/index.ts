@@ -46,10 +46,10 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   // upstreams are configured.
   const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? 2 : 0) };
   const driver = withCache(instrumented(storage.driver, metrics), cache);
-  const mirror = createMirror(config.mirror, driver, logger);
+  const mirror = createMirror(config.mirror, driver, logger, metrics.upstreamRequest);
   const registry = mirror?.registry ?? new Registry(driver);
   const auth = createAuth(config, logger);
-  const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.fastPaths, auth });
+  const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.fastPaths, auth, upstreamOutcome: mirror?.outcome });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
   const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;

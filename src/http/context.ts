@@ -5,8 +5,6 @@ declare module 'hono' {
     route?: string;
     /** The repository the request is about, when it names one. */
     repository?: string;
-    /** How the mirror answered (`hit`, `miss`, `revalidated`, `stale`...), when it took part. */
-    upstream?: string;
     /** Status and length of a response a runtime wrote itself (native file sending). */
     sent?: { status: number; length: number };
   }

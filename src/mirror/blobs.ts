@@ -9,6 +9,7 @@ import { Fill, Fills } from './fill.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { Route, Router } from './router.ts';
 import { discard, unavailable } from './upstream.ts';
+import { noteOutcome } from './context.ts';
 
 /**
  * Memory per fill: a reader may queue this much before it is moved to reading from storage after
@@ -42,7 +43,11 @@ export class MirrorBlobs extends Blobs {
     const route = this.#router.route(name);
     if (!route) return super.stat(name, digest);
     const local = await super.find(route.local, digest);
-    if (local) return local;
+    if (local) {
+      noteOutcome('hit');
+      return local;
+    }
+    noteOutcome('miss');
     const running = this.#fills.get(fillKey(route, digest));
     if (!running && (await this.exists(digest))) return this.#adopt(route, digest);
     const fill = running ?? this.#start(route, digest);

@@ -7,25 +7,29 @@ import { MirrorRegistry } from './registry.ts';
 import { sweepMirrored, UsageLog } from './retention.ts';
 import { Router } from './router.ts';
 import type { MirrorOptions } from './schema.ts';
-import { Upstream } from './upstream.ts';
+import { Upstream, type UpstreamObserver } from './upstream.ts';
+import { currentOutcome } from './context.ts';
 
 export interface Mirror {
   registry: MirrorRegistry;
+  /** How the mirror answered the request being served (`hit`, `miss`, ...), for logs and metrics. */
+  outcome: () => string | undefined;
   /** The app with `?ns=` routing and stale warnings around the registry's routes. */
   wrap(app: Hono): Hono;
   close(): Promise<void>;
 }
 
 /** The mirror for a configuration, or undefined when it names no upstream (a plain push registry). */
-export function createMirror(options: MirrorOptions, driver: Driver, logger?: Logger): Mirror | undefined {
+export function createMirror(options: MirrorOptions, driver: Driver, logger?: Logger, observe?: UpstreamObserver): Mirror | undefined {
   if (options.upstreams.length === 0) return undefined;
-  const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts));
+  const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts, observe));
   const router = new Router(upstreams, options.default, options.local);
   const usage = new UsageLog();
   const registry = new MirrorRegistry(driver, router, options.maxManifestBytes, usage);
   const stopRetention = options.retention.maxAge > 0 ? startRetention(driver, router, usage, options.retention, logger) : () => undefined;
   return {
     registry,
+    outcome: currentOutcome,
     wrap: (app) => mirrorApp(app, router),
     close: async () => {
       stopRetention();

@@ -10,7 +10,7 @@ import type { Referrers } from '../registry/referrers.ts';
 import type { Tags } from '../registry/tags.ts';
 import type { Driver } from '../storage/driver.ts';
 import { notThere, upstreamStatus } from './blobs.ts';
-import { noteStale } from './context.ts';
+import { noteOutcome, noteStale } from './context.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { UsageLog } from './retention.ts';
 import type { Route, Router } from './router.ts';
@@ -99,12 +99,17 @@ export class MirrorManifests extends Manifests {
   }
 
   async #byDigest(route: Route, digest: Digest): Promise<Found> {
-    return (await super.resolve(route.local, { digest })) ?? this.#fetch(route, formatDigest(digest), digest);
+    const local = await super.resolve(route.local, { digest });
+    noteOutcome(local ? 'hit' : 'miss');
+    return local ?? this.#fetch(route, formatDigest(digest), digest);
   }
 
   async #byTag(route: Route, tag: string): Promise<Found> {
     const local = await super.resolve(route.local, { tag });
-    if (local && (await this.#fresh(route, tag))) return local;
+    if (local && (await this.#fresh(route, tag))) {
+      noteOutcome('hit');
+      return local;
+    }
     let head;
     try {
       head = await route.upstream.fetch({ method: 'HEAD', repository: route.remote, path: `manifests/${tag}`, accept });
@@ -119,10 +124,13 @@ export class MirrorManifests extends Manifests {
     }
     if (local && head.headers['docker-content-digest'] === formatDigest(local.digest)) {
       this.#validated.set(`${route.local}:${tag}`, Date.now());
+      noteOutcome('revalidated');
       return local;
     }
     try {
-      return await this.#fetch(route, tag, undefined);
+      const fetched = await this.#fetch(route, tag, undefined);
+      noteOutcome('miss');
+      return fetched;
     } catch (e) {
       if (local && isOciError(e) && e.status >= 429) return this.#stale(route, local, e);
       throw e;

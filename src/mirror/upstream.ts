@@ -33,6 +33,9 @@ type NodeBody = AsyncIterable<Uint8Array> & { destroy?(error?: Error): unknown; 
  * blob downloads redirect to), timeouts, redirects, and the token dance. Only credentials from the
  * configuration ever go upstream; nothing of the client's request is forwarded but `Accept`.
  */
+/** Told of every request to an upstream (metrics); `status` is 'error' when none came back. */
+export type UpstreamObserver = (event: { upstream: string; method: string; status: number | 'error' }) => void;
+
 export class Upstream {
   readonly name: string;
   readonly url: URL;
@@ -48,7 +51,10 @@ export class Upstream {
   /** Set once the upstream asked for Basic auth, so later requests send it up front. */
   #basic = false;
 
-  constructor(opts: UpstreamOptions, timeouts: Timeouts) {
+  readonly #observe: UpstreamObserver | undefined;
+
+  constructor(opts: UpstreamOptions, timeouts: Timeouts, observe?: UpstreamObserver) {
+    this.#observe = observe;
     this.name = opts.name;
     this.url = new URL(opts.url.replace(/\/+$/, ''));
     const dockerHub = dockerHubHosts.has(this.url.hostname);
@@ -76,6 +82,17 @@ export class Upstream {
    * redirects. Network failures and timeouts become UNAVAILABLE errors.
    */
   async fetch(req: UpstreamRequest): Promise<UpstreamResponse> {
+    try {
+      const res = await this.#fetch(req);
+      this.#observe?.({ upstream: this.name, method: req.method, status: res.status });
+      return res;
+    } catch (e) {
+      this.#observe?.({ upstream: this.name, method: req.method, status: 'error' });
+      throw e;
+    }
+  }
+
+  async #fetch(req: UpstreamRequest): Promise<UpstreamResponse> {
     const url = new URL(`${this.url.pathname.replace(/\/$/, '')}/v2/${req.repository}/${req.path}`, this.url);
     const scope = `repository:${req.repository}:pull`;
     const headers: Record<string, string> = { 'User-Agent': 'berth-mirror' };

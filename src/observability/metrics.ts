@@ -59,6 +59,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly mirrorRequests = new Counter({
+    name: 'berth_mirror_requests_total',
+    help: 'Requests for mirrored content by route and how the mirror answered (hit, miss, revalidated, stale)',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamRequests = new Counter({
+    name: 'berth_mirror_upstream_requests_total',
+    help: 'Requests to upstream registries by upstream, method and status',
+    labelNames: ['upstream', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamErrors = new Counter({
+    name: 'berth_mirror_upstream_errors_total',
+    help: 'Upstream requests that failed (network, timeout) or answered 429 or 5xx, by upstream',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
   readonly gcRuns = new Counter({
     name: 'berth_gc_runs_total',
     help: 'Garbage collection runs in this process',
@@ -76,6 +97,12 @@ export class Metrics {
     help: 'Stale upload sessions deleted',
     registers: [this.registry],
   });
+
+  /** Records one upstream request (the mirror's UpstreamObserver). */
+  readonly upstreamRequest = ({ upstream, method, status }: { upstream: string; method: string; status: number | 'error' }): void => {
+    this.upstreamRequests.inc({ upstream, method, status: String(status) });
+    if (status === 'error' || status === 429 || status >= 500) this.upstreamErrors.inc({ upstream });
+  };
 
   get contentType(): string {
     return this.registry.contentType;

@@ -15,7 +15,7 @@ const lengthOf = (v: string | null | undefined): number => {
  * One JSON log line and the HTTP metrics per request. Logs carry the path without its query and
  * never a header, so no credential or token can reach them.
  */
-export function observeRequests(metrics: Metrics, logger: Logger, logRequests: boolean): MiddlewareHandler {
+export function observeRequests(metrics: Metrics, logger: Logger, logRequests: boolean, upstreamOutcome?: () => string | undefined): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     const upload = isUpload(c);
@@ -36,6 +36,8 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
     metrics.httpDuration.observe({ route, method }, seconds);
     if (bytesIn > 0) metrics.bytesReceived.inc({ route }, bytesIn);
     if (bytesOut > 0) metrics.bytesSent.inc({ route }, bytesOut);
+    const upstream = upstreamOutcome?.();
+    if (upstream !== undefined) metrics.mirrorRequests.inc({ route, outcome: upstream });
     if (!logRequests) return;
     logger.info('request', {
       method,
@@ -47,7 +49,7 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
       ms: Math.round(seconds * 1000 * 10) / 10,
       repository: c.get('repository'),
       user: c.get('access')?.user,
-      upstream: c.get('upstream'),
+      upstream,
     });
   };
 }

@@ -295,4 +295,31 @@ describeMirror('pull-through mirror', () => {
     proxy.reset();
     void sha256;
   });
+  it('moves the mirror metric families: hits, misses, upstream requests and errors', async () => {
+    const scrape = async (): Promise<string> => (await fetch(`${mirror.url}/metrics`)).text();
+    const sample = (text: string, name: string, labels: string[]): number =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const image = await pushImage('metrics/app');
+    const before = await scrape();
+    const manifest = `${mirror.url}/v2/metrics/app/manifests/${image.index}`;
+    expect((await fetchDigest(manifest, { Accept: manifestAccept })).digest).toBe(image.index);
+    expect((await fetchDigest(manifest, { Accept: manifestAccept })).digest).toBe(image.index);
+    const after = await scrape();
+    const route = 'route="/v2/<name>/manifests/<reference>"';
+    expect(sample(after, 'berth_mirror_requests_total', [route, 'outcome="miss"'])).toBe(sample(before, 'berth_mirror_requests_total', [route, 'outcome="miss"']) + 1);
+    expect(sample(after, 'berth_mirror_requests_total', [route, 'outcome="hit"'])).toBe(sample(before, 'berth_mirror_requests_total', [route, 'outcome="hit"']) + 1);
+    expect(sample(after, 'berth_mirror_upstream_requests_total', ['upstream="hub"', 'method="GET"', 'status="200"'])).toBeGreaterThan(
+      sample(before, 'berth_mirror_upstream_requests_total', ['upstream="hub"', 'method="GET"', 'status="200"']),
+    );
+    proxy.fault = () => ({ kind: 'status', status: 500 });
+    try {
+      await fetch(`${mirror.url}/v2/metrics/app/manifests/${sha256(Buffer.from('never pushed'))}`, { headers: { Accept: manifestAccept } });
+    } finally {
+      proxy.fault = undefined;
+    }
+    expect(sample(await scrape(), 'berth_mirror_upstream_errors_total', ['upstream="hub"'])).toBeGreaterThan(sample(before, 'berth_mirror_upstream_errors_total', ['upstream="hub"']));
+  });
 });
