@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 export interface LayoutBlob {
   digest: string;
@@ -35,15 +36,23 @@ export async function makeImageLayout(tag: string, layerSizes = [300_000, 50_000
     await writeFile(join(blobsDir, digest.slice(7)), bytes);
     return { digest, size: bytes.byteLength, mediaType };
   };
-  const shared = await put(await makeLayer(dir, 0, 100_000), 'application/vnd.oci.image.layer.v1.tar+gzip');
+  // A config's diff_ids are the digests of the uncompressed layers; runtimes check them on unpack.
+  const diffIds = new Map<string, string>();
+  const layer = async (i: number, size: number): Promise<LayoutBlob> => {
+    const gz = await makeLayer(dir, i, size);
+    const blob = await put(gz, 'application/vnd.oci.image.layer.v1.tar+gzip');
+    diffIds.set(blob.digest, sha256(gunzipSync(gz)));
+    return blob;
+  };
+  const shared = await layer(0, 100_000);
   const manifests: Array<LayoutBlob & { platform: { architecture: string; os: string } }> = [];
   for (const [n, architecture] of ['amd64', 'arm64'].entries()) {
     const layers = [shared];
     for (const [i, size] of layerSizes.entries()) {
-      layers.push(await put(await makeLayer(dir, 10 * (n + 1) + i, size), 'application/vnd.oci.image.layer.v1.tar+gzip'));
+      layers.push(await layer(10 * (n + 1) + i, size));
     }
     const config = await put(
-      Buffer.from(JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: {} })),
+      Buffer.from(JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => diffIds.get(l.digest)) }, config: {} })),
       'application/vnd.oci.image.config.v1+json',
     );
     const manifest = Buffer.from(
