@@ -67,9 +67,12 @@ export class TokenCache {
     this.#tokens.delete(key);
   }
 
-  /** Answers a Bearer challenge; concurrent requests for the same key share one token request. */
-  async obtain(key: string, challenge: Challenge): Promise<string> {
-    const pending = this.#pending.get(key);
+  /**
+   * Answers a Bearer challenge; concurrent requests for the same key share one token request,
+   * unless `unshared` asks for a request of its own.
+   */
+  async obtain(key: string, challenge: Challenge, unshared = false): Promise<string> {
+    const pending = unshared ? undefined : this.#pending.get(key);
     if (pending) return pending;
     const p = this.#request(challenge).then(
       (t) => {

@@ -106,16 +106,22 @@ export class Upstream {
     const challenge = parseChallenge(first.headers['www-authenticate']);
     await discard(first.body);
     if (challenge?.scheme === 'bearer') {
-      this.#tokens.forget(scope);
       // The challenge's scope is what the upstream wants; without one, ask for pull on the repository.
       const params = { ...challenge.params, scope: challenge.params.scope ?? scope };
-      let fresh: string;
-      try {
-        fresh = await this.#tokens.obtain(scope, { scheme: 'bearer', params });
-      } catch (e) {
-        throw new OciError('UNAVAILABLE', `upstream ${this.name}: ${e instanceof Error ? e.message : String(e)}`);
+      // A token shared from a request that began before the upstream revoked its tokens can be dead
+      // on arrival: one more token request, not shared, settles it.
+      for (let attempt = 0; ; attempt++) {
+        this.#tokens.forget(scope);
+        let fresh: string;
+        try {
+          fresh = await this.#tokens.obtain(scope, { scheme: 'bearer', params }, attempt > 0);
+        } catch (e) {
+          throw new OciError('UNAVAILABLE', `upstream ${this.name}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        const res = await this.#send(req.method, url, { ...headers, Authorization: `Bearer ${fresh}` });
+        if (res.status !== 401 || attempt > 0) return res;
+        await discard(res.body);
       }
-      return this.#send(req.method, url, { ...headers, Authorization: `Bearer ${fresh}` });
     }
     if (challenge?.scheme === 'basic' && this.#credentials) {
       this.#basic = true;
