@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -267,8 +267,11 @@ describeMirror('pull-through mirror', () => {
     await manifest.arrayBuffer();
     tokenProxy.reset();
     tokenProxy.revokeTokens();
-    const blob = await fetchDigest(`${mirror.url}/v2/tok.test/team/tokens/blobs/${image.blobs[0]}`);
-    expect(blob).toEqual({ status: 200, digest: image.blobs[0] });
+    // A layer: the largest blob (blobs[] also holds the index, manifests and configs, in digest order).
+    const sizes = await Promise.all(image.blobs.map(async (d) => (await stat(join(image.dir, 'blobs', 'sha256', d.slice(7)))).size));
+    const layer = image.blobs[sizes.indexOf(Math.max(...sizes))]!;
+    const blob = await fetchDigest(`${mirror.url}/v2/tok.test/team/tokens/blobs/${layer}`);
+    expect(blob).toEqual({ status: 200, digest: layer });
     // The cached token was refused (401), a new one fetched, the request retried with it.
     expect(tokenProxy.tokenRequests.length).toBeGreaterThanOrEqual(1);
     expect(tokenProxy.requests.length).toBeGreaterThanOrEqual(2);
