@@ -6,8 +6,9 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 
-// No Docker engine here: check what can be checked without one. Every COPY from the build
-// context names a file that exists, and each stage's command serves /healthz when run as is.
+// No image build here (the base images are on Docker Hub, out of reach): check what can be checked
+// without one. Every COPY from the build context names a file that exists, and each stage's command
+// serves /healthz when run as is.
 const root = resolve(import.meta.dirname, '..', '..');
 const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
 
