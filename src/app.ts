@@ -2,7 +2,6 @@ import { Hono } from 'hono';
 import type { Auth } from './auth/create.ts';
 import type { Config } from './config/schema.ts';
 import type { FastPaths } from './http/options.ts';
-import { apiVersion } from './http/responses.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry } from './registry/registry.ts';
@@ -22,19 +21,13 @@ export interface AppParts {
 }
 
 /**
- * Composes the Hono app: request logs and metrics, the headers every response carries, health,
- * access control when on, then the v2 API.
+ * Composes the Hono app: request logs and metrics, health, access control when on, then the v2
+ * API (whose responses carry the API version header themselves: src/http/responses.ts).
  */
 export function createApp(registry: Registry, config: Config, parts: AppParts): Hono {
   const { logger, metrics, auth } = parts;
   const app = new Hono();
   app.use('*', observeRequests(metrics, logger, config.log.requests, parts.upstreamOutcome));
-  app.use('/v2/*', async (c, next) => {
-    await next();
-    // Only touch headers here: reading c.res.body would turn @hono/node-server's lightweight
-    // response into a full one and drop header changes made through an earlier reference.
-    for (const [k, v] of Object.entries(apiVersion)) c.res.headers.set(k, v);
-  });
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', async (c) => {
     try {
@@ -47,7 +40,6 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
   });
   if (config.metrics.enabled && config.metrics.listen === undefined) app.get('/metrics', metricsHandler(metrics, config.metrics.token));
   if (auth) {
-    // After the header middleware, so refusals carry Docker-Distribution-API-Version too.
     app.use('/v2/*', auth.gate);
     app.route('/', auth.routes);
   }

@@ -2,6 +2,7 @@
  * Docker token scopes (`repository:<name>:pull,push`, `registry:catalog:*`) and the scopes each
  * request of the distribution API needs. Pure: no HTTP objects, no configuration.
  */
+import { matchEndpoint } from '../oci/endpoints.ts';
 import { validateName } from '../oci/names.ts';
 import { isValidName } from './names.ts';
 
@@ -58,29 +59,6 @@ export type Requirement = { kind: 'authenticated' } | { kind: 'scopes'; scopes: 
 const authenticated: Requirement = { kind: 'authenticated' };
 const repository = (name: string, ...actions: RepositoryAction[]): Scope => ({ type: 'repository', name, actions });
 
-type Endpoint = 'tags' | 'manifest' | 'uploads' | 'upload' | 'blob' | 'referrers';
-
-// The routes of src/http/routes.ts, in the same order, with the same greedy name: the first match
-// wins there, so it must here too (test/auth/unit/scope.test.ts checks both agree on tricky paths).
-const endpoints: ReadonlyArray<[RegExp, Endpoint]> = [
-  [/^\/v2\/(.+)\/tags\/list$/, 'tags'],
-  [/^\/v2\/(.+)\/manifests\/[^/]+$/, 'manifest'],
-  [/^\/v2\/(.+)\/blobs\/uploads\/?$/, 'uploads'],
-  [/^\/v2\/(.+)\/blobs\/uploads\/[^/]+$/, 'upload'],
-  [/^\/v2\/(.+)\/blobs\/[^/]+$/, 'blob'],
-  [/^\/v2\/(.+)\/referrers\/[^/]+$/, 'referrers'],
-];
-
-/** Hono decodes a path parameter with decodeURIComponent when it holds a `%`; so do we. */
-function decodeName(raw: string): string {
-  if (!raw.includes('%')) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
-
 /**
  * The scopes a request needs, from its method, its path (as the router sees it) and its query.
  * Reads need `pull`; everything that writes needs `pull,push`, as distribution asks (an upload
@@ -89,36 +67,34 @@ function decodeName(raw: string): string {
  * repository name the handler would refuse anyway.
  */
 export function requiredAccess(method: string, path: string, query: (key: string) => string | undefined): Requirement {
-  // Hono answers a HEAD with the GET handler where no HEAD route exists, so HEAD reads like GET.
+  // An endpoint without a HEAD of its own answers HEAD with its GET handler, so HEAD reads like GET.
   const read = method === 'GET' || method === 'HEAD';
-  if (path === '/v2/_catalog') return read ? { kind: 'scopes', scopes: [catalogScope] } : authenticated;
-  for (const [pattern, endpoint] of endpoints) {
-    const m = pattern.exec(path);
-    if (!m?.[1]) continue;
-    const name = validateName(decodeName(m[1]));
-    switch (endpoint) {
-      case 'tags':
-      case 'referrers':
-        return read ? { kind: 'scopes', scopes: [repository(name, 'pull')] } : authenticated;
-      case 'manifest':
-      case 'blob':
-        if (read) return { kind: 'scopes', scopes: [repository(name, 'pull')] };
-        if (method === 'DELETE') return { kind: 'scopes', scopes: [repository(name, 'delete')] };
-        if (method === 'PUT' && endpoint === 'manifest') return { kind: 'scopes', scopes: [repository(name, 'pull', 'push')] };
-        return authenticated;
-      case 'uploads': {
-        if (method !== 'POST') return authenticated;
-        const scopes = [repository(name, 'pull', 'push')];
-        const from = query('from');
-        // An invalid `from` makes the handler ignore the mount (a fresh upload), so it needs nothing.
-        if (query('mount') !== undefined && from !== undefined && isValidName(from)) scopes.push(repository(from, 'pull'));
-        return { kind: 'scopes', scopes: mergeScopes(scopes) };
-      }
-      case 'upload':
-        return read || ['PATCH', 'PUT', 'DELETE'].includes(method)
-          ? { kind: 'scopes', scopes: [repository(name, 'pull', 'push')] }
-          : authenticated;
+  const match = matchEndpoint(path);
+  if (match?.endpoint === 'catalog') return read ? { kind: 'scopes', scopes: [catalogScope] } : authenticated;
+  if (match?.params.name === undefined) return authenticated;
+  const name = validateName(match.params.name);
+  switch (match.endpoint) {
+    case 'tags':
+    case 'referrers':
+      return read ? { kind: 'scopes', scopes: [repository(name, 'pull')] } : authenticated;
+    case 'manifest':
+    case 'blob':
+      if (read) return { kind: 'scopes', scopes: [repository(name, 'pull')] };
+      if (method === 'DELETE') return { kind: 'scopes', scopes: [repository(name, 'delete')] };
+      if (method === 'PUT' && match.endpoint === 'manifest') return { kind: 'scopes', scopes: [repository(name, 'pull', 'push')] };
+      return authenticated;
+    case 'uploads': {
+      if (method !== 'POST') return authenticated;
+      const scopes = [repository(name, 'pull', 'push')];
+      const from = query('from');
+      // An invalid `from` makes the handler ignore the mount (a fresh upload), so it needs nothing.
+      if (query('mount') !== undefined && from !== undefined && isValidName(from)) scopes.push(repository(from, 'pull'));
+      return { kind: 'scopes', scopes: mergeScopes(scopes) };
     }
+    case 'upload':
+      return read || ['PATCH', 'PUT', 'DELETE'].includes(method)
+        ? { kind: 'scopes', scopes: [repository(name, 'pull', 'push')] }
+        : authenticated;
   }
   return authenticated;
 }

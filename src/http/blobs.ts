@@ -36,15 +36,13 @@ export async function getBlob(c: Context, registry: Registry, options: HttpOptio
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   const status = range ? 206 : 200;
   if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers });
+  c.set('sent', { status, length });
   const { sendFile } = options.fastPaths;
   const path = sendFile && registry.blobs.localFile(digest);
   if (sendFile && path) {
     const file = { path, start: range?.start ?? 0, end: range?.end ?? size - 1 };
     const native = await sendFile(c, file, { status, headers });
-    if (native) {
-      c.set('sent', { status, length });
-      return native;
-    }
+    if (native) return native;
   }
   return new Response(await registry.blobs.read(name, digest, range), { status, headers });
 }

@@ -1,14 +1,16 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { isOciError, OciError } from '../oci/errors.ts';
+import { apiVersion, bytes } from './responses.ts';
 
 /** Writes the spec's error envelope for `e`; a HEAD response keeps the status and headers, not the body. */
 export function errorResponse(c: Context, e: OciError): Response {
-  const headers: Record<string, string> = { ...e.headers };
+  const headers: Record<string, string> = { ...apiVersion, ...e.headers };
   if (c.req.method === 'HEAD') return new Response(null, { status: e.status, headers });
-  headers['Content-Type'] = 'application/json; charset=utf-8';
-  return new Response(JSON.stringify(e.toJSON()), { status: e.status, headers });
+  return bytes(c, e.status, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }, utf8.encode(JSON.stringify(e.toJSON())));
 }
+
+const utf8 = new TextEncoder();
 
 /** Maps anything thrown by a handler to a response. Only a bug reaches the 500 branch. */
 export function toOciError(err: unknown): OciError {

@@ -3,10 +3,9 @@ import { visiblePage } from '../auth/catalog.ts';
 import { mediaTypes } from '../oci/media-types.ts';
 import { OciError } from '../oci/errors.ts';
 import type { Registry } from '../registry/registry.ts';
-import { digestParam, nameParam, nextLink, pageParams } from './params.ts';
+import { json } from './responses.ts';
+import { digestParam, nameParam, nextLink, pageParams, pathParam } from './params.ts';
 
-const json = (body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): Response =>
-  new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': contentType, ...headers } });
 
 /** GET /v2/<name>/tags/list (spec: Listing Tags). */
 export async function listTags(c: Context, registry: Registry): Promise<Response> {
@@ -18,7 +17,7 @@ export async function listTags(c: Context, registry: Registry): Promise<Response
   const page = await registry.tags.list(name, request);
   const headers: Record<string, string> = {};
   if (page.next !== undefined) headers.Link = nextLink(`/v2/${name}/tags/list`, request.n, page.next);
-  return json({ name, tags: page.items }, headers);
+  return json(c, { name, tags: page.items }, headers);
 }
 
 /** GET /v2/_catalog. */
@@ -29,7 +28,7 @@ export async function catalog(c: Context, registry: Registry): Promise<Response>
   const page = access ? await visiblePage((r) => registry.catalog(r), request, (n) => access.mayPull(n)) : await registry.catalog(request);
   const headers: Record<string, string> = {};
   if (page.next !== undefined) headers.Link = nextLink('/v2/_catalog', request.n, page.next);
-  return json({ repositories: page.items }, headers);
+  return json(c, { repositories: page.items }, headers);
 }
 
 /** GET /v2/<name>/referrers/<digest> (spec: Listing Referrers). */
@@ -43,7 +42,7 @@ export async function listReferrers(c: Context, registry: Registry): Promise<Res
   if (result.filters.length > 0) headers['OCI-Filters-Applied'] = result.filters.join(',');
   if (result.next !== undefined) {
     const extra: Record<string, string> = artifactType === undefined ? {} : { artifactType };
-    headers.Link = nextLink(`/v2/${name}/referrers/${c.req.param('digest')}`, request.n, result.next, extra);
+    headers.Link = nextLink(`/v2/${name}/referrers/${pathParam(c, 'digest')}`, request.n, result.next, extra);
   }
-  return json({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: result.items }, headers, mediaTypes.ociIndex);
+  return json(c, { schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: result.items }, headers, mediaTypes.ociIndex);
 }

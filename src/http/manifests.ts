@@ -6,11 +6,11 @@ import { parseReference } from '../registry/manifests.ts';
 import { readLimited } from '../registry/metered-stream.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { HttpOptions } from './options.ts';
-import { nameParam } from './params.ts';
-import { empty } from './responses.ts';
+import { nameParam, pathParam } from './params.ts';
+import { apiVersion, bytes, empty } from './responses.ts';
 
 function referenceParam(c: Context) {
-  return parseReference(c.req.param('reference') ?? '');
+  return parseReference(pathParam(c, 'reference'));
 }
 
 /** GET and HEAD /v2/<name>/manifests/<reference>. */
@@ -27,17 +27,12 @@ export async function getManifest(c: Context, registry: Registry): Promise<Respo
   }
   const digest = formatDigest(found.digest);
   const etag = `"${digest}"`;
-  const headers: Record<string, string> = {
-    'Content-Type': found.mediaType,
-    'Content-Length': String(found.size),
-    'Docker-Content-Digest': digest,
-    ETag: etag,
-  };
   if (c.req.header('If-None-Match')?.split(',').some((t) => t.trim() === etag)) {
-    return new Response(null, { status: 304, headers: { 'Docker-Content-Digest': digest, ETag: etag } });
+    return empty(304, { 'Docker-Content-Digest': digest, ETag: etag });
   }
-  if (found.bytes === undefined) return new Response(null, { status: 200, headers });
-  return new Response(found.bytes, { status: 200, headers });
+  const headers: Record<string, string> = { 'Content-Type': found.mediaType, 'Docker-Content-Digest': digest, ETag: etag };
+  if (found.bytes !== undefined) return bytes(c, 200, headers, found.bytes);
+  return new Response(null, { status: 200, headers: { ...apiVersion, ...headers, 'Content-Length': String(found.size) } });
 }
 
 /** PUT /v2/<name>/manifests/<reference>[?tag=...]. */
@@ -50,9 +45,10 @@ export async function putManifest(c: Context, registry: Registry, options: HttpO
   const bytes = await readLimited(c.req.raw.body, options.maxManifestBytes);
   const pushed = await registry.manifests.put(name, ref, bytes, bareMediaType(c.req.header('Content-Type')), extraTags);
   const digest = formatDigest(pushed.digest);
-  const headers = new Headers({ Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest });
-  if (pushed.info.subject) headers.set('OCI-Subject', pushed.info.subject.digest);
-  if (extraTags.length > 0) for (const tag of pushed.tags) headers.append('OCI-Tag', tag);
+  const headers: Record<string, string> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest };
+  if (pushed.info.subject) headers['OCI-Subject'] = pushed.info.subject.digest;
+  // One field with the tags comma-separated: the same header, as HTTP defines repeated fields.
+  if (extraTags.length > 0) headers['OCI-Tag'] = pushed.tags.join(', ');
   return empty(201, headers);
 }
 

@@ -1,15 +1,22 @@
 import type { Context } from 'hono';
 import { parseDigest, type Digest } from '../oci/digest.ts';
+import type { PathParams } from '../oci/endpoints.ts';
 import { OciError } from '../oci/errors.ts';
 import { validateName } from '../oci/names.ts';
 import type { PageRequest } from '../registry/paging.ts';
+import './context.ts';
 
-export function nameParam(c: Context): string {
-  return validateName(c.req.param('name') ?? '');
+/** A parameter of the request's path, as the endpoint table read it (src/http/routes.ts). */
+export function pathParam(c: Context, key: keyof PathParams): string {
+  return c.get('params')?.[key] ?? '';
 }
 
-export function digestParam(c: Context, key = 'digest'): Digest {
-  return parseDigest(c.req.param(key) ?? '');
+export function nameParam(c: Context): string {
+  return validateName(pathParam(c, 'name'));
+}
+
+export function digestParam(c: Context): Digest {
+  return parseDigest(pathParam(c, 'digest'));
 }
 
 /** `n` and `last` of the listing endpoints; `n` must be a non-negative integer. */

@@ -6,7 +6,7 @@ import { parseContentRange } from '../oci/range.ts';
 import type { Registry } from '../registry/registry.ts';
 import { uploadRange, type Chunk, type UploadSession } from '../registry/uploads.ts';
 import type { HttpOptions } from './options.ts';
-import { contentLength, nameParam } from './params.ts';
+import { contentLength, nameParam, pathParam } from './params.ts';
 import { empty } from './responses.ts';
 
 const uploadLocation = (s: UploadSession): string => `/v2/${s.name}/blobs/uploads/${s.id}`;
@@ -21,7 +21,7 @@ function created(name: string, digest: Digest): Response {
 }
 
 function uploadId(c: Context): string {
-  return c.req.param('id') ?? '';
+  return pathParam(c, 'id');
 }
 
 /** The request body as an upload chunk; an absent body is an empty chunk. */

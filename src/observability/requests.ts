@@ -12,6 +12,17 @@ const lengthOf = (v: string | null | undefined): number => {
 };
 
 /**
+ * The response body's length without reading the response back where the handler recorded it:
+ * every /v2/ response with a body does (src/http/responses.ts), so one without is bodiless.
+ */
+function bytesOut(c: Context): number {
+  if (c.req.method === 'HEAD') return 0;
+  const sent = c.get('sent');
+  if (sent) return sent.length;
+  return c.req.path.startsWith('/v2/') ? 0 : lengthOf(c.res.headers.get('Content-Length'));
+}
+
+/**
  * One JSON log line and the HTTP metrics per request. Logs carry the path without its query and
  * never a header, so no credential or token can reach them.
  */
@@ -28,16 +39,11 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
     const seconds = (performance.now() - started) / 1000;
     const route = c.get('route') ?? 'other';
     const method = c.req.method;
-    const sent = c.get('sent');
-    const status = sent?.status ?? c.res.status;
+    const status = c.get('sent')?.status ?? c.res.status;
     const bytesIn = lengthOf(c.req.header('Content-Length'));
-    const bytesOut = method === 'HEAD' ? 0 : (sent?.length ?? lengthOf(c.res.headers.get('Content-Length')));
-    metrics.httpRequests.inc({ route, method, status: String(status) });
-    metrics.httpDuration.observe({ route, method }, seconds);
-    if (bytesIn > 0) metrics.bytesReceived.inc({ route }, bytesIn);
-    if (bytesOut > 0) metrics.bytesSent.inc({ route }, bytesOut);
+    const sent = bytesOut(c);
     const upstream = upstreamOutcome?.();
-    if (upstream !== undefined) metrics.mirrorRequests.inc({ route, outcome: upstream });
+    metrics.requestDone({ route, method, status, seconds, bytesIn, bytesOut: sent, upstream });
     if (!logRequests) return;
     logger.info('request', {
       method,
@@ -45,7 +51,7 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
       route,
       status,
       bytesIn,
-      bytesOut,
+      bytesOut: sent,
       ms: Math.round(seconds * 1000 * 10) / 10,
       repository: c.get('repository'),
       user: c.get('access')?.user,
