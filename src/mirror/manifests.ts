@@ -71,7 +71,12 @@ export class MirrorManifests extends Manifests {
     const { bytes, stale, ...found } = await this.#lookup(route, ref);
     if (stale !== undefined) noteStale(stale);
     if (bytes) return { ...found, bytes };
-    return super.get(route.local, { digest: found.digest });
+    const stored = await this.#driver.get(layout.blob(found.digest));
+    if (stored) return { ...found, bytes: stored };
+    // The link outlived its bytes (a retention sweep freed them while this pull began): fetch
+    // them again, checked against the digest, rather than answer "unknown" until the link expires.
+    const again = await this.#fetch(route, formatDigest(found.digest), found.digest);
+    return { ...found, bytes: again.bytes };
   }
 
   override async put(name: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, extraTags: string[]): Promise<PushedManifest> {
@@ -152,7 +157,7 @@ export class MirrorManifests extends Manifests {
   }
 
   /** GETs a manifest, checks it, and stores it (with the tag, when fetched by tag). */
-  async #fetch(route: Route, reference: string, expected: Digest | undefined): Promise<Found> {
+  async #fetch(route: Route, reference: string, expected: Digest | undefined): Promise<Found & { bytes: Uint8Array<ArrayBuffer> }> {
     const res = await route.upstream.fetch({ method: 'GET', repository: route.remote, path: `manifests/${reference}`, accept });
     if (res.status !== 200) {
       await discard(res.body);
