@@ -8,14 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDistribution, type Distribution } from '../../bench/distribution.ts';
+import type { Distribution } from '../../bench/distribution.ts';
 import { parseDigest } from '../../src/oci/digest.ts';
 import { layout } from '../../src/registry/layout.ts';
 import { hasTool } from '../support/auth.ts';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { allManifestTypes, pullAll, pushHttpImage, pushHttpIndex, writeConfig, type Descriptor } from '../support/mirror.ts';
+import type { FaultProxy } from '../support/fault-proxy.ts';
+import { allManifestTypes, pullAll, pushHttpImage, pushHttpIndex, startMirrorStack, type Descriptor, type MirrorStack } from '../support/mirror.ts';
 import type { TestServer } from '../support/server.ts';
-import { startServerOn, testStorage } from '../support/storage.ts';
+import { testStorage } from '../support/storage.ts';
 
 const describeEviction = (await hasTool('docker-registry')) || process.env.CI ? describe : describe.skip;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -26,6 +26,7 @@ interface Image {
 }
 
 describeEviction('mirror retention by size (maxSize)', () => {
+  let stack: MirrorStack;
   let upstream: Distribution;
   let proxy: FaultProxy;
   let mirror: TestServer;
@@ -49,31 +50,17 @@ describeEviction('mirror retention by size (maxSize)', () => {
       .map((l) => JSON.parse(l) as Record<string, number>);
 
   beforeAll(async () => {
-    upstream = await startDistribution();
-    proxy = await startFaultProxy(upstream.url);
+    // Each image is ~500 kB; both ~800 kB, the shared layer counted once. 700 KiB holds one.
+    stack = await startMirrorStack((url) => [`upstreams: [{ name: up, url: "${url}", prefix: up, tagTtl: 1h }]`, 'retention: { maxSize: 700KiB, interval: 1 }']);
+    ({ upstream, proxy, mirror } = stack);
     const sharedLayer = randomBytes(200_000);
     a = await push('evict/a', sharedLayer);
     b = await push('evict/b', sharedLayer);
     shared = a.child.blobs[1]!;
     onlyA = a.child.blobs[2]!;
-    // Each image is ~500 kB; both ~800 kB, the shared layer counted once. 700 KiB holds one.
-    const config = await writeConfig(
-      [
-        'mirror:',
-        `  upstreams: [{ name: up, url: "${proxy.url}", prefix: up, tagTtl: 1h }]`,
-        '  retention: { maxSize: 700KiB, interval: 1 }',
-        '',
-      ].join('\n'),
-    );
-    mirror = await startServerOn(undefined, { args: ['--config', config] });
   });
 
-  afterAll(async () => {
-    if (process.env.MIRROR_LOGS) console.log(mirror?.logs());
-    await mirror?.stop();
-    await proxy?.close();
-    await upstream?.stop();
-  });
+  afterAll(() => stack?.stop());
 
   it('expires the least recently used image and frees its bytes, keeping the shared layer', async () => {
     expect((await pullAll(mirror.url, 'up/evict/a', 'v1')).digest).toBe(a.index.digest);

@@ -1,9 +1,13 @@
+import { startDistribution, type Distribution } from '../../bench/distribution.ts';
 import { digestBytes, formatDigest } from '../../src/oci/digest.ts';
 import type { Registry } from '../../src/registry/registry.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
+import type { TestServer } from './server.ts';
+import { startServerOn } from './storage.ts';
 
 export const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -149,4 +153,34 @@ export async function pullAll(registry: string, repo: string, tag: string): Prom
   };
   await walk(top);
   return { digest, fetched };
+}
+
+export interface MirrorStack {
+  upstream: Distribution;
+  /** The fault proxy in front of the upstream, which the mirror's upstreams point at. */
+  proxy: FaultProxy;
+  mirror: TestServer;
+  stop(): Promise<void>;
+}
+
+/**
+ * CNCF distribution as the upstream, the fault proxy in front of it, and a berth mirror (on
+ * TEST_STORAGE) configured with the YAML lines under `mirror:` that `lines` gives for the proxy's URL.
+ */
+export async function startMirrorStack(lines: (proxyUrl: string) => string[]): Promise<MirrorStack> {
+  const upstream = await startDistribution();
+  const proxy = await startFaultProxy(upstream.url);
+  const config = await writeConfig(['mirror:', ...lines(proxy.url).map((l) => `  ${l}`), ''].join('\n'));
+  const mirror = await startServerOn(undefined, { args: ['--config', config] });
+  return {
+    upstream,
+    proxy,
+    mirror,
+    stop: async () => {
+      if (process.env.MIRROR_LOGS) console.log(mirror.logs());
+      await mirror.stop();
+      await proxy.close();
+      await upstream.stop();
+    },
+  };
 }
