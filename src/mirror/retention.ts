@@ -52,7 +52,7 @@ export class UsageLog {
 }
 
 /** One mirrored manifest as the sweep found it. */
-export interface Held {
+interface Held {
   name: string;
   digest: Digest;
   key: string;
@@ -66,7 +66,7 @@ export interface Held {
   listed: string[];
 }
 
-export interface Scan {
+interface Scan {
   held: Map<string, Held>;
   /** Bytes per digest, from the descriptors that name it (a manifest's own: its length). */
   sizes: Map<string, number>;
@@ -230,7 +230,7 @@ async function linkedBy(driver: Driver, repos: string[]): Promise<Set<string>> {
  * does; a digest (a layer two images share, say) counts once and is freed only when nothing kept
  * needs it. Images used since the last sweep are never expired by size.
  */
-export function planExpiry(scan: Scan, counted: (digest: string) => boolean, policy: RetentionPolicy, now: number): { expired: Set<string>; bytesBefore: number; bytesAfter: number } {
+function planExpiry(scan: Scan, counted: (digest: string) => boolean, policy: RetentionPolicy, now: number): { expired: Set<string>; bytesBefore: number; bytesAfter: number } {
   const { held, sizes } = scan;
   const childrenOf = (h: Held): Held[] => h.listed.flatMap((d) => held.get(`${h.name}@${d}`) ?? []);
   const listedSomewhere = new Set<string>();
