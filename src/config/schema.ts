@@ -1,26 +1,12 @@
 import { z } from 'zod';
 import { authSchema } from '../auth/schema.ts';
 import { mirrorSchema } from '../mirror/schema.ts';
+import { size } from './size.ts';
 
 const listen = z
   .string()
   .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT, e.g. 0.0.0.0:5000 or [::1]:5000')
   .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
-
-/** Sizes as bytes or with a binary unit: 4194304, "4MiB", "512KiB". */
-const size = z.union([
-  z.number().int().nonnegative(),
-  z
-    .string()
-    .regex(/^\d+(?:\.\d+)?\s*(?:B|KiB|MiB|GiB|KB|MB|GB)?$/i, 'must be a byte count like 4194304 or "4MiB"')
-    .transform(parseSize),
-]);
-
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s.trim());
-  const units: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1e3, mb: 1e6, gb: 1e9 };
-  return Math.round(Number(m?.[1]) * (units[(m?.[2] ?? '').toLowerCase()] ?? 1));
-}
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -8,6 +8,8 @@ export interface RequestNotes {
   warning?: string;
   /** How the mirror answered: `hit`, `miss`, `revalidated` or `stale` (logs and metrics). */
   outcome?: string;
+  /** The client's `Accept`, which decides whether a tag's cached manifest will do for it. */
+  accept?: string;
 }
 
 const notes = new AsyncLocalStorage<RequestNotes>();
@@ -19,6 +21,9 @@ export function noteOutcome(outcome: 'hit' | 'miss' | 'revalidated' | 'stale'): 
   const store = notes.getStore();
   if (store && store.outcome === undefined) store.outcome = outcome;
 }
+
+/** The `Accept` of the request being served; undefined outside HTTP, which admits every type. */
+export const currentAccept = (): string | undefined => notes.getStore()?.accept;
 
 /** The outcome noted for the current request, if the mirror took part in it. */
 export const currentOutcome = (): string | undefined => notes.getStore()?.outcome;

@@ -26,7 +26,8 @@ export function createMirror(options: MirrorOptions, driver: Driver, logger?: Lo
   const router = new Router(upstreams, options.default, options.local);
   const usage = new UsageLog();
   const registry = new MirrorRegistry(driver, router, options.maxManifestBytes, usage);
-  const stopRetention = options.retention.maxAge > 0 ? startRetention(driver, router, usage, options.retention, logger) : () => undefined;
+  const { maxAge, maxSize } = options.retention;
+  const stopRetention = maxAge > 0 || maxSize > 0 ? startRetention(driver, router, usage, options.retention, logger) : () => undefined;
   return {
     registry,
     outcome: currentOutcome,
@@ -38,7 +39,7 @@ export function createMirror(options: MirrorOptions, driver: Driver, logger?: Lo
   };
 }
 
-/** Runs the retention sweep every interval; a failed sweep is logged and tried again next time. */
+/** Runs the retention sweep (expiry, then freeing bytes) every interval; a failed sweep is logged and tried again next time. */
 function startRetention(driver: Driver, router: Router, usage: UsageLog, retention: MirrorOptions['retention'], logger?: Logger): () => void {
   // Plain Tags: the mirror's own refuse deletes in mirrored repositories, which is what expiry does.
   const tags = new Tags(driver);
@@ -46,7 +47,7 @@ function startRetention(driver: Driver, router: Router, usage: UsageLog, retenti
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    sweepMirrored(driver, tags, router, usage, retention.maxAge * 1000)
+    sweepMirrored(driver, tags, router, usage, { maxAgeMs: retention.maxAge * 1000, maxBytes: retention.maxSize })
       .then((report) => logger?.info('mirror retention sweep', { ...report }))
       .catch((e: unknown) => logger?.warn('mirror retention sweep failed', errorFields(e)))
       .finally(() => (running = false));

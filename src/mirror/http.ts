@@ -7,7 +7,8 @@ const repositoryPath = /^\/v2\/(.+?)\/(manifests|blobs|tags|referrers)\/(.*)$/;
 
 /**
  * Wraps the registry's app with what only HTTP carries: containerd's `?ns=<host>` (the upstream the
- * name belongs to, echoed in `OCI-Namespace`) and the `Warning` of a stale answer.
+ * name belongs to, echoed in `OCI-Namespace`), the client's `Accept` (read by the mirror's manifests)
+ * and the `Warning` of a stale answer.
  */
 export function mirrorApp(inner: Hono, router: Router): Hono {
   const app = new Hono();
@@ -26,7 +27,8 @@ export function mirrorApp(inner: Hono, router: Router): Hono {
         request = new Request(url, request);
       }
     }
-    const notes: RequestNotes = {};
+    const accept = request.headers.get('Accept');
+    const notes: RequestNotes = accept === null ? {} : { accept };
     const res = await withNotes(notes, () => inner.fetch(request, c.env));
     try {
       if (upstream && ns !== undefined) res.headers.set('OCI-Namespace', ns);

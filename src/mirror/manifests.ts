@@ -1,7 +1,8 @@
-import { digestBytes, formatDigest, sameDigest, type Digest } from '../oci/digest.ts';
+import { LRUCache } from 'lru-cache';
+import { digestBytes, formatDigest, parseDigest, sameDigest, type Digest } from '../oci/digest.ts';
 import { isOciError, OciError } from '../oci/errors.ts';
 import { parseManifest } from '../oci/manifest.ts';
-import { bareMediaType, manifestMediaTypes } from '../oci/media-types.ts';
+import { acceptsManifest, bareMediaType, manifestMediaTypes, namedManifestTypes } from '../oci/media-types.ts';
 import type { Blobs } from '../registry/blobs.ts';
 import { layout } from '../registry/layout.ts';
 import { Manifests, manifestUnknown, type PushedManifest, type Reference, type StoredManifest } from '../registry/manifests.ts';
@@ -10,21 +11,40 @@ import type { Referrers } from '../registry/referrers.ts';
 import type { Tags } from '../registry/tags.ts';
 import type { Driver } from '../storage/driver.ts';
 import { notThere, upstreamStatus } from './blobs.ts';
-import { noteOutcome, noteStale } from './context.ts';
+import { currentAccept, noteOutcome, noteStale } from './context.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { UsageLog } from './retention.ts';
 import type { Route, Router } from './router.ts';
-import { discard } from './upstream.ts';
+import { discard, type UpstreamResponse } from './upstream.ts';
 
 /** A lookup's result; `stale` says why the upstream could not confirm it (shared by concurrent pulls). */
 type Found = StoredManifest & { bytes?: Uint8Array<ArrayBuffer>; stale?: string };
 
 /**
- * Every manifest type berth stores. The upstream is asked for all of them, not for the client's
- * narrower `Accept`: a tag is cached as one digest for every client, and the HTTP layer still
- * refuses a type the client's `Accept` does not admit.
+ * Every manifest type berth stores: what the upstream is asked for when a tag is cached, so one
+ * digest per tag serves every client whose `Accept` admits it. A client whose `Accept` does not is
+ * answered by `#byAccept`, which asks the upstream with that client's types.
  */
 const accept = manifestMediaTypes.join(', ');
+
+/** What the upstream answered a (tag, manifest types) with: a digest, or nothing those types admit. */
+interface Narrowed {
+  digest: Digest | undefined;
+  at: number;
+}
+
+/** An answer meaning "not for this `Accept`" rather than "try later": 4xx but 429. */
+const refusal = (status: number): boolean => status >= 400 && status < 500 && status !== 429;
+
+/** The digest an upstream's `Docker-Content-Digest` names, when it names a valid one. */
+function namedDigest(res: UpstreamResponse): Digest | undefined {
+  const header = res.headers['docker-content-digest'];
+  try {
+    return header === undefined ? undefined : parseDigest(header);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Manifests of mirrored repositories. By digest: stored forever once verified. By tag: served from
@@ -43,6 +63,8 @@ export class MirrorManifests extends Manifests {
   readonly #inflight = new Map<string, Promise<Found>>();
 
   readonly #usage: UsageLog;
+  /** Per (tag, manifest types) for clients the tag's manifest does not suit; bounded, kept for the tag TTL. */
+  readonly #narrowed = new LRUCache<string, Narrowed>({ max: 10_000 });
 
   constructor(driver: Driver, parts: { blobs: Blobs; tags: Tags; referrers: Referrers }, router: Router, maxBytes: number, usage: UsageLog) {
     super(driver, parts);
@@ -60,7 +82,7 @@ export class MirrorManifests extends Manifests {
   override async stat(name: string, ref: Reference): Promise<StoredManifest> {
     const route = this.#router.route(name);
     if (!route) return super.stat(name, ref);
-    const { bytes: _bytes, stale, ...found } = await this.#lookup(route, ref);
+    const { bytes: _bytes, stale, ...found } = await this.#answer(route, ref);
     if (stale !== undefined) noteStale(stale);
     return found;
   }
@@ -68,10 +90,15 @@ export class MirrorManifests extends Manifests {
   override async get(name: string, ref: Reference): Promise<StoredManifest & { bytes: Uint8Array<ArrayBuffer> }> {
     const route = this.#router.route(name);
     if (!route) return super.get(name, ref);
-    const { bytes, stale, ...found } = await this.#lookup(route, ref);
+    const { bytes, stale, ...found } = await this.#answer(route, ref);
     if (stale !== undefined) noteStale(stale);
     if (bytes) return { ...found, bytes };
-    return super.get(route.local, { digest: found.digest });
+    const stored = await this.#driver.get(layout.blob(found.digest));
+    if (stored) return { ...found, bytes: stored };
+    // The link outlived its bytes (a retention sweep freed them while this pull began): fetch
+    // them again, checked against the digest, rather than answer "unknown" until the link expires.
+    const again = await this.#fetch(route, formatDigest(found.digest), found.digest);
+    return { ...found, bytes: again.bytes };
   }
 
   override async put(name: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, extraTags: string[]): Promise<PushedManifest> {
@@ -84,6 +111,27 @@ export class MirrorManifests extends Manifests {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);
     return super.delete(name, digest);
+  }
+
+  /**
+   * The manifest for this request: the shared answer for the tag or digest, unless the request's
+   * `Accept` does not admit a tag's manifest, which `#byAccept` then asks the upstream about.
+   */
+  async #answer(route: Route, ref: Reference): Promise<Found> {
+    const found = await this.#lookup(route, ref);
+    const client = currentAccept();
+    if (ref.tag === undefined || acceptsManifest(client, found.mediaType)) return found;
+    // Not admitted, so the client named manifest types: those are what the upstream is asked for.
+    const types = namedManifestTypes(client).join(', ');
+    const key = `${route.local}:${ref.tag}|${types}`;
+    let p = this.#inflight.get(key);
+    if (!p) {
+      p = this.#byAccept(route, ref.tag, types, found).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, p);
+    }
+    const narrowed = await p;
+    if (narrowed !== found) this.#usage.note(route.local, narrowed.digest);
+    return narrowed;
   }
 
   async #lookup(route: Route, ref: Reference): Promise<Found> {
@@ -147,17 +195,89 @@ export class MirrorManifests extends Manifests {
     return Date.now() - at < route.upstream.tagTtlMs;
   }
 
+  /**
+   * A tag for a client whose `Accept` does not admit the tag's cached manifest (an old client and a
+   * multi-arch index, say): the upstream is asked with the client's manifest types, as the client
+   * would have asked it, and the manifest it answers with is stored by digest (verified, nothing
+   * else fetched) and served. The tag keeps pointing at the all-types answer. The answer is kept
+   * per (tag, types) for the tag TTL, then revalidated with a HEAD; "nothing these types admit"
+   * (a 4xx, or a type the client still refuses) returns `shared`, so the client gets the same
+   * refusal as before.
+   */
+  async #byAccept(route: Route, tag: string, types: string, shared: Found): Promise<Found> {
+    const key = `${route.local}:${tag}|${types}`;
+    const known = this.#narrowed.get(key);
+    const cached = known?.digest ? await super.resolve(route.local, { digest: known.digest }) : undefined;
+    if (known && Date.now() - known.at < route.upstream.tagTtlMs && (cached || !known.digest)) return cached ?? shared;
+    const answer = (found: Found | undefined): Found => {
+      this.#narrowed.set(key, { digest: found?.digest, at: Date.now() });
+      return found ?? shared;
+    };
+    /** The upstream failed (down, 5xx, 429, a bad manifest): the last answer, marked stale, if any. */
+    const failed = (why: unknown): Found => {
+      if (cached) return this.#stale(route, cached, why);
+      throw why;
+    };
+    const request = { repository: route.remote, path: `manifests/${tag}`, accept: types };
+
+    let head: UpstreamResponse;
+    try {
+      head = await route.upstream.fetch({ method: 'HEAD', ...request });
+    } catch (e) {
+      return failed(e);
+    }
+    if (refusal(head.status)) return answer(undefined);
+    if (head.status !== 200) return failed(upstreamStatus(route, head.status));
+    // The manifest it names may be here already (one platform of a stored index, or the shared
+    // answer again from an upstream that ignores `Accept`): no GET then.
+    const named = namedDigest(head);
+    const here = named && (await super.resolve(route.local, { digest: named }));
+    if (here) return answer(acceptsManifest(types, here.mediaType) ? here : undefined);
+
+    let res: UpstreamResponse;
+    try {
+      res = await route.upstream.fetch({ method: 'GET', ...request });
+    } catch (e) {
+      return failed(e);
+    }
+    if (res.status !== 200) {
+      await discard(res.body);
+      return refusal(res.status) ? answer(undefined) : failed(upstreamStatus(route, res.status));
+    }
+    let got;
+    try {
+      got = await this.#verified(route, res, namedDigest(res));
+    } catch (e) {
+      return failed(e);
+    }
+    // Still a type the client refuses (an upstream that ignores `Accept`): not worth storing.
+    if (!acceptsManifest(types, got.mediaType)) return answer(undefined);
+    await this.#store(route, got);
+    return answer(got);
+  }
+
   #stale(route: Route, local: StoredManifest, why: unknown): Found {
     return { ...local, stale: `${route.upstream.name}: ${why instanceof Error ? why.message : String(why)}` };
   }
 
   /** GETs a manifest, checks it, and stores it (with the tag, when fetched by tag). */
-  async #fetch(route: Route, reference: string, expected: Digest | undefined): Promise<Found> {
+  async #fetch(route: Route, reference: string, expected: Digest | undefined): Promise<Found & { bytes: Uint8Array<ArrayBuffer> }> {
     const res = await route.upstream.fetch({ method: 'GET', repository: route.remote, path: `manifests/${reference}`, accept });
     if (res.status !== 200) {
       await discard(res.body);
       throw notThere(res.status) ? manifestUnknown(reference) : upstreamStatus(route, res.status);
     }
+    const got = await this.#verified(route, res, expected);
+    await this.#store(route, got);
+    if (expected === undefined) {
+      await this.#tags.set(route.local, reference, got.digest);
+      this.#validated.set(`${route.local}:${reference}`, Date.now());
+    }
+    return got;
+  }
+
+  /** Reads an upstream's 200 answer: within the size limit, a manifest berth can use, of `expected` when given. */
+  async #verified(route: Route, res: UpstreamResponse, expected: Digest | undefined): Promise<StoredManifest & { bytes: Uint8Array<ArrayBuffer> }> {
     let bytes: Uint8Array;
     try {
       bytes = await readLimited(res.body, this.#maxBytes);
@@ -178,14 +298,15 @@ export class MirrorManifests extends Manifests {
       });
     }
     const copy = new Uint8Array(bytes);
-    // The same records Manifests.put writes, without its check that referenced blobs are here:
-    // a mirror fetches those lazily, when a client asks for them.
-    if (!(await this.#driver.stat(layout.blob(digest)))) await this.#driver.put(layout.blob(digest), copy);
-    await this.#driver.put(layout.manifestLink(route.local, digest), JSON.stringify({ mediaType: info.mediaType, size: copy.byteLength }));
-    if (expected === undefined) {
-      await this.#tags.set(route.local, reference, digest);
-      this.#validated.set(`${route.local}:${reference}`, Date.now());
-    }
     return { digest, mediaType: info.mediaType, size: copy.byteLength, bytes: copy };
+  }
+
+  /**
+   * The same records Manifests.put writes, without its check that referenced blobs are here: a
+   * mirror fetches those lazily, when a client asks for them.
+   */
+  async #store(route: Route, m: StoredManifest & { bytes: Uint8Array }): Promise<void> {
+    if (!(await this.#driver.stat(layout.blob(m.digest)))) await this.#driver.put(layout.blob(m.digest), m.bytes);
+    await this.#driver.put(layout.manifestLink(route.local, m.digest), JSON.stringify({ mediaType: m.mediaType, size: m.size }));
   }
 }

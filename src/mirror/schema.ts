@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../auth/schema.ts';
+import { size } from '../config/size.ts';
 
 /** Repository-name prefixes: one or more name components, no leading or trailing slash. */
 const prefix = z
@@ -36,14 +37,19 @@ export const mirrorSchema = z
       })
       .strict()
       .prefault({}),
-    /** Cache size policy by age: mirrored manifests unused this long expire; gc then frees their bytes. */
     retention: z
       .object({
-        maxAge: duration.default(0).describe('Seconds or "30d"; 0 keeps mirrored content until deleted by hand.'),
-        interval: duration.default(3600).describe('How often the sweep runs.'),
+        maxAge: duration.default(0).describe('Seconds or "30d": mirrored images unused this long expire; 0 keeps them however old.'),
+        maxSize: size
+          .prefault(0)
+          .describe(
+            'Bytes ("50GiB") mirrored content may occupy (each image\'s manifests and the blobs they use, shared blobs once); past it the least recently used images expire. 0: no limit.',
+          ),
+        interval: duration.default(3600).describe('How often the sweep runs; it also deletes the bytes only expired content used.'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Cache size policy: by age, by size, or both. A background sweep expires mirrored images and frees their bytes itself; no `gc` needed.'),
     maxManifestBytes: z.number().int().positive().default(4 * 1024 * 1024).describe('Largest manifest fetched from an upstream; bigger ones are refused.'),
   })
   .strict()

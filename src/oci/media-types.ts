@@ -44,3 +44,16 @@ export function acceptsManifest(accept: string | undefined, mediaType: string): 
   }
   return !namesManifests;
 }
+
+/**
+ * The manifest types berth stores that an `Accept` header names, in the header's order, each once
+ * and without parameters: what a mirror asks its upstream for on behalf of such a client.
+ */
+export function namedManifestTypes(accept: string | undefined): string[] {
+  const named: string[] = [];
+  for (const part of accept?.split(',') ?? []) {
+    const m = bareMediaType(part);
+    if (m && kinds[m] !== undefined && !named.includes(m)) named.push(m);
+  }
+  return named;
+}

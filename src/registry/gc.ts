@@ -30,7 +30,8 @@ export interface GcReport {
 
 const text = new TextDecoder();
 
-async function digestsUnder(driver: Driver, prefix: string): Promise<Digest[]> {
+/** Digests named by the keys under `prefix/<algorithm>/`, for every algorithm berth knows. */
+export async function digestsUnder(driver: Driver, prefix: string): Promise<Digest[]> {
   const out: Digest[] = [];
   for (const algorithm of Object.keys(algorithms)) {
     if (!isAlgorithm(algorithm)) continue;

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { parse as parseYaml } from 'yaml';
 import { freePort } from './net.ts';
 import { startServer, type StartOptions, type TestServer } from './server.ts';
 
@@ -130,10 +131,23 @@ export async function s3ConfigFile(storage: Record<string, unknown>, more: Recor
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** Starts berth with its storage in `bucket`; stopping it removes its config file too. */
+/**
+ * Starts berth with its storage in `bucket`; stopping it removes its config file too. A `--config`
+ * among `opts.args` is merged into that file: berth reads one config file (the last `--config`
+ * wins), so passing both would silently drop the S3 storage.
+ */
 export async function startS3Server(s3: S3Server, bucket: string, opts: StartOptions & { storage?: Record<string, unknown> } = {}): Promise<TestServer> {
-  const config = await s3ConfigFile(s3Storage(s3, bucket, opts.storage));
-  const server = await startServer({ ...opts, args: ['--config', config.file, ...(opts.args ?? [])] }).catch(async (e: unknown) => {
+  const args = [...(opts.args ?? [])];
+  const at = args.indexOf('--config');
+  let more: Record<string, unknown> = {};
+  if (at >= 0) {
+    const [, file] = args.splice(at, 2);
+    const doc: unknown = parseYaml(await readFile(file!, 'utf8'));
+    if (doc && typeof doc === 'object') more = doc as Record<string, unknown>;
+    if ('storage' in more) throw new Error(`${file} names storage; startS3Server sets it`);
+  }
+  const config = await s3ConfigFile(s3Storage(s3, bucket, opts.storage), more);
+  const server = await startServer({ ...opts, args: ['--config', config.file, ...args] }).catch(async (e: unknown) => {
     await config.remove();
     throw e;
   });

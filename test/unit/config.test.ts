@@ -80,6 +80,10 @@ log:
     for (const [text, bytes] of Object.entries(sizes)) {
       expect((await loadConfig({ env: { BERTH_MANIFESTS__MAX_SIZE: text } })).manifests.maxSize, text).toBe(bytes);
     }
+    // The mirror's cache limit takes the same syntax.
+    const mirror = await loadConfig({ file: await yamlFile('mirror:\n  retention: { maxSize: 50GiB }\n') });
+    expect(mirror.mirror.retention.maxSize).toBe(50 * 1024 * MiB);
+    expect((await loadConfig({})).mirror.retention.maxSize).toBe(0);
   });
 
   it('reads BERTH_* environment variables', async () => {
@@ -151,6 +155,7 @@ log:
       ['a port out of range', 'listen: 127.0.0.1:70000\n', [/listen/, /port/]],
       ['a bad size', 'manifests:\n  maxSize: lots\n', [/manifests\.maxSize/, /byte count|size/i]],
       ['a negative size', 'manifests:\n  maxSize: -1\n', [/manifests\.maxSize/]],
+      ['a bad mirror cache size', 'mirror:\n  retention:\n    maxSize: 50 gigs\n', [/mirror\.retention\.maxSize/, /byte count/]],
       ['a boolean that is not one', 'delete:\n  blobs: sometimes\n', [/delete\.blobs/, /boolean/i]],
       ['an unknown log level', 'log:\n  level: loud\n', [/log\.level/]],
       ['an empty storage root', 'storage:\n  fs:\n    root: ""\n', [/storage\.fs\.root/]],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDigest } from '../../src/oci/digest.ts';
 import { parseManifest } from '../../src/oci/manifest.ts';
-import { acceptsManifest, mediaTypes } from '../../src/oci/media-types.ts';
+import { acceptsManifest, mediaTypes, namedManifestTypes } from '../../src/oci/media-types.ts';
 
 const digestOf = (c: string): string => `sha256:${c.repeat(64)}`;
 const descriptor = (mediaType: string, c: string, size = 10, extra: object = {}) => ({ mediaType, digest: digestOf(c), size, ...extra });
@@ -190,5 +190,21 @@ describe('acceptsManifest', () => {
     ['another top-level wildcard', 'text/*', oci, true],
   ])('%s', (_, accept, mediaType, expected) => {
     expect(acceptsManifest(accept, mediaType)).toBe(expected);
+  });
+});
+
+describe('namedManifestTypes', () => {
+  it.each<[string, string | undefined, string[]]>([
+    ['no header', undefined, []],
+    ['wildcards and other types only', '*/*, application/json', []],
+    ['one type with a parameter', `${mediaTypes.dockerManifest}; q=0.9`, [mediaTypes.dockerManifest]],
+    [
+      'several, in the header\'s order, once each, in any case',
+      `${mediaTypes.ociIndex.toUpperCase()}, application/json, ${mediaTypes.dockerManifest},${mediaTypes.ociIndex}`,
+      [mediaTypes.ociIndex, mediaTypes.dockerManifest],
+    ],
+    ['a type berth does not store', 'application/vnd.docker.distribution.manifest.v1+prettyjws', []],
+  ])('%s', (_, accept, expected) => {
+    expect(namedManifestTypes(accept)).toEqual(expected);
   });
 });
