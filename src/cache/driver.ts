@@ -15,7 +15,9 @@ export interface CacheOptions {
 /** Upload sessions change with every chunk and are read once: caching them only evicts useful entries. */
 const cacheable = (key: string): boolean => !key.startsWith('_uploads/');
 
-// Not `slice()`: on a Node Buffer (what fs reads return) that is a view of the same memory.
+// What a driver read may be a view into a larger pooled buffer (Node's small Buffers are), which
+// the cache would keep alive whole; so it keeps its own exact copy. Not `slice()`: on a Node Buffer
+// that is a view of the same memory.
 const copy = (b: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
 /** Per-entry bookkeeping the byte budget accounts for, beyond the value and the key. */
@@ -56,8 +58,9 @@ export class CachingDriver implements Driver {
   async get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
     if (!cacheable(key)) return this.#inner.get(key);
     const hit = this.#cache.get(key);
-    // Callers get their own copy: nothing they do to it can change what the next caller reads.
-    if (hit) return copy(hit);
+    // Shared, not copied (Driver.get's contract): a copy per hit cost as much as the rest of a
+    // cached manifest GET (bench/), and grows with the manifest.
+    if (hit) return hit;
     const writes = this.#writes;
     const value = await this.#inner.get(key);
     if (value && this.#writes === writes) {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
+import { RequestMetrics, type FinishedRequest } from './request-metrics.ts';
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -9,34 +10,8 @@ const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 export class Metrics {
   readonly registry = new PromRegistry();
 
-  readonly httpRequests = new Counter({
-    name: 'berth_http_requests_total',
-    help: 'HTTP requests by route, method and status',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [this.registry],
-  });
-
-  readonly httpDuration = new Histogram({
-    name: 'berth_http_request_duration_seconds',
-    help: 'Time to the response headers, by route and method',
-    labelNames: ['route', 'method'] as const,
-    buckets: latencyBuckets,
-    registers: [this.registry],
-  });
-
-  readonly bytesReceived = new Counter({
-    name: 'berth_http_received_bytes_total',
-    help: 'Request body bytes received (by declared Content-Length), by route',
-    labelNames: ['route'] as const,
-    registers: [this.registry],
-  });
-
-  readonly bytesSent = new Counter({
-    name: 'berth_http_sent_bytes_total',
-    help: 'Response body bytes sent, by route',
-    labelNames: ['route'] as const,
-    registers: [this.registry],
-  });
+  /** The per-request HTTP families (requests, durations, bytes in and out): request-metrics.ts. */
+  readonly requests = new RequestMetrics(latencyBuckets);
 
   readonly uploadsInFlight = new Gauge({
     name: 'berth_uploads_in_flight',
@@ -98,30 +73,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /**
-   * The per-request series, bound once per label set: prom-client otherwise hashes the labels on
-   * every call, a measurable share of a cached manifest GET. Label sets are bounded (routes,
-   * methods, statuses), so the map is too.
-   */
-  readonly #requestSeries = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void }; received: { inc(v: number): void }; sent: { inc(v: number): void } }>();
-
   /** Records one finished HTTP request. */
-  requestDone(r: { route: string; method: string; status: number; seconds: number; bytesIn: number; bytesOut: number; upstream?: string | undefined }): void {
-    const key = `${r.route} ${r.method} ${r.status}`;
-    let series = this.#requestSeries.get(key);
-    if (!series) {
-      series = {
-        count: this.httpRequests.labels({ route: r.route, method: r.method, status: String(r.status) }),
-        duration: this.httpDuration.labels({ route: r.route, method: r.method }),
-        received: this.bytesReceived.labels({ route: r.route }),
-        sent: this.bytesSent.labels({ route: r.route }),
-      };
-      this.#requestSeries.set(key, series);
-    }
-    series.count.inc();
-    series.duration.observe(r.seconds);
-    if (r.bytesIn > 0) series.received.inc(r.bytesIn);
-    if (r.bytesOut > 0) series.sent.inc(r.bytesOut);
+  requestDone(r: FinishedRequest & { upstream?: string | undefined }): void {
+    this.requests.record(r);
     if (r.upstream !== undefined) this.mirrorRequests.inc({ route: r.route, outcome: r.upstream });
   }
 
@@ -135,7 +89,7 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    return `${await this.registry.metrics()}\n${this.requests.text()}`;
   }
 }

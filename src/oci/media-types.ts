@@ -34,6 +34,22 @@ export function bareMediaType(contentType: string | undefined): string | undefin
  */
 export function acceptsManifest(accept: string | undefined, mediaType: string): boolean {
   if (!accept) return true;
+  // Clients send the same few Accept values on every pull; parsing one costs more than the rest of
+  // a cached manifest GET's bookkeeping. Long values (client-chosen) are not remembered.
+  if (accept.length > 512) return admits(accept, mediaType);
+  const key = `${mediaType} ${accept}`;
+  let ok = admitted.get(key);
+  if (ok === undefined) {
+    ok = admits(accept, mediaType);
+    if (admitted.size >= 256) admitted.clear();
+    admitted.set(key, ok);
+  }
+  return ok;
+}
+
+const admitted = new Map<string, boolean>();
+
+function admits(accept: string, mediaType: string): boolean {
   const [type] = mediaType.split('/', 1);
   let namesManifests = false;
   for (const part of accept.split(',')) {

@@ -5,6 +5,7 @@ import { validateTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
 import type { Blobs } from './blobs.ts';
 import { layout } from './layout.ts';
+import { parsedOnce } from './parsed.ts';
 import type { Referrers } from './referrers.ts';
 import type { Tags } from './tags.ts';
 
@@ -33,6 +34,7 @@ interface ManifestLink {
 }
 
 const text = new TextDecoder();
+const parseLink = parsedOnce((raw): ManifestLink => JSON.parse(text.decode(raw)) as ManifestLink);
 
 export const manifestUnknown = (reference: string): OciError =>
   new OciError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { detail: { reference } });
@@ -59,7 +61,7 @@ export class Manifests {
     if (!digest) return undefined;
     const raw = await this.#driver.get(layout.manifestLink(name, digest));
     if (!raw) return undefined;
-    const link = JSON.parse(text.decode(raw)) as ManifestLink;
+    const link = parseLink(raw);
     return { digest, mediaType: link.mediaType, size: link.size };
   }
 
@@ -73,7 +75,7 @@ export class Manifests {
     const found = await this.stat(name, ref);
     const bytes = await this.#driver.get(layout.blob(found.digest));
     if (!bytes) throw manifestUnknown(formatDigest(found.digest));
-    return { ...found, bytes };
+    return { digest: found.digest, mediaType: found.mediaType, size: found.size, bytes };
   }
 
   /**

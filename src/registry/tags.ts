@@ -2,9 +2,11 @@ import { formatDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { isTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
 import { layout } from './layout.ts';
+import { parsedOnce } from './parsed.ts';
 import { pageOfNames, type Page, type PageRequest } from './paging.ts';
 
 const text = new TextDecoder();
+const parseTag = parsedOnce((raw) => parseDigest(text.decode(raw).trim()));
 
 /** Tags: one small object per tag holding the digest it points to. */
 export class Tags {
@@ -16,7 +18,7 @@ export class Tags {
 
   async resolve(name: string, tag: string): Promise<Digest | undefined> {
     const raw = await this.#driver.get(layout.tag(name, tag));
-    return raw ? parseDigest(text.decode(raw).trim()) : undefined;
+    return raw ? parseTag(raw) : undefined;
   }
 
   async set(name: string, tag: string, digest: Digest): Promise<void> {

@@ -16,6 +16,7 @@ export interface ObjectInfo {
 export interface Driver {
   readonly name: string;
 
+  /** The whole object. The bytes may be shared with other readers (the cache's): never modify them. */
   get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined>;
   /** Atomic: a reader sees the old object or the new one, never a part. */
   put(key: string, body: Uint8Array | string): Promise<void>;
