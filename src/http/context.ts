@@ -1,14 +1,13 @@
-import type { PathParams } from '../oci/endpoints.ts';
+import type { EndpointMatch } from '../oci/endpoints.ts';
 
 /** What handlers record on the Hono context for the layers around them (logs, metrics). */
 declare module 'hono' {
   interface ContextVariableMap {
-    /** The matched endpoint, as a route pattern: a metric label of bounded cardinality. */
-    route?: string;
-    /** The parameters of the request's path, as the endpoint table read them. */
-    params?: PathParams;
-    /** The repository the request is about, when it names one. */
-    repository?: string;
+    /**
+     * The endpoint the path names (src/oci/endpoints.ts): its route pattern (a metric label of
+     * bounded cardinality) and the path's parameters, the repository name among them.
+     */
+    endpoint?: EndpointMatch;
     /**
      * Status and body length of the response, recorded where they are known without reading the
      * response back (a runtime writing natively, bodies held in memory): on Node, reading a

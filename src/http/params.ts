@@ -8,7 +8,7 @@ import './context.ts';
 
 /** A parameter of the request's path, as the endpoint table read it (src/http/routes.ts). */
 export function pathParam(c: Context, key: keyof PathParams): string {
-  return c.get('params')?.[key] ?? '';
+  return c.get('endpoint')?.params[key] ?? '';
 }
 
 export function nameParam(c: Context): string {

@@ -38,9 +38,7 @@ export function v2Routes(registry: Registry, options: HttpOptions, log: (e: unkn
   app.all('/v2/*', (c) => {
     const match = matchEndpoint(c.req.path);
     if (!match) return notFound(c);
-    c.set('route', match.route);
-    c.set('params', match.params);
-    if (match.params.name !== undefined) c.set('repository', match.params.name);
+    c.set('endpoint', match);
     const methods = handlers[match.endpoint];
     const handler = methods[c.req.method] ?? (c.req.method === 'HEAD' ? methods.GET : undefined);
     if (!handler) throw new OciError('UNSUPPORTED', 'method not allowed on this endpoint', { headers: { Allow: Object.keys(methods).join(', ') } });

@@ -37,10 +37,12 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
       if (upload) metrics.uploadsInFlight.dec();
     }
     const seconds = (performance.now() - started) / 1000;
-    const route = c.get('route') ?? 'other';
+    const endpoint = c.get('endpoint');
+    const route = endpoint?.route ?? 'other';
     const method = c.req.method;
     const status = c.get('sent')?.status ?? c.res.status;
-    const bytesIn = lengthOf(c.req.header('Content-Length'));
+    // A GET or HEAD has no body to count, and reading a header is not free on every runtime.
+    const bytesIn = method === 'GET' || method === 'HEAD' ? 0 : lengthOf(c.req.header('Content-Length'));
     const sent = bytesOut(c);
     const upstream = upstreamOutcome?.();
     metrics.requestDone({ route, method, status, seconds, bytesIn, bytesOut: sent, upstream });
@@ -53,7 +55,7 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
       bytesIn,
       bytesOut: sent,
       ms: Math.round(seconds * 1000 * 10) / 10,
-      repository: c.get('repository'),
+      repository: endpoint?.params.name,
       user: c.get('access')?.user,
       upstream,
     });

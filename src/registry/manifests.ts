@@ -72,7 +72,8 @@ export class Manifests {
   }
 
   async get(name: string, ref: Reference): Promise<StoredManifest & { bytes: Uint8Array<ArrayBuffer> }> {
-    const found = await this.stat(name, ref);
+    const found = await this.resolve(name, ref);
+    if (!found) throw manifestUnknown(ref.tag ?? formatDigest(ref.digest));
     const bytes = await this.#driver.get(layout.blob(found.digest));
     if (!bytes) throw manifestUnknown(formatDigest(found.digest));
     return { digest: found.digest, mediaType: found.mediaType, size: found.size, bytes };
