@@ -2,6 +2,7 @@
 import process from 'node:process';
 import { runCli, type Runtime } from '../src/cli/main.ts';
 import type { Serve } from '../src/cli/server.ts';
+import { batchedBody } from '../src/http/batched-body.ts';
 import type { FileResponder } from '../src/http/options.ts';
 
 interface DenoFile {
@@ -83,7 +84,12 @@ const sendFile: FileResponder = async (_c, { path, start, end }, init) => {
 const runtime: Runtime = {
   name: 'deno',
   serve,
-  fastPaths: { sendFile },
+  fastPaths: {
+    sendFile,
+    // Upload bodies read into one reused buffer instead of a fresh 64 KiB one per read, garbage V8
+    // collects only late: a 1 GiB PUT peaked ~100 MiB above idle, now ~14 MiB, at half the CPU.
+    requestBody: (c) => (c.req.raw.body ? batchedBody(c.req.raw.body) : undefined),
+  },
   env: process.env,
   onSignal: (handler) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) Deno.addSignalListener(signal, () => handler(signal));

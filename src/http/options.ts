@@ -20,7 +20,10 @@ export type FileResponder = (c: Context, file: FileRange, init: { status: number
 export interface FastPaths {
   /** Sends part of a local file natively (blob GETs on local disk). */
   sendFile?: FileResponder;
-  /** The request body as the runtime's own stream, when that is cheaper than the web stream. */
+  /**
+   * The request body as the runtime's own stream, when that is cheaper than the web stream. Its
+   * pieces may share one buffer, each valid until the next is asked for (see Driver.append).
+   */
   requestBody?: (c: Context) => AsyncIterable<Uint8Array> | undefined;
 }
 

@@ -24,6 +24,7 @@ interface SessionInfo {
 }
 
 export interface Chunk {
+  /** Each piece is valid only until the next is asked for (see Driver.append). */
   body: AsyncIterable<Uint8Array>;
   /** The chunk's place in the blob (PATCH `Content-Range`); absent means "append". */
   range?: ByteRange;

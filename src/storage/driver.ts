@@ -33,7 +33,9 @@ export interface Driver {
   /**
    * Appends a stream to an appendable object that currently holds exactly `offset` bytes and
    * returns the new size. If the stream fails, the object is left at `offset` bytes, so a
-   * broken chunk never leaves half its bytes behind.
+   * broken chunk never leaves half its bytes behind. A chunk of `body` is only valid until the
+   * next one is asked for (a body may refill one buffer: src/http/batched-body.ts), so a driver
+   * writes or copies each chunk before reading on.
    */
   append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number>;
   /**

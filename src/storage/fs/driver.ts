@@ -1,4 +1,3 @@
-import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -12,12 +11,19 @@ const isNotFound = (e: unknown): boolean =>
 
 /** Writes are gathered into buffers of this size before reaching the disk: fewer syscalls per GiB. */
 const writeBatch = 1 << 20;
+/** Spare batch buffers kept between appends; more concurrent appends than this allocate their own. */
+const maxSpareBatches = 4;
 
 /** Local disk: keys are paths under `root`; atomicity comes from rename(2) within one filesystem. */
 export class FsDriver implements Driver {
   readonly name = 'fs';
   readonly root: string;
   readonly #tmp: string;
+  /**
+   * Batch buffers of finished appends, for the next ones: a fresh 1 MiB per append would be
+   * garbage collected only after tens of MiB of it (a push of 1 MiB PATCHes).
+   */
+  readonly #batches: Uint8Array[] = [];
 
   constructor(root: string) {
     this.root = root;
@@ -117,32 +123,43 @@ export class FsDriver implements Driver {
       throw new Error(`append at ${offset} to ${key}, which holds ${size} bytes`);
     }
     let position = offset;
-    try {
-      let pending: Uint8Array[] = [];
-      let pendingBytes = 0;
-      const flush = async (): Promise<void> => {
-        if (pendingBytes === 0) return;
-        // writev may write less than asked: write the rest from where it stopped.
-        let buffer = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-        pending = [];
-        pendingBytes = 0;
-        while (buffer.byteLength > 0) {
-          const { bytesWritten } = await handle.write(buffer, 0, buffer.byteLength, position);
-          position += bytesWritten;
-          buffer = buffer.subarray(bytesWritten);
-        }
-      };
-      for await (const chunk of body) {
-        pending.push(chunk);
-        pendingBytes += chunk.byteLength;
-        if (pendingBytes >= writeBatch) await flush();
+    const writeAll = async (bytes: Uint8Array): Promise<void> => {
+      // write may write less than asked: write the rest from where it stopped.
+      while (bytes.byteLength > 0) {
+        const { bytesWritten } = await handle.write(bytes, 0, bytes.byteLength, position);
+        position += bytesWritten;
+        bytes = bytes.subarray(bytesWritten);
       }
-      await flush();
+    };
+    let batch: Uint8Array | undefined;
+    let filled = 0;
+    try {
+      for await (const chunk of body) {
+        if (filled === 0 && chunk.byteLength >= writeBatch) {
+          await writeAll(chunk); // already batch-sized (Deno's body reader): no copy
+          continue;
+        }
+        // Small chunks are copied into a batch buffer at once, so a chunk is never held after the
+        // next one is asked for: a body may hand out one reused buffer (runtimes/deno.ts).
+        batch ??= this.#batches.pop() ?? new Uint8Array(writeBatch);
+        for (let at = 0; at < chunk.byteLength; ) {
+          const n = Math.min(writeBatch - filled, chunk.byteLength - at);
+          batch.set(chunk.subarray(at, at + n), filled);
+          filled += n;
+          at += n;
+          if (filled === writeBatch) {
+            await writeAll(batch);
+            filled = 0;
+          }
+        }
+      }
+      if (batch && filled > 0) await writeAll(batch.subarray(0, filled));
       return position;
     } catch (e) {
       await handle.truncate(offset).catch(() => undefined);
       throw e;
     } finally {
+      if (batch && this.#batches.length < maxSpareBatches) this.#batches.push(batch);
       await handle.close();
     }
   }
