@@ -5,6 +5,7 @@ import { measurePush, pushModes, type PushResult, type Target } from './push-mem
 import { runtimeComparison } from './runtimes.ts';
 import { storageComparison } from './storage.ts';
 import { mirrorComparison } from './mirror.ts';
+import { imageComparison } from './images.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -64,7 +65,8 @@ async function pushMemory(size: number): Promise<string> {
 }
 
 /**
- * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage|mirror] [--repeats 3]`: every scenario, then one report.
+ * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage|mirror|images] [--repeats 3] [--s3]`:
+ * every scenario, then one report; `--s3` adds berth on S3 to the image push and pull.
  * The method is in bench/README.md.
  */
 async function main(): Promise<void> {
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
   if (!only || only === 'push') reports.push(await pushMemory(size));
   if (!only || only === 'storage') reports.push(await storageComparison(size, repeats));
   if (!only || only === 'mirror') reports.push(await mirrorComparison(repeats));
+  if (!only || only === 'images') reports.push(await imageComparison(repeats, { s3: process.argv.includes('--s3') }));
   console.log(`\n${reports.join('\n\n')}`);
 }
 
