@@ -34,7 +34,7 @@ const label: Record<Target, string> = {
   'node-s3': 'berth (node, s3)',
 };
 
-interface Figures {
+export interface ImageFigures {
   push: number[];
   pull: number[];
   concurrent: PullResult[];
@@ -82,7 +82,7 @@ async function concurrentPulls(url: string, tag: string): Promise<PullResult> {
 }
 
 /** One round on one target: fresh server, push, pull, then the concurrent pulls. */
-async function round(target: Target, image: LayeredImage, s3: S3Server | undefined, figures: Figures): Promise<void> {
+async function round(target: Target, image: LayeredImage, s3: S3Server | undefined, figures: ImageFigures): Promise<void> {
   const server = await start(target, s3);
   const dest = await mkdtemp(join(tmpdir(), 'berth-bench-pull-'));
   try {
@@ -110,12 +110,12 @@ async function round(target: Target, image: LayeredImage, s3: S3Server | undefin
  * push and pull only). Rounds are interleaved: each round runs every target once, each on a
  * fresh server.
  */
-export async function imageComparison(repeats = 3, opts: { s3?: boolean } = {}): Promise<string> {
+export async function imageComparison(repeats = 3, opts: { s3?: boolean } = {}): Promise<{ figures: Partial<Record<Target, ImageFigures>>; report: string }> {
   const targets: Target[] = ['distribution', 'node', 'bun', 'deno', ...(opts.s3 ? (['node-s3'] as const) : [])];
   process.stderr.write('  images: writing the 50-layer image\n');
   const image = await makeLayeredImage();
-  const blank = (): Figures => ({ push: [], pull: [], concurrent: [] });
-  const figures: Record<Target, Figures> = { distribution: blank(), node: blank(), bun: blank(), deno: blank(), 'node-s3': blank() };
+  const blank = (): ImageFigures => ({ push: [], pull: [], concurrent: [] });
+  const figures: Record<Target, ImageFigures> = { distribution: blank(), node: blank(), bun: blank(), deno: blank(), 'node-s3': blank() };
   let s3: S3Server | undefined;
   try {
     if (opts.s3) s3 = await startS3();
@@ -127,10 +127,10 @@ export async function imageComparison(repeats = 3, opts: { s3?: boolean } = {}):
     await s3?.stop();
     await rm(image.dir, { recursive: true, force: true });
   }
-  return report(image, repeats, targets, figures);
+  return { figures: Object.fromEntries(targets.map((t) => [t, figures[t]])), report: report(image, repeats, targets, figures) };
 }
 
-function report(image: LayeredImage, repeats: number, targets: Target[], figures: Record<Target, Figures>): string {
+function report(image: LayeredImage, repeats: number, targets: Target[], figures: Record<Target, ImageFigures>): string {
   const size = `${image.layers} layers, ${(image.bytes / MiB).toFixed(0)} MiB`;
   const base = figures.distribution;
   const faster = (ours: number, theirs: number): string => `${(theirs / ours).toFixed(2)}×`;

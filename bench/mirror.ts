@@ -7,6 +7,7 @@ import { startFaultProxy, type FaultProxy } from '../test/support/fault-proxy.ts
 import { makeImageLayout } from '../test/support/oci-layout.ts';
 import { startServer, type TestServer } from '../test/support/server.ts';
 import { startDistribution } from './distribution.ts';
+import type { MirrorFigures } from './report.ts';
 import { median, serverCore, table } from './tools.ts';
 
 const run = promisify(execFile);
@@ -39,7 +40,7 @@ async function startMirror(upstream: FaultProxy): Promise<{ server: TestServer; 
  * pushed locally into berth; then 8 concurrent cold pulls on an empty mirror, counting upstream
  * GETs per blob.
  */
-export async function mirrorComparison(repeats = 3): Promise<string> {
+export async function mirrorComparison(repeats = 3): Promise<{ figures: MirrorFigures; report: string }> {
   const layout = await makeImageLayout('v1', Array.from({ length: 8 }, () => 2 << 20));
   const distribution = await startDistribution();
   const proxy = await startFaultProxy(distribution.url);
@@ -94,11 +95,16 @@ export async function mirrorComparison(repeats = 3): Promise<string> {
     const t = median(times[name]!);
     rows.push([label, t.toFixed(2), (t / direct).toFixed(2), (t / local).toFixed(2)]);
   }
-  return [
+  const figures: MirrorFigures = {
+    seconds: { direct, cold: median(times.cold!), warm: median(times.warm!), local },
+    concurrent,
+  };
+  const report = [
     `Mirror (berth on Node and local disk, upstream CNCF distribution behind a counting proxy; medians of ${repeats})`,
     '',
     table(rows),
     '',
     `8 concurrent cold pulls: ${concurrent.seconds.toFixed(2)} s; ${concurrent.blobs} blobs fetched with ${concurrent.totalGets} upstream GETs (at most ${concurrent.maxGets} per blob)`,
   ].join('\n');
+  return { figures, report };
 }

@@ -15,6 +15,7 @@ const MiB = 1024 ** 2;
 const emptyDigest = `sha256:${createHash('sha256').digest('hex')}`;
 
 export interface RuntimeFigures {
+  runtime: RuntimeName | 'distribution';
   target: string;
   manifestByTag: number;
   manifestByTagP99: number;
@@ -101,6 +102,7 @@ async function measure(target: RuntimeName | 'distribution', blob: { path: strin
     process.stderr.write(`  ${server.name}: ${size / MiB} MiB GET (curl)\n`);
     const get = await rounds(() => curlGet(`${server.url}/v2/${repo}/blobs/${blob.digest}`));
     return {
+      runtime: target,
       target: server.name,
       manifestByTag: median(byTag.map((r) => r.requestsPerSecond)),
       manifestByTagP99: median(byTag.map((r) => r.p99ms)),
@@ -115,8 +117,8 @@ async function measure(target: RuntimeName | 'distribution', blob: { path: strin
   }
 }
 
-/** Berth on Node, Bun and Deno against CNCF distribution in one run, one table. */
-export async function runtimeComparison(size: number, repeats = 3): Promise<string> {
+/** Berth on Node, Bun and Deno against CNCF distribution in one run: the figures, and a table of them. */
+export async function runtimeComparison(size: number, repeats = 3): Promise<{ figures: RuntimeFigures[]; report: string }> {
   const file = await makeBlobFile(size);
   const blob = { ...file, size };
   const results: RuntimeFigures[] = [];
@@ -140,5 +142,5 @@ export async function runtimeComparison(size: number, repeats = 3): Promise<stri
       (r.putPeakOverIdle / MiB).toFixed(1),
     ]);
   }
-  return `Runtimes (server on core 0, clients on core 1; medians of ${repeats}; ratio to distribution in parentheses)\n\n${table(rows)}`;
+  return { figures: results, report: `Runtimes (server on core 0, clients on core 1; medians of ${repeats}; ratio to distribution in parentheses)\n\n${table(rows)}` };
 }

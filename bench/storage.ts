@@ -23,7 +23,7 @@ async function pushAndPull(server: TestServer, blob: { path: string; digest: str
  * berth on Node with local disk and with S3 (Ceph RGW from ../shared/s3, in memory on this same
  * machine, so S3 figures include RGW's own CPU): one PUT of `size` bytes, then GETs.
  */
-export async function storageComparison(size: number, repeats = 3): Promise<string> {
+export async function storageComparison(size: number, repeats = 3): Promise<{ figures: Record<string, { put: number; get: number }>; report: string }> {
   const file = await makeBlobFile(size);
   const s3 = await startS3();
   const results: Array<[string, { put: number; get: number }]> = [];
@@ -51,5 +51,8 @@ export async function storageComparison(size: number, repeats = 3): Promise<stri
   for (const [name, r] of results) {
     rows.push([name, `${(r.put / 1e6).toFixed(0)} (${(r.put / base.put).toFixed(2)}×)`, `${(r.get / 1e6).toFixed(0)} (${(r.get / base.get).toFixed(2)}×)`]);
   }
-  return `Storage: local disk vs S3 (Ceph RGW on the same machine; ratio to local disk in parentheses)\n\n${table(rows)}`;
+  return {
+    figures: Object.fromEntries(results),
+    report: `Storage: local disk vs S3 (Ceph RGW on the same machine; ratio to local disk in parentheses)\n\n${table(rows)}`,
+  };
 }
