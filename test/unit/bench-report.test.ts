@@ -62,6 +62,15 @@ describe('bench summary rows', () => {
     expect(m.map((r) => r.met)).toEqual([true, true]);
   });
 
+  it('judges the push scenario\'s memory per mode, berth only', () => {
+    const push = (target: string, mode: string, over: number) => ({ target, mode, seconds: 1, mbPerSecond: 100, idleRss: 50 * MiB, peakRss: 50 * MiB + over });
+    const p = summaryRows({ size: GiB, push: [push('berth (node, fs)', 'one PUT', 40 * MiB), push('distribution 2.8', 'one PUT', MiB), push('berth (node, fs)', '1 MiB PATCHes', 70 * MiB)] });
+    expect(p.map((r) => [r.scenario, r.distribution, r.met])).toEqual([
+      ['push (one PUT): peak RSS − idle', '1.0 MiB', true],
+      ['push (1 MiB PATCHes): peak RSS − idle', '-', false],
+    ]);
+  });
+
   it('misses the mirror targets on a slow warm pull or a blob fetched twice', () => {
     const m = summaryRows({ size: GiB, mirror: mirror(1.2, [1, 2, 1]) } satisfies BenchFigures);
     expect(m.map((r) => r.met)).toEqual([false, false]);
