@@ -1,9 +1,7 @@
 import { Hono } from 'hono';
+import { matchEndpoint } from '../oci/endpoints.ts';
 import { withNotes, type RequestNotes } from './context.ts';
 import type { Router } from './router.ts';
-
-// `/v2/<name>/<endpoint>...`: the name is everything before the last endpoint segment.
-const repositoryPath = /^\/v2\/(.+?)\/(manifests|blobs|tags|referrers)\/(.*)$/;
 
 /**
  * Wraps the registry's app with what only HTTP carries: containerd's `?ns=<host>` (the upstream the
@@ -20,10 +18,11 @@ export function mirrorApp(inner: Hono, router: Router): Hono {
     // streaming request body is not portable across runtimes.
     if (upstream && (request.method === 'GET' || request.method === 'HEAD')) {
       const url = new URL(request.url);
-      const m = repositoryPath.exec(url.pathname);
       // `<prefix>/<name>` routes to the upstream; a name already under its prefix is left alone.
-      if (m?.[1] && !m[1].startsWith(`${upstream.prefix}/`)) {
-        url.pathname = `/v2/${upstream.prefix}/${m[1]}/${m[2]}/${m[3]}`;
+      // Whatever the endpoint, the name comes first, so the prefix goes right after `/v2/`.
+      const rest = url.pathname.slice('/v2/'.length);
+      if (matchEndpoint(url.pathname)?.params.name !== undefined && !rest.startsWith(`${upstream.prefix}/`)) {
+        url.pathname = `/v2/${upstream.prefix}/${rest}`;
         request = new Request(url, request);
       }
     }

@@ -2,6 +2,7 @@ import { formatDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import { digestsUnder } from '../registry/gc.ts';
 import { layout } from '../registry/layout.ts';
+import { readManifestOnDisk } from '../registry/manifests.ts';
 import { findRepositories } from '../registry/repositories.ts';
 import type { Tags } from '../registry/tags.ts';
 import type { Driver } from '../storage/driver.ts';
@@ -187,18 +188,14 @@ async function scanMirrored(driver: Driver, repos: string[], touched: Map<string
 
 /** A manifest link and what its manifest references; undefined when the link is gone. */
 async function readHeld(driver: Driver, name: string, digest: Digest, sizes: Map<string, number>): Promise<Held | undefined> {
-  const [stat, link, bytes] = await Promise.all([
-    driver.stat(layout.manifestLink(name, digest)),
-    driver.get(layout.manifestLink(name, digest)),
-    driver.get(layout.blob(digest)),
-  ]);
-  if (!stat || !link) return undefined;
+  const stored = await readManifestOnDisk(driver, name, digest);
+  if (!stored) return undefined;
+  const { bytes, mediaType } = stored;
   const own = formatDigest(digest);
-  const h: Held = { name, digest, key: keyOf(name, digest), lastUsed: stat.modified.getTime(), recent: false, needs: [own], listed: [] };
+  const h: Held = { name, digest, key: keyOf(name, digest), lastUsed: stored.modified.getTime(), recent: false, needs: [own], listed: [] };
   if (!bytes) return h;
   sizes.set(own, bytes.byteLength);
   try {
-    const mediaType = (JSON.parse(new TextDecoder().decode(link)) as { mediaType?: string }).mediaType;
     const info = parseManifest(bytes, mediaType);
     for (const b of info.blobs) {
       const d = formatDigest(b.digest);

@@ -2,6 +2,7 @@ import { algorithms, formatDigest, isAlgorithm, type Digest } from '../oci/diges
 import { parseManifest } from '../oci/manifest.ts';
 import type { Driver } from '../storage/driver.ts';
 import { layout } from './layout.ts';
+import { readManifestOnDisk } from './manifests.ts';
 import { parseReferrerEntry } from './referrers.ts';
 import { findRepositories } from './repositories.ts';
 
@@ -59,13 +60,8 @@ export async function collectGarbage(driver: Driver, opts: GcOptions): Promise<G
     const manifests = await digestsUnder(driver, layout.manifestLinks(name));
     const parsed = new Map<string, { digest: Digest; bytes?: Uint8Array; mediaType?: string; modified?: Date }>();
     for (const digest of manifests) {
-      const [link, bytes, stat] = await Promise.all([
-        driver.get(layout.manifestLink(name, digest)),
-        driver.get(layout.blob(digest)),
-        driver.stat(layout.manifestLink(name, digest)),
-      ]);
-      const mediaType = link ? (JSON.parse(text.decode(link)) as { mediaType?: string }).mediaType : undefined;
-      parsed.set(formatDigest(digest), { digest, ...(bytes ? { bytes } : {}), ...(mediaType ? { mediaType } : {}), ...(stat ? { modified: stat.modified } : {}) });
+      const stored = await readManifestOnDisk(driver, name, digest);
+      if (stored) parsed.set(formatDigest(digest), { digest, ...stored });
     }
     const kept = opts.deleteUntagged ? await reachable(driver, name, parsed, young) : new Set(parsed.keys());
 

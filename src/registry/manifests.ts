@@ -16,6 +16,33 @@ export function parseReference(reference: string): Reference {
   return looksLikeDigest(reference) ? { digest: parseDigest(reference) } : { tag: validateTag(reference) };
 }
 
+/** One stored manifest as the maintenance passes (gc, the mirror's retention) read it. */
+export interface ManifestOnDisk {
+  /** From the repository's link; undefined when the link cannot be read. */
+  mediaType?: string | undefined;
+  /** When the link was last written. */
+  modified: Date;
+  /** Undefined when the bytes are gone. */
+  bytes?: Uint8Array<ArrayBuffer> | undefined;
+}
+
+/** The link, its time and the bytes of `name`'s manifest `digest`; undefined when the link is gone. */
+export async function readManifestOnDisk(driver: Driver, name: string, digest: Digest): Promise<ManifestOnDisk | undefined> {
+  const [info, link, bytes] = await Promise.all([
+    driver.stat(layout.manifestLink(name, digest)),
+    driver.get(layout.manifestLink(name, digest)),
+    driver.get(layout.blob(digest)),
+  ]);
+  if (!info || !link) return undefined;
+  let mediaType: string | undefined;
+  try {
+    mediaType = parseLink(link).mediaType;
+  } catch {
+    // An unreadable link names no type; parseManifest then goes by the bytes alone.
+  }
+  return { mediaType, modified: info.modified, bytes };
+}
+
 export interface StoredManifest {
   digest: Digest;
   mediaType: string;
