@@ -16,8 +16,6 @@ export interface AppParts {
   readiness: () => Promise<void>;
   fastPaths?: FastPaths | undefined;
   auth?: Auth | undefined;
-  /** The mirror's answer to the request being served, when a mirror is configured. */
-  upstreamOutcome?: (() => string | undefined) | undefined;
 }
 
 /**
@@ -27,7 +25,7 @@ export interface AppParts {
 export function createApp(registry: Registry, config: Config, parts: AppParts): Hono {
   const { logger, metrics, auth } = parts;
   const app = new Hono();
-  app.use('*', observeRequests(metrics, logger, config.log.requests, parts.upstreamOutcome));
+  app.use('*', observeRequests(metrics, logger, config.log.requests));
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', async (c) => {
     try {

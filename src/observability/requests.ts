@@ -26,7 +26,7 @@ function bytesOut(c: Context): number {
  * One JSON log line and the HTTP metrics per request. Logs carry the path without its query and
  * never a header, so no credential or token can reach them.
  */
-export function observeRequests(metrics: Metrics, logger: Logger, logRequests: boolean, upstreamOutcome?: () => string | undefined): MiddlewareHandler {
+export function observeRequests(metrics: Metrics, logger: Logger, logRequests: boolean): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     const upload = isUpload(c);
@@ -44,7 +44,7 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
     // A GET or HEAD has no body to count, and reading a header is not free on every runtime.
     const bytesIn = method === 'GET' || method === 'HEAD' ? 0 : lengthOf(c.req.header('Content-Length'));
     const sent = bytesOut(c);
-    const upstream = upstreamOutcome?.();
+    const upstream = c.get('upstream');
     metrics.requestDone({ route, method, status, seconds, bytesIn, bytesOut: sent, upstream });
     if (!logRequests) return;
     logger.info('request', {
