@@ -43,7 +43,8 @@ export class MirrorBlobs implements RegistryBlobs {
     if (!running && (await this.#stored.blobs.exists(digest))) return { ...(await this.#adopt(route, digest)), outcome: 'miss' };
     const fill = running ?? this.#start(route, digest);
     const { size } = await fill.ready;
-    if (size !== undefined) return { digest, size, outcome: 'miss' };
+    // An empty answer has no last byte to hold back until the digest is verified: it waits for it.
+    if (size !== undefined && size > 0) return { digest, size, outcome: 'miss' };
     await fill.done.catch((e: unknown) => {
       throw unavailable(route.upstream.name, e);
     });
