@@ -1,3 +1,6 @@
+/** Timers take a signed 32-bit delay; a longer one (gc.interval: 30d) would fire at once, every time. */
+const longestTimer = 2 ** 31 - 1;
+
 /** One kind of maintenance pass and how often it runs. */
 export interface Task {
   /** For logs: `${name} failed`. */
@@ -33,7 +36,7 @@ export class Scheduler {
   start(): void {
     if (this.#closed) return;
     for (const task of this.#tasks) {
-      this.#timers.push(setInterval(() => this.#due(task), task.everyMs));
+      this.#timers.push(setInterval(() => this.#due(task), Math.min(task.everyMs, longestTimer)));
       if (task.atStart) this.#due(task);
     }
   }

@@ -242,8 +242,7 @@ export class MirrorManifests implements RegistryManifests {
     }
     // Still a type the client refuses (an upstream that ignores `Accept`): not worth storing.
     if (!acceptsManifest(types, got.mediaType)) return answer(undefined);
-    await this.#keep(route, got);
-    return answer(got);
+    return answer(await this.#keep(route, got));
   }
 
   #stale(route: Route, local: StoredManifest, why: unknown): Found {
@@ -257,8 +256,7 @@ export class MirrorManifests implements RegistryManifests {
       await discard(res.body);
       throw notThere(res.status) ? manifestUnknown(reference) : upstreamStatus(route, res.status);
     }
-    const got = await this.#verified(route, res, expected);
-    await this.#keep(route, got);
+    const got = await this.#keep(route, await this.#verified(route, res, expected));
     if (expected === undefined) {
       await this.#store.tags.set(route.local, reference, got.digest);
       this.#validated.set(`${route.local}:${reference}`, Date.now());
@@ -295,7 +293,9 @@ export class MirrorManifests implements RegistryManifests {
    * Stores it as a push would (Manifests.store: bytes, link, referrer entry), without a push's check
    * that referenced blobs are here: a mirror fetches those lazily, when a client asks for them.
    */
-  async #keep(route: Route, m: Fetched): Promise<void> {
-    await this.#store.manifests.store(route.local, m.digest, m.bytes, m.info);
+  async #keep(route: Route, fetched: Fetched & { outcome: 'miss' }): Promise<Found & { bytes: Uint8Array<ArrayBuffer> }> {
+    const { info, ...found } = fetched;
+    await this.#store.manifests.store(route.local, found.digest, found.bytes, info);
+    return found;
   }
 }
