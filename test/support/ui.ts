@@ -147,3 +147,55 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 export const hasChromium = (): boolean => existsSync(process.env.CHROMIUM ?? '/usr/bin/chromium');
+
+/** A browser-like HTTP client for the UI: keeps the session cookie, reads forms' CSRF tokens. */
+export class UiClient {
+  readonly base: string;
+  cookie: string | undefined;
+  /** The Set-Cookie header of the last response that sent one. */
+  lastSetCookie: string | undefined;
+
+  constructor(base: string) {
+    this.base = base;
+  }
+
+  async request(method: string, path: string, init: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...init.headers };
+    if (this.cookie) headers.Cookie = this.cookie;
+    let body: string | undefined;
+    if (init.form) {
+      body = new URLSearchParams(init.form).toString();
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      headers.Origin ??= new URL(this.base).origin;
+    }
+    const res = await fetch(new URL(path, this.base), { method, headers, redirect: 'manual', ...(body === undefined ? {} : { body }) });
+    const set = res.headers.get('set-cookie');
+    if (set) {
+      this.lastSetCookie = set;
+      const value = /^berth_session=([^;]*)/.exec(set)?.[1];
+      this.cookie = value ? `berth_session=${value}` : undefined;
+    }
+    return res;
+  }
+
+  get = (path: string, headers?: Record<string, string>): Promise<Response> => this.request('GET', path, headers ? { headers } : {});
+
+  /** GETs a page and returns its HTML. */
+  async page(path: string): Promise<{ status: number; html: string; res: Response }> {
+    const res = await this.get(path);
+    return { status: res.status, html: await res.text(), res };
+  }
+
+  /** The CSRF token of a page's forms. */
+  async csrf(path: string): Promise<string> {
+    const { html } = await this.page(path);
+    const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+    if (!token) throw new Error(`no CSRF token on ${path}: ${html.slice(0, 300)}`);
+    return token;
+  }
+
+  async signIn(user: string, password: string): Promise<Response> {
+    const csrf = await this.csrf('/ui/login');
+    return this.request('POST', '/ui/login', { form: { csrf, user, password, next: '/ui/' } });
+  }
+}

@@ -1,4 +1,5 @@
 /** A layer or config blob: its size, what the manifest says of it, small JSON contents, a download link. */
+import { shortDigest } from '../format.ts';
 import { html } from '../html.ts';
 import { page, type View } from '../layout.ts';
 import { manifestView, prettyJson, type DescriptorView } from '../model.ts';
@@ -28,7 +29,7 @@ export async function blobPage(view: View, src: Sources, name: string, digest: s
   const context = await describedBy(src, name, from, digest);
   const type = context?.d.mediaType;
   const json = type !== undefined && /(?:\+|\/)json$/.test(type) && bytes <= showLimit ? await src.registry.smallBlob(name, digest, showLimit) : undefined;
-  const body = html`<h1>${context?.role === 'config' ? 'Config' : 'Layer'} ${digest}</h1>
+  const body = html`<h1>${context?.role === 'config' ? 'Config' : context ? 'Layer' : 'Blob'} ${shortDigest(digest)}</h1>
 <dl class="facts">
 <dt>Repository</dt><dd><a href="${paths.repo(name)}">${name}</a></dd>
 <dt>Digest</dt><dd><code>${digest}</code></dd>

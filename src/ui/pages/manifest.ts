@@ -1,6 +1,6 @@
 /** A manifest or an index: platforms or config and layers, annotations, referrers, raw JSON, pull commands. */
 import { configLimit, describe } from '../describe.ts';
-import { formatPlatform, type ReferrerKind } from '../format.ts';
+import { formatPlatform, shortDigest, type ReferrerKind } from '../format.ts';
 import { html, type Html } from '../html.ts';
 import { page, type View } from '../layout.ts';
 import { artifactOf, configView, manifestView, platformEntries, prettyJson, type ConfigView, type DescriptorView, type ManifestView } from '../model.ts';
@@ -99,7 +99,7 @@ export async function manifestPage(view: View, src: Sources, name: string, refer
     m?.kind === 'image' && m.config && m.config.size <= configLimit ? registry.smallBlob(name, m.config.digest, configLimit).then((b) => b && configView(b)) : undefined,
   ]);
 
-  const title = viaTag ? `${name}:${viaTag}` : `${name}@${ref.digest}`;
+  const title = viaTag ? `${name}:${viaTag}` : `${name}@${shortDigest(ref.digest)}`;
   const artifact = artifactOf(m);
   const facts = html`<dl class="facts">
 <dt>Repository</dt><dd><a href="${paths.repo(name)}">${name}</a>${mirror ? html` <span class="badge">mirror of ${mirror.upstream}</span>` : ''}</dd>
