@@ -18,6 +18,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Registry } from '../registry/registry.ts';
 import { MirrorActivity } from './activity.ts';
 import { assets } from './assets.ts';
+import { Describer } from './describe.ts';
 import { availableFacts, type UiFacts } from './facts.ts';
 import type { View, Viewer } from './layout.ts';
 import { blobPage } from './pages/blob.ts';
@@ -77,8 +78,10 @@ export function uiRoutes(parts: UiParts): Hono {
   if (accounts && options.session.secret === undefined) {
     logger.info('ui sessions are signed with a per-process key: sign-ins end when berth stops, and replicas need ui.session.secret');
   }
+  const registry = registrySource(parts.registry, parts.mirror && { router: parts.mirror.router, defaultUpstream: config.mirror.default });
   const src: Sources = {
-    registry: registrySource(parts.registry, parts.mirror && { router: parts.mirror.router, defaultUpstream: config.mirror.default }),
+    registry,
+    describer: new Describer(registry),
     facts: parts.facts ?? availableFacts(parts.metrics, config.storage.fs?.root),
     activity: parts.mirror?.activity ?? new MirrorActivity(),
     prober: new Prober(),
@@ -202,7 +205,7 @@ export function uiRoutes(parts: UiParts): Hono {
         case 'download':
           return download(req, c, name, reference);
         case 'repository':
-          return repositoryPage(req.view, src, name, { q: c.req.query('q'), last: c.req.query('last'), deleted: c.req.query('deleted') });
+          return repositoryPage(req.view, src, name, { q: c.req.query('q'), last: c.req.query('last'), n: c.req.query('n'), deleted: c.req.query('deleted') });
         case 'manifest':
           return manifestPage(req.view, src, name, reference);
         case 'blob':

@@ -5,12 +5,16 @@ import type { View } from './layout.ts';
 
 export const digestLink = (href: string, digest: string): Html => html`<a class="mono" href="${href}" title="${digest}">${shortDigest(digest)}</a>`;
 
+/** A well-known media type by its short name (the full one on hover), any other as it is. */
 export const mediaType = (type: string): Html => {
   const label = mediaTypeLabel(type);
   return label === type ? html`<code>${type}</code>` : html`<span title="${type}">${label}</span>`;
 };
 
-export const size = (n: number): Html => html`<span title="${n.toLocaleString('en')} bytes">${formatBytes(n)}</span>`;
+/** 1234567 → "1,234,567" (toLocaleString costs a hundred times more, on every row of a page). */
+export const thousands = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+
+export const size = (n: number): Html => html`<span title="${thousands(n)} bytes">${formatBytes(n)}</span>`;
 
 export function annotationsTable(pairs: Array<[string, string]>, caption: string): Html {
   if (pairs.length === 0) return html``;

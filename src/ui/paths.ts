@@ -4,7 +4,11 @@
  */
 import { assets } from './assets.ts';
 
-const segments = (name: string): string => name.split('/').map(encodeURIComponent).join('/');
+/** A repository name in a path; valid names need no escaping, anything else is escaped per component. */
+const segments = (name: string): string => (/^[a-z0-9._/-]*$/.test(name) ? name : name.split('/').map(encodeURIComponent).join('/'));
+
+/** A tag or digest as a path segment: both are safe there as they are (a colon is allowed in a path). */
+const component = (s: string): string => (/^[A-Za-z0-9_.:-]*$/.test(s) ? s : encodeURIComponent(s));
 
 function withQuery(path: string, query: Record<string, string | undefined> | undefined): string {
   if (!query) return path;
@@ -24,10 +28,10 @@ export class Paths {
 
   home = (query?: Record<string, string | undefined>): string => withQuery(`${this.base}/`, query);
   repo = (name: string, query?: Record<string, string | undefined>): string => withQuery(`${this.base}/repo/${segments(name)}`, query);
-  manifest = (name: string, reference: string): string => `${this.base}/repo/${segments(name)}/-/manifest/${encodeURIComponent(reference)}`;
+  manifest = (name: string, reference: string): string => `${this.base}/repo/${segments(name)}/-/manifest/${component(reference)}`;
   blob = (name: string, digest: string, query?: Record<string, string | undefined>): string =>
-    withQuery(`${this.base}/repo/${segments(name)}/-/blob/${encodeURIComponent(digest)}`, query);
-  download = (name: string, digest: string): string => `${this.base}/repo/${segments(name)}/-/blob/${encodeURIComponent(digest)}/download`;
+    withQuery(`${this.base}/repo/${segments(name)}/-/blob/${component(digest)}`, query);
+  download = (name: string, digest: string): string => `${this.base}/repo/${segments(name)}/-/blob/${component(digest)}/download`;
   remove = (name: string, query?: Record<string, string | undefined>): string => withQuery(`${this.base}/repo/${segments(name)}/-/delete`, query);
   mirror = (): string => `${this.base}/mirror`;
   storage = (): string => `${this.base}/storage`;

@@ -7,10 +7,12 @@
  */
 import { formatDigest, looksLikeDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
+import { isOciError } from '../oci/errors.ts';
 import { isTag, validateName } from '../oci/names.ts';
 import type { Router } from '../mirror/router.ts';
 import { readLimited } from '../registry/metered-stream.ts';
 import { maxPageSize } from '../registry/paging.ts';
+import type { Reference } from '../registry/manifests.ts';
 import { Registry } from '../registry/registry.ts';
 
 export interface ManifestRef {
@@ -47,7 +49,8 @@ export interface RegistrySource {
   tags(name: string): Promise<string[]>;
   /** A tag or a digest. */
   resolve(name: string, reference: string): Promise<ManifestRef | undefined>;
-  manifest(name: string, digest: string): Promise<(ManifestRef & { bytes: Uint8Array }) | undefined>;
+  /** A tag or a digest, with the manifest's bytes. */
+  manifest(name: string, reference: string): Promise<(ManifestRef & { bytes: Uint8Array }) | undefined>;
   blobSize(name: string, digest: string): Promise<number | undefined>;
   /** A blob's bytes when it is at most `limit` long (configs, small artifacts). */
   smallBlob(name: string, digest: string, limit: number): Promise<Uint8Array | undefined>;
@@ -66,6 +69,12 @@ const digestOf = (s: string): Digest | undefined => {
     return undefined;
   }
 };
+
+/** A tag or a digest as the registry takes it, or undefined when it is neither. */
+function referenceOf(s: string): Reference | undefined {
+  const digest = digestOf(s);
+  return digest ? { digest } : !looksLikeDigest(s) && isTag(s) ? { tag: s } : undefined;
+}
 
 /** A valid repository name, else undefined (the pages answer 404 for anything else). */
 export function repositoryName(s: string): string | undefined {
@@ -110,19 +119,19 @@ export function registrySource(registry: Registry, mirror?: { router: Router; de
     exists: (name) => plain.repositoryExists(name),
     tags: (name) => plain.tags.all(name),
     async resolve(name, reference) {
-      const digest = digestOf(reference);
-      if (!digest && !isTag(reference)) return undefined;
-      const found = await plain.manifests.resolve(name, digest ? { digest } : { tag: reference });
+      const ref = referenceOf(reference);
+      const found = ref && (await plain.manifests.resolve(name, ref));
       return found && { digest: formatDigest(found.digest), mediaType: found.mediaType, size: found.size };
     },
-    async manifest(name, digest) {
-      const d = digestOf(digest);
-      if (!d || !(await plain.manifests.resolve(name, { digest: d }))) return undefined;
+    async manifest(name, reference) {
+      const ref = referenceOf(reference);
+      if (!ref) return undefined;
       try {
-        const found = await plain.manifests.get(name, { digest: d });
+        const found = await plain.manifests.get(name, ref);
         return { digest: formatDigest(found.digest), mediaType: found.mediaType, size: found.size, bytes: found.bytes };
-      } catch {
-        return undefined;
+      } catch (e) {
+        if (isOciError(e) && e.code === 'MANIFEST_UNKNOWN') return undefined;
+        throw e;
       }
     },
     async blobSize(name, digest) {

@@ -66,9 +66,9 @@ describe('pages', () => {
     const { html } = await ui.page('/ui/repo/team/app');
     expect(html).toContain('3 tags');
     expect(html).toMatch(/href="\/ui\/repo\/team\/app\/-\/manifest\/v1"/);
-    expect(html).toContain(`/ui/repo/team/app/-/manifest/${encodeURIComponent(sample.index.digest)}`);
+    expect(html).toContain(`/ui/repo/team/app/-/manifest/${sample.index.digest}`);
     expect(html).toContain('OCI index');
-    expect(html).toContain('linux/amd64</span>, <span class="mono">linux/arm64');
+    expect(html).toContain('<td class="mono">linux/amd64, linux/arm64</td>');
     expect(html).toContain('docker pull 127.0.0.1:');
     expect(html).toContain('podman pull --tls-verify=false 127.0.0.1:');
     expect(html).toContain('Push and pull times are not recorded');
@@ -93,11 +93,11 @@ describe('pages', () => {
     const { html } = await ui.page('/ui/repo/team/app/-/manifest/v1');
     expect(html).toContain('<h1>team/app:v1</h1>');
     expect(html).toContain('Platforms (2)');
-    expect(html).toContain(`/ui/repo/team/app/-/manifest/${encodeURIComponent(sample.amd64.digest)}`);
+    expect(html).toContain(`/ui/repo/team/app/-/manifest/${sample.amd64.digest}`);
     expect(html).toContain('Signatures (1)');
     expect(html).toContain('SBOMs (1)');
     // The SBOM's own signature hangs under it.
-    expect(html.indexOf(encodeURIComponent(sample.sbom.digest))).toBeLessThan(html.lastIndexOf('application/vnd.dev.cosign.artifact.sig.v1+json'));
+    expect(html.indexOf(sample.sbom.digest)).toBeLessThan(html.lastIndexOf('application/vnd.dev.cosign.artifact.sig.v1+json'));
     expect(html).toContain('skopeo copy --all --src-tls-verify=false docker://127.0.0.1:');
     expect(html).toContain('&quot;schemaVersion&quot;: 2');
   });
@@ -107,7 +107,7 @@ describe('pages', () => {
     expect(html).toContain('Config');
     expect(html).toContain('<code>/app</code>');
     expect(html).toContain('Layers');
-    for (const layer of sample.amd64.layers) expect(html).toContain(`/ui/repo/team/app/-/blob/${encodeURIComponent(layer.digest)}?from=`);
+    for (const layer of sample.amd64.layers) expect(html).toContain(`/ui/repo/team/app/-/blob/${layer.digest}?from=`);
     const layer = sample.amd64.layers[1]!;
     const blob = (await ui.page(`/ui/repo/team/app/-/blob/${layer.digest}?from=${encodeURIComponent(sample.amd64.digest)}`)).html;
     expect(blob).toContain('layer 2 of 3');

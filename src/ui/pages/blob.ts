@@ -2,7 +2,7 @@
 import { shortDigest } from '../format.ts';
 import { html } from '../html.ts';
 import { page, type View } from '../layout.ts';
-import { manifestView, prettyJson, type DescriptorView } from '../model.ts';
+import { prettyJson, type DescriptorView } from '../model.ts';
 import { annotationsTable, digestLink, mediaType, size } from '../parts.ts';
 import { notFound } from './errors.ts';
 import { ok, type Reply, type Sources } from './reply.ts';
@@ -12,8 +12,7 @@ const showLimit = 256 * 1024;
 
 async function describedBy(src: Sources, name: string, manifest: string | undefined, digest: string): Promise<{ d: DescriptorView; role: string } | undefined> {
   if (manifest === undefined) return undefined;
-  const stored = await src.registry.manifest(name, manifest);
-  const m = stored && manifestView(stored.bytes, stored.mediaType);
+  const m = (await src.describer.manifest(name, manifest))?.view;
   if (!m) return undefined;
   if (m.config?.digest === digest) return { d: m.config, role: 'config' };
   const i = m.layers.findIndex((l) => l.digest === digest);

@@ -1,12 +1,11 @@
 /** A manifest or an index: platforms or config and layers, annotations, referrers, raw JSON, pull commands. */
-import { configLimit, describe } from '../describe.ts';
+import { configLimit } from '../describe.ts';
 import { formatPlatform, shortDigest, type ReferrerKind } from '../format.ts';
 import { html, type Html } from '../html.ts';
 import { page, type View } from '../layout.ts';
-import { artifactOf, configView, manifestView, platformEntries, prettyJson, type ConfigView, type DescriptorView, type ManifestView } from '../model.ts';
+import { artifactOf, configView, platformEntries, prettyJson, type ConfigView, type DescriptorView, type ManifestView } from '../model.ts';
 import { annotationsTable, digestLink, mapLimit, mediaType, pullCommands, size } from '../parts.ts';
 import { referrerTree, type ReferrerNode } from '../referrers.ts';
-import type { RegistrySource } from '../source.ts';
 import { notFound } from './errors.ts';
 import { ok, type Reply, type Sources } from './reply.ts';
 
@@ -64,10 +63,10 @@ const titleOf = (d: DescriptorView): Html => {
   return title === undefined ? html`` : html` <span class="muted">${title}</span>`;
 };
 
-async function platformsSection(view: View, src: RegistrySource, name: string, m: ManifestView): Promise<Html> {
+async function platformsSection(view: View, src: Sources, name: string, m: ManifestView): Promise<Html> {
   const platforms = platformEntries(m);
   const others = m.manifests.filter((e) => !platforms.includes(e));
-  const totals = await mapLimit(platforms, 4, async (e) => (await describe(src, name, { digest: e.digest, mediaType: e.mediaType, size: e.size }))?.total);
+  const totals = await mapLimit(platforms, 4, async (e) => (await src.describer.describe(name, e.digest))?.total);
   const platformTable = html`<table><thead><tr><th scope="col">Platform</th><th scope="col">Digest</th><th scope="col">Type</th><th scope="col" class="num">Size</th></tr></thead><tbody>
 ${platforms.map(
   (e, i) => html`<tr><th scope="row"><a href="${view.paths.manifest(name, e.digest)}">${e.platform ? formatPlatform(e.platform) : '?'}</a></th><td>${digestLink(view.paths.manifest(name, e.digest), e.digest)}</td><td>${mediaType(e.mediaType)}</td><td class="num">${totals[i] === undefined ? html`<span class="muted">not stored</span>` : size(totals[i])}</td></tr>`,
@@ -86,11 +85,11 @@ export async function manifestPage(view: View, src: Sources, name: string, refer
   const { paths, viewer } = view;
   if (!viewer.mayPull(name)) return viewer.authOn && viewer.user === undefined ? { redirect: paths.login(paths.manifest(name, reference)) } : notFound(view, `No repository ${name} that you may see.`);
   const registry = src.registry;
-  const ref = await registry.resolve(name, reference);
-  const described = ref && (await describe(registry, name, ref));
-  if (!ref || !described) return notFound(view, `No manifest ${reference} in ${name}.`);
+  const described = await src.describer.describe(name, reference);
+  if (!described) return notFound(view, `No manifest ${reference} in ${name}.`);
+  const { ref } = described;
   const viaTag = ref.digest !== reference ? reference : undefined;
-  const m = described.view ?? manifestView(described.bytes, ref.mediaType);
+  const m = described.view;
 
   const mirror = registry.mirrorOf(name);
   const [tags, tree, config] = await Promise.all([
@@ -118,7 +117,7 @@ ${m?.subject ? html`<dt>Refers to</dt><dd>${digestLink(paths.manifest(name, m.su
   const body = html`<h1>${title}</h1>${facts}
 ${actions.length > 0 ? html`<div class="actions">${actions}</div>` : ''}
 <h2>Pull</h2>${pullCommands(view, name, viaTag ?? ref.digest, m?.kind === 'index')}
-${m?.kind === 'index' ? await platformsSection(view, registry, name, m) : ''}
+${m?.kind === 'index' ? await platformsSection(view, src, name, m) : ''}
 ${m?.kind === 'image' ? configSection(view, name, ref.digest, m, config) : ''}
 ${m?.kind === 'image' ? layersSection(view, name, ref.digest, m) : ''}
 ${m ? html`<h2>Annotations</h2>${m.annotations.length === 0 ? html`<p class="muted">None.</p>` : annotationsTable(m.annotations, 'The manifest\'s annotations')}` : ''}

@@ -1,3 +1,4 @@
+import type { Describer } from '../describe.ts';
 import type { Html } from '../html.ts';
 import type { UiFacts } from '../facts.ts';
 import type { MirrorActivity } from '../activity.ts';
@@ -12,6 +13,7 @@ export const ok = (body: Html): Reply => ({ status: 200, body });
 /** What the pages read from: the registry (through one adapter) and the facts around it. */
 export interface Sources {
   registry: RegistrySource;
+  describer: Describer;
   facts: UiFacts;
   activity: MirrorActivity;
   prober: Prober;

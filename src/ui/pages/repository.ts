@@ -1,11 +1,12 @@
 /** One repository: its tags with digest, type, size, platforms and times, in pages. */
-import { describe, type Described } from '../describe.ts';
+import type { Described } from '../describe.ts';
 import { isTag } from '../../oci/names.ts';
-import { formatAge, formatPlatform } from '../format.ts';
+import { maxPageSize } from '../../registry/paging.ts';
+import { formatAge, formatBytes, formatPlatform, mediaTypeLabel, shortDigest } from '../format.ts';
 import { html, type Html } from '../html.ts';
 import { page, type View } from '../layout.ts';
 import { artifactOf } from '../model.ts';
-import { digestLink, mapLimit, mediaType, pager, pullCommands, size } from '../parts.ts';
+import { mapLimit, pager, pullCommands } from '../parts.ts';
 import type { TagTimes } from '../facts.ts';
 import { notFound } from './errors.ts';
 import { ok, type Reply, type Sources } from './reply.ts';
@@ -13,6 +14,8 @@ import { ok, type Reply, type Sources } from './reply.ts';
 export interface TagQuery {
   q?: string | undefined;
   last?: string | undefined;
+  /** Tags per page, instead of the configured size (at most 1000). */
+  n?: string | undefined;
   /** A tag just deleted, to confirm it on the page. */
   deleted?: string | undefined;
 }
@@ -26,7 +29,7 @@ function artifactBadge(d: Described | undefined): Html {
 
 function platformsCell(d: Described | undefined): Html {
   if (!d || d.platforms.length === 0) return html`<span class="muted">—</span>`;
-  return html`${d.platforms.map((p, i) => html`${i > 0 ? ', ' : ''}<span class="mono">${formatPlatform(p)}</span>`)}`;
+  return html`${d.platforms.map((p, i) => (i > 0 ? `, ${formatPlatform(p)}` : formatPlatform(p)))}`;
 }
 
 /** After a delete: what went, if the parameter names a tag or a digest (it is only ever a notice). */
@@ -47,13 +50,14 @@ export async function repositoryPage(view: View, src: Sources, name: string, que
   const q = (query.q ?? '').trim().slice(0, 128);
   const matching = q === '' ? all : all.filter((t) => t.toLowerCase().includes(q.toLowerCase()));
   const from = query.last === undefined ? matching : matching.filter((t) => t > (query.last as string));
-  const shown = from.slice(0, src.pageSize);
-  const next = from.length > shown.length ? paths.repo(name, { q, last: shown.at(-1) }) : undefined;
+  const n = query.n !== undefined && /^\d{1,4}$/.test(query.n) ? Math.min(Math.max(Number(query.n), 1), maxPageSize) : undefined;
+  const shown = from.slice(0, n ?? src.pageSize);
+  const next = from.length > shown.length ? paths.repo(name, { q, n: n === undefined ? undefined : String(n), last: shown.at(-1) }) : undefined;
 
   const [rows, times] = await Promise.all([
     mapLimit(shown, 16, async (tag) => {
-      const ref = await src.registry.resolve(name, tag);
-      return { tag, ref, described: ref && (await describe(src.registry, name, ref)) };
+      const described = await src.describer.describe(name, tag);
+      return { tag, ref: described?.ref, described };
     }),
     src.facts.tagTimes(name, shown),
   ]);
@@ -65,7 +69,7 @@ export async function repositoryPage(view: View, src: Sources, name: string, que
   const head = html`<tr><th scope="col">Tag</th><th scope="col">Digest</th><th scope="col">Type</th><th scope="col" class="num">Size</th><th scope="col">Platforms</th>${showPushed ? html`<th scope="col">Pushed</th>` : ''}${showPulled ? html`<th scope="col">Last pulled</th>` : ''}${mayDelete ? html`<th scope="col"><span class="muted">Actions</span></th>` : ''}</tr>`;
   const body = rows.map(({ tag, ref, described }) => {
     const cells = ref
-      ? html`<td>${digestLink(paths.manifest(name, ref.digest), ref.digest)}</td><td>${mediaType(ref.mediaType)}${artifactBadge(described)}</td><td class="num">${described ? size(described.total) : '—'}</td><td>${platformsCell(described)}</td>`
+      ? html`<td class="mono"><a href="${paths.manifest(name, ref.digest)}">${shortDigest(ref.digest)}</a></td><td>${mediaTypeLabel(ref.mediaType)}${artifactBadge(described)}</td><td class="num">${described ? formatBytes(described.total) : '—'}</td><td class="mono">${platformsCell(described)}</td>`
       : html`<td colspan="4" class="muted">points at a manifest that is not stored</td>`;
     return html`<tr><th scope="row"><a href="${paths.manifest(name, tag)}">${tag}</a></th>${cells}${showPushed ? html`<td>${when(timeOf(tag).pushed)}</td>` : ''}${showPulled ? html`<td>${when(timeOf(tag).lastPulled)}</td>` : ''}${mayDelete ? html`<td><a href="${paths.remove(name, { tag })}" aria-label="Delete tag ${tag}">Delete…</a></td>` : ''}</tr>`;
   });
