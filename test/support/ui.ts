@@ -129,12 +129,13 @@ export interface Browser {
  * Debian's Chromium, headless, on a fresh profile. Without the background-networking flags it
  * tries to reach Google's services at start, and those connections are refused on CI machines.
  */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(opts: { javaScript?: boolean } = {}): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'berth-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1200, height: 800 },
+    javaScriptEnabled: opts.javaScript ?? true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   return {

@@ -172,6 +172,19 @@ describeBrowser(`the web UI in Chromium [${testRuntime}]`, () => {
     await p.close();
   });
 
+  it('copies a pull command with its Copy button', async () => {
+    const p = await signedIn('alice');
+    await p.goto(`${server.url}/ui/repo/team/app/-/manifest/v1`);
+    const button = p.getByRole('button', { name: /^Copy docker pull / });
+    await button.click();
+    // Over plain HTTP there is no clipboard API: the command is selected for Ctrl+C instead.
+    await p.waitForFunction(() => [...document.querySelectorAll('button.copy')].some((b) => b.textContent === 'Copied' || b.textContent === 'Selected'));
+    const selected = await p.evaluate(() => window.getSelection()?.toString() ?? '');
+    const copied = (await button.textContent()) === 'Copied';
+    expect(copied || selected.startsWith('docker pull 127.0.0.1:')).toBe(true);
+    await p.close();
+  });
+
   it('has WCAG AA contrast on the main pages, light and dark', async () => {
     await browser.context.clearCookies();
     const login = await browser.context.newPage();
@@ -192,5 +205,42 @@ describeBrowser(`the web UI in Chromium [${testRuntime}]`, () => {
       await p.screenshot({ path: join(shots, `08-index-${colorScheme}.png`), fullPage: true });
     }
     await p.close();
+  });
+});
+
+describeBrowser(`the web UI without JavaScript [${testRuntime}]`, () => {
+  let server: AuthServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startWithConfig({ auth: { mode: 'basic', users: { alice: { password: hashPassword(pw.alice) } }, rules: [{ users: ['alice'], repositories: ['**'], actions: ['push', 'delete'], catalog: true }] } });
+    const auth = basic('alice', pw.alice);
+    await pushSample(server.url, 'team/app', 'v1', { auth });
+    await pushImage(server.url, 'team/app', { tag: 'old', auth });
+    browser = await launchBrowser({ javaScript: false });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('signs in, browses and deletes with plain links and forms', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}/ui/login`);
+    await page.getByLabel('User name').fill('alice');
+    await page.getByLabel('Password').fill(pw.alice);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${server.url}/ui/`);
+    await page.getByRole('link', { name: 'team/app' }).click();
+    await page.getByRole('link', { name: 'v1', exact: true }).click();
+    expect(await page.textContent('main')).toContain('Platforms (2)');
+    // Without script there are no Copy buttons: the commands are plain text to select.
+    expect(await page.locator('button.copy').count()).toBe(0);
+    await page.goto(`${server.url}/ui/repo/team/app`);
+    await page.getByRole('link', { name: 'Delete tag old' }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(/deleted=old$/);
+    expect(await page.getByRole('link', { name: 'old', exact: true }).count()).toBe(0);
   });
 });

@@ -120,8 +120,8 @@ ${actions.length > 0 ? html`<div class="actions">${actions}</div>` : ''}
 ${m?.kind === 'index' ? await platformsSection(view, src, name, m) : ''}
 ${m?.kind === 'image' ? configSection(view, name, ref.digest, m, config) : ''}
 ${m?.kind === 'image' ? layersSection(view, name, ref.digest, m) : ''}
-${m ? html`<h2>Annotations</h2>${m.annotations.length === 0 ? html`<p class="muted">None.</p>` : annotationsTable(m.annotations, 'The manifest\'s annotations')}` : ''}
 ${referrersSection(view, name, tree)}
+${m ? html`<h2>Annotations</h2>${m.annotations.length === 0 ? html`<p class="muted">None.</p>` : annotationsTable(m.annotations, 'The manifest\'s annotations')}` : ''}
 <h2>Raw manifest</h2>
 <details><summary>Show the JSON (${size(ref.size)})</summary><pre>${prettyJson(described.bytes)}</pre></details>`;
   return ok(page(view, title, 'repositories', body));
