@@ -60,7 +60,8 @@ const securityHeaders: Record<string, string> = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
-interface Request {
+/** One request to a page: what it renders with, and the session it came with (or was given). */
+interface Visit {
   view: View;
   session: Session;
   /** Set-Cookie to send with the answer (a new or renewed session). */
@@ -95,7 +96,7 @@ export function uiRoutes(parts: UiParts): Hono {
     },
   };
 
-  const cookieFor = (c: Context, session: Session | undefined, secure: boolean): string =>
+  const cookieFor = (session: Session | undefined, secure: boolean): string =>
     generateCookie(cookieName, session ? sessions.encode(session) : '', {
       path: base === '' ? '/' : base,
       httpOnly: true,
@@ -105,7 +106,7 @@ export function uiRoutes(parts: UiParts): Hono {
     });
 
   /** Who asks and what they may do; a fresh anonymous session when there is none (or it ended). */
-  async function begin(c: Context): Promise<Request> {
+  async function begin(c: Context): Promise<Visit> {
     const origin = externalOrigin(c.req.url, (h) => c.req.header(h));
     const secure = origin.startsWith('https:');
     let session = sessions.decode(getCookie(c, cookieName));
@@ -114,7 +115,7 @@ export function uiRoutes(parts: UiParts): Hono {
     let cookie: string | undefined;
     if (!session) {
       session = sessions.create();
-      cookie = cookieFor(c, session, secure);
+      cookie = cookieFor(session, secure);
     }
     const user = session.user;
     const viewer: Viewer = accounts
@@ -137,7 +138,7 @@ export function uiRoutes(parts: UiParts): Hono {
     return cookie === undefined ? { view, session } : { view, session, cookie };
   }
 
-  function respond(req: Request, reply: Reply): Response {
+  function respond(req: Visit, reply: Reply): Response {
     const headers = new Headers(securityHeaders);
     headers.set('Cache-Control', 'no-store');
     if (req.cookie) headers.append('Set-Cookie', req.cookie);
@@ -150,7 +151,7 @@ export function uiRoutes(parts: UiParts): Hono {
   }
 
   /** Runs a page; a registry error becomes a page that names no internals. */
-  const run = (handler: (req: Request, c: Context) => Promise<Reply | Response>) => async (c: Context): Promise<Response> => {
+  const run = (handler: (req: Visit, c: Context) => Promise<Reply | Response>) => async (c: Context): Promise<Response> => {
     const req = await begin(c);
     try {
       const reply = await handler(req, c);
@@ -164,7 +165,7 @@ export function uiRoutes(parts: UiParts): Hono {
   };
 
   /** A POST must come from a page of this origin and carry the session's token. */
-  async function formOf(c: Context, req: Request): Promise<Record<string, string> | undefined> {
+  async function formOf(c: Context, req: Visit): Promise<Record<string, string> | undefined> {
     const site = c.req.header('Sec-Fetch-Site');
     if (site !== undefined && site !== 'same-origin') return undefined;
     const from = c.req.header('Origin');
@@ -180,7 +181,7 @@ export function uiRoutes(parts: UiParts): Hono {
     return sessions.checkCsrf(req.session, form.csrf) ? form : undefined;
   }
 
-  const forbidden = (req: Request): Reply => failed(req.view, 403, 'Refused', 'This form has expired or did not come from this site. Go back, reload the page and try again.');
+  const forbidden = (req: Visit): Reply => failed(req.view, 403, 'Refused', 'This form has expired or did not come from this site. Go back, reload the page and try again.');
 
   const app = new Hono();
   if (base !== '') {
@@ -227,7 +228,7 @@ export function uiRoutes(parts: UiParts): Hono {
   }));
 
   /** A blob's bytes, streamed, as a download: never rendered by the browser. */
-  async function download(req: Request, c: Context, name: string, digest: string): Promise<Reply | Response> {
+  async function download(req: Visit, c: Context, name: string, digest: string): Promise<Reply | Response> {
     if (!req.view.viewer.mayPull(name)) return notFound(req.view, 'Nothing here by that name.');
     const bytes = await src.registry.blobSize(name, digest);
     const stream = bytes === undefined || c.req.method === 'HEAD' ? undefined : await src.registry.blobStream(name, digest);
@@ -261,14 +262,14 @@ export function uiRoutes(parts: UiParts): Hono {
     }
     // A new session (and nonce) on sign-in: a token or cookie planted before it is worth nothing after.
     const session = sessions.create(result.user, await accounts.stamp(result.user));
-    req.cookie = cookieFor(c, session, !req.view.insecure);
+    req.cookie = cookieFor(session, !req.view.insecure);
     logger.info('ui sign-in', { user: result.user });
     return { redirect: next };
   }));
   app.post(`${base}/logout`, formLimit, run(async (req, c) => {
     const form = await formOf(c, req);
     if (!form) return forbidden(req);
-    req.cookie = cookieFor(c, undefined, !req.view.insecure);
+    req.cookie = cookieFor(undefined, !req.view.insecure);
     return { redirect: paths.home() };
   }));
   if (base !== '') app.all(`${base}/*`, run(async (req) => notFound(req.view, 'No such page.')));

@@ -3,6 +3,7 @@
  * session's CSRF token, checked before this runs). Offered, and done, only where the viewer may
  * delete, the registry allows that kind of delete, and the repository is not a mirror.
  */
+import { looksLikeDigest } from '../../oci/digest.ts';
 import { html } from '../html.ts';
 import { page, type View } from '../layout.ts';
 import { digestLink } from '../parts.ts';
@@ -29,7 +30,9 @@ export async function confirmPage(view: View, src: Sources, name: string, target
   if (refused) return refused;
   const { paths } = view;
   const reference = target.tag ?? target.digest;
-  const ref = reference === undefined ? undefined : await src.registry.resolve(name, reference);
+  // A manifest is deleted by its digest only: a tag here would delete whatever it points at now.
+  const named = reference !== undefined && (target.tag !== undefined || looksLikeDigest(reference));
+  const ref = named ? await src.registry.resolve(name, reference) : undefined;
   if (!ref || reference === undefined) return notFound(view, `No ${target.tag !== undefined ? 'tag' : 'manifest'} ${reference ?? ''} in ${name}.`);
   const tags = target.tag === undefined ? await src.registry.tagsPointingAt(name, ref.digest) : [];
   const what =
