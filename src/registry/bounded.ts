@@ -69,3 +69,12 @@ export async function forEachBounded<T>(items: Iterable<T> | AsyncIterable<T>, f
     throw failure;
   }
 }
+
+/** `fn` of every item, in the items' order, at most `limit` at a time. */
+export async function mapBounded<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit: number = storageFanOut): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  await forEachBounded(items.keys(), async (i) => {
+    out[i] = await fn(items[i] as T);
+  }, limit);
+  return out;
+}
