@@ -20,16 +20,18 @@ export async function getManifest(c: Context, registry: Registry): Promise<Respo
   const accept = c.req.header('Accept');
   const found: ServedManifest = c.req.method === 'HEAD' ? await registry.manifests.stat(name, ref, accept) : await registry.manifests.get(name, ref, accept);
   if (found.outcome !== undefined) c.set('upstream', found.outcome);
-  const warning = found.stale === undefined ? undefined : staleWarning(found.stale);
+  // A mirror's answer its upstream could not confirm says so on whatever response it leads to.
+  const warning = found.stale === undefined ? undefined : { Warning: staleWarning(found.stale) };
   if (!acceptsManifest(accept, found.mediaType)) {
     throw new OciError('MANIFEST_UNKNOWN', `manifest is ${found.mediaType}, which the Accept header does not admit`, {
       detail: { mediaType: found.mediaType },
+      ...(warning && { headers: warning }),
     });
   }
   const digest = formatDigest(found.digest);
   const etag = `"${digest}"`;
   if (c.req.header('If-None-Match')?.split(',').some((t) => t.trim() === etag)) {
-    return empty(304, warning === undefined ? { 'Docker-Content-Digest': digest, ETag: etag } : { 'Docker-Content-Digest': digest, ETag: etag, Warning: warning });
+    return empty(304, { 'Docker-Content-Digest': digest, ETag: etag, ...warning });
   }
   // One literal of fixed shape: the hottest response berth sends (src/http/responses.ts).
   const headers: Record<string, string> = {
@@ -39,7 +41,7 @@ export async function getManifest(c: Context, registry: Registry): Promise<Respo
     'Docker-Content-Digest': digest,
     ETag: etag,
   };
-  if (warning !== undefined) headers.Warning = warning;
+  if (warning) headers.Warning = warning.Warning;
   if (found.bytes === undefined) return new Response(null, { status: 200, headers });
   c.set('sent', { status: 200, length: found.bytes.byteLength });
   return new Response(found.bytes, { status: 200, headers });
