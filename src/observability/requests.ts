@@ -30,7 +30,6 @@ export function observeRequests(
   metrics: Metrics,
   logger: Logger,
   logRequests: boolean,
-  upstreamOutcome?: () => string | undefined,
   /** Told how the mirror answered each request it took part in (the UI's per-upstream counts). */
   onMirrorAnswer?: (repository: string, outcome: string) => void,
 ): MiddlewareHandler {
@@ -51,7 +50,7 @@ export function observeRequests(
     // A GET or HEAD has no body to count, and reading a header is not free on every runtime.
     const bytesIn = method === 'GET' || method === 'HEAD' ? 0 : lengthOf(c.req.header('Content-Length'));
     const sent = bytesOut(c);
-    const upstream = upstreamOutcome?.();
+    const upstream = c.get('upstream');
     metrics.requestDone({ route, method, status, seconds, bytesIn, bytesOut: sent, upstream });
     const repository = endpoint?.params.name;
     if (onMirrorAnswer && upstream !== undefined && repository !== undefined) onMirrorAnswer(repository, upstream);
