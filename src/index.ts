@@ -1,19 +1,19 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { createAuth } from './auth/create.ts';
+import { millis, seconds } from './config/duration.ts';
 import type { FastPaths } from './http/options.ts';
-import { parseConfig } from './config/load.ts';
 import { withCache } from './cache/driver.ts';
 import { createMirror } from './mirror/create.ts';
-import type { Config, ConfigInput } from './config/schema.ts';
+import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
 
-export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
-export type { Config, ConfigInput } from './config/schema.ts';
+export { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './schema.ts';
+export type { Duration } from './config/duration.ts';
 export type { Driver, ObjectInfo } from './storage/driver.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { Registry } from './registry/registry.ts';
@@ -44,11 +44,11 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   const metrics = new Metrics();
   // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
   // upstreams are configured.
-  const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? 2 : 0) };
+  const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? seconds(2) : millis(0)) };
   const driver = withCache(instrumented(storage.driver, metrics), cache);
   const mirror = createMirror(config.mirror, driver, logger, metrics.upstreamRequest);
   const registry = mirror?.registry ?? new Registry(driver);
-  const auth = createAuth(config, logger);
+  const auth = createAuth(config.auth, config.storage.fs?.root, logger);
   const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.fastPaths, auth, upstreamOutcome: mirror?.outcome });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.

@@ -1,11 +1,11 @@
 /** Builds access control from config: the `/v2/` gate, the token service routes, and readiness. */
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
 import { basicGate, tokenGate } from './middleware.ts';
 import { Rules } from './rules.ts';
+import type { AuthConfig } from './schema.ts';
 import { tokenService } from './service.ts';
 import { Throttle } from './throttle.ts';
 import { UserStore } from './users.ts';
@@ -20,9 +20,11 @@ export interface Auth {
   ready: Promise<void>;
 }
 
-/** Access control for `config.auth`, or undefined when it is off (`mode: none`). */
-export function createAuth(config: Config, logger: Logger): Auth | undefined {
-  const cfg = config.auth;
+/**
+ * Access control for the `auth:` block, or undefined when it is off (`mode: none`). A generated
+ * token key is kept in `dataDir` (local-disk storage); without one, `token.key` is required.
+ */
+export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger: Logger): Auth | undefined {
   if (cfg.mode === 'none') return undefined;
   const rules = new Rules(cfg.rules, cfg.groups);
   const users = new UserStore(cfg.users, cfg.htpasswd, logger);
@@ -45,7 +47,6 @@ export function createAuth(config: Config, logger: Logger): Auth | undefined {
 
   const keys = (async (): Promise<{ key: SigningKey; verifier: TokenVerifier }> => {
     await users.init();
-    const dataDir = config.storage.fs?.root;
     if (token.key === undefined && dataDir === undefined) {
       // Replicas on shared storage must sign with one key; generating one each would split them.
       throw new Error('auth.token.key is required when storage is not on local disk (every replica must sign with the same key)');

@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../schema.ts';
 import { errorFields, type Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { collectGarbage, purgeUploads } from '../registry/gc.ts';

@@ -47,11 +47,11 @@ function startRetention(driver: Driver, router: Router, usage: UsageLog, retenti
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    sweepMirrored(driver, tags, router, usage, { maxAgeMs: retention.maxAge * 1000, maxBytes: retention.maxSize })
+    sweepMirrored(driver, tags, router, usage, { maxAgeMs: retention.maxAge, maxBytes: retention.maxSize })
       .then((report) => logger?.info('mirror retention sweep', { ...report }))
       .catch((e: unknown) => logger?.warn('mirror retention sweep failed', errorFields(e)))
       .finally(() => (running = false));
-  }, retention.interval * 1000);
+  }, retention.interval);
   // Never keeps the process alive by itself.
   (timer as { unref?: () => void }).unref?.();
   return () => clearInterval(timer);

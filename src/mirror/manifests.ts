@@ -192,7 +192,7 @@ export class MirrorManifests extends Manifests {
       at = (await this.#driver.stat(layout.tag(route.local, tag)))?.modified.getTime() ?? 0;
       this.#validated.set(key, at);
     }
-    return Date.now() - at < route.upstream.tagTtlMs;
+    return Date.now() - at < route.upstream.tagTtl;
   }
 
   /**
@@ -208,7 +208,7 @@ export class MirrorManifests extends Manifests {
     const key = `${route.local}:${tag}|${types}`;
     const known = this.#narrowed.get(key);
     const cached = known?.digest ? await super.resolve(route.local, { digest: known.digest }) : undefined;
-    if (known && Date.now() - known.at < route.upstream.tagTtlMs && (cached || !known.digest)) return cached ?? shared;
+    if (known && Date.now() - known.at < route.upstream.tagTtl && (cached || !known.digest)) return cached ?? shared;
     const answer = (found: Found | undefined): Found => {
       this.#narrowed.set(key, { digest: found?.digest, at: Date.now() });
       return found ?? shared;

@@ -1,6 +1,6 @@
 import process from 'node:process';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { S3Options } from '../../config/schema.ts';
+import type { S3Options } from './schema.ts';
 
 /**
  * Concurrent connections to S3. Every blob GET in flight holds one for as long as its client
