@@ -14,7 +14,7 @@ import { anonymous, type Principal, type Rules } from './rules.ts';
 import { formatScope, missingScopes, requiredAccess, type Requirement, type Scope } from './scope.ts';
 import type { TokenVerifier } from './verify.ts';
 
-const requirementOf = (c: Context): Requirement => requiredAccess(c.req.method, c.req.path, (k) => c.req.query(k));
+const requirementOf = (c: Context): Requirement => requiredAccess(c.req.method, c.req.path);
 const scopesOf = (r: Requirement): Scope[] => (r.kind === 'scopes' ? r.scopes : []);
 
 /** The token endpoint as clients should reach it: configured, or this request's origin + `/token`. */

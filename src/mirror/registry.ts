@@ -59,10 +59,10 @@ class MirrorUploads extends Uploads {
     this.#router = router;
   }
 
-  override async start(name: string, algorithm: Algorithm): Promise<UploadSession> {
+  override async start(name: string, algorithm: Algorithm, owner?: string): Promise<UploadSession> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);
-    return super.start(name, algorithm);
+    return super.start(name, algorithm, owner);
   }
 }
 
