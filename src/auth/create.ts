@@ -3,6 +3,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from '../observability/log.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
+import { PasswordChecker } from './passwords.ts';
 import { basicGate, tokenGate } from './middleware.ts';
 import { Rules } from './rules.ts';
 import type { AuthConfig } from './schema.ts';
@@ -18,6 +19,8 @@ export interface Auth {
   routes: Hono;
   /** Resolves once users, keys and issuers are loaded; rejects with the reason they cannot be. */
   ready: Promise<void>;
+  /** Stops the password-checking thread. */
+  close(): Promise<void>;
 }
 
 /**
@@ -27,7 +30,8 @@ export interface Auth {
 export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger: Logger): Auth | undefined {
   if (cfg.mode === 'none') return undefined;
   const rules = new Rules(cfg.rules, cfg.groups);
-  const users = new UserStore(cfg.users, cfg.htpasswd, logger);
+  const passwords = new PasswordChecker(logger);
+  const users = new UserStore(cfg.users, cfg.htpasswd, logger, passwords);
   const { throttle: t, token } = cfg;
   const throttle = new Throttle({
     attempts: (key) => (key.startsWith('addr:') ? t.addressAttempts : t.attempts),
@@ -42,7 +46,7 @@ export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger:
     // Reported by whoever awaits `ready` (perhaps only after storage is ready): not an unhandled rejection.
     ready.catch(() => undefined);
     const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, trustForwardedFor: t.trustForwardedFor });
-    return { gate, routes, ready };
+    return { gate, routes, ready, close: () => passwords.close() };
   }
 
   const keys = (async (): Promise<{ key: SigningKey; verifier: TokenVerifier }> => {
@@ -86,5 +90,5 @@ export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger:
   );
   const ready = keys.then(() => undefined);
   ready.catch(() => undefined);
-  return { gate, routes, ready };
+  return { gate, routes, ready, close: () => passwords.close() };
 }
