@@ -176,10 +176,32 @@ export class Upstream {
   }
 }
 
-export const unavailable = (upstream: string, e: unknown): OciError =>
-  new OciError('UNAVAILABLE', `upstream ${upstream} is unavailable: ${e instanceof Error ? e.message : String(e)}`, {
-    detail: { upstream },
-  });
+const reasons: Array<[RegExp, string]> = [
+  [/^ECONNREFUSED$/, 'connection refused'],
+  [/^(ENOTFOUND|EAI_AGAIN)$/, 'host name not found'],
+  [/^(ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT)$/, 'connection timed out'],
+  [/^(UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|ABORT_ERR)$/, 'no answer in time'],
+  [/^(ECONNRESET|EPIPE|UND_ERR_CLOSED)$/, 'connection reset'],
+  [/CERT|SSL|TLS/, 'TLS failure'],
+];
+
+/**
+ * An upstream that cannot be reached, as clients see it: which upstream and what kind of failure,
+ * never its host or port (the log has those, from the cause).
+ */
+export const unavailable = (upstream: string, e: unknown): OciError => {
+  let reason = 'request failed';
+  // The first code along the causes that names a failure (undici wraps the system's error).
+  for (let at: unknown = e, depth = 0; at instanceof Error && depth < 5; at = at.cause, depth++) {
+    const code = (at as { code?: unknown }).code;
+    const known = typeof code === 'string' ? reasons.find(([re]) => re.test(code)) : undefined;
+    if (known) {
+      reason = known[1];
+      break;
+    }
+  }
+  return new OciError('UNAVAILABLE', `upstream ${upstream} is unavailable: ${reason}`, { detail: { upstream }, cause: e });
+};
 
 /**
  * A Node-style body as a pull-based web stream: nothing is read ahead of the consumer, and a
