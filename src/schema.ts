@@ -12,6 +12,7 @@ import { mirrorSchema } from './mirror/schema.ts';
 import { observabilitySchemas } from './observability/schema.ts';
 import { registrySchemas } from './registry/schema.ts';
 import { storageSchema } from './storage/schema.ts';
+import { uiSchema } from './ui/schema.ts';
 
 /**
  * Marks a configuration that has been through the schema. Parsing is not idempotent (a bare number
@@ -30,6 +31,7 @@ export const configSchema = z
     mirror: mirrorSchema.prefault({}).describe('Pull-through mirroring of upstream registries; no upstreams (the default) is a plain push registry.'),
     cache: cacheSchema,
     auth: authSchema.prefault({}).describe('Access control; `mode: none` (the default) leaves the registry open.'),
+    ui: uiSchema.prefault({}).describe('The web UI: repositories, tags, manifests, referrers, the mirror and storage, in a browser. Signs in with the same users and rules as the API.'),
     metrics: observabilitySchemas.metrics,
     gc: registrySchemas.gc,
     log: observabilitySchemas.log,

@@ -1,6 +1,7 @@
 /** Builds access control from config: the `/v2/` gate, the token service routes, and readiness. */
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from '../observability/log.ts';
+import { accounts, type Accounts } from './accounts.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
 import { PasswordChecker } from './passwords.ts';
@@ -21,6 +22,8 @@ export interface Auth {
   ready: Promise<void>;
   /** Stops the password-checking thread. */
   close(): Promise<void>;
+  /** Sign-in and rules for the web UI. */
+  accounts: Accounts;
 }
 
 /**
@@ -46,7 +49,7 @@ export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger:
     // Reported by whoever awaits `ready` (perhaps only after storage is ready): not an unhandled rejection.
     ready.catch(() => undefined);
     const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, trustForwardedFor: t.trustForwardedFor });
-    return { gate, routes, ready, close: () => passwords.close() };
+    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }), close: () => passwords.close() };
   }
 
   const keys = (async (): Promise<{ key: SigningKey; verifier: TokenVerifier }> => {
@@ -90,5 +93,5 @@ export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger:
   );
   const ready = keys.then(() => undefined);
   ready.catch(() => undefined);
-  return { gate, routes, ready, close: () => passwords.close() };
+  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }), close: () => passwords.close() };
 }

@@ -8,7 +8,8 @@ const src = join(root, 'src');
 /**
  * DESIGN.md: imports run down the floors only, config and oci at the bottom. A box may import its
  * own files and any box on a lower floor; boxes on one floor (auth, http, the mirror) never import
- * each other. The files directly in src/ (app, index, the composed schema) sit above every box.
+ * each other. The UI sits on them; the files directly in src/ (app, index, the composed schema)
+ * above every box.
  */
 const floors: Record<string, number> = {
   oci: 0,
@@ -20,8 +21,10 @@ const floors: Record<string, number> = {
   auth: 5,
   http: 5,
   mirror: 5,
-  '(src)': 6,
-  cli: 7,
+  // The web UI: pages over the registry's API, with access control's sign-in and the mirror's router.
+  ui: 6,
+  '(src)': 7,
+  cli: 8,
 };
 
 const boxOf = (file: string): string => {
