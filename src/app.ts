@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { Auth } from './auth/create.ts';
 import type { Config } from './config/schema.ts';
 import type { FastPaths } from './http/options.ts';
+import { toOciError } from './http/errors.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry } from './registry/registry.ts';
@@ -12,7 +13,7 @@ import { observeRequests } from './observability/requests.ts';
 export interface AppParts {
   logger: Logger;
   metrics: Metrics;
-  /** Resolves when the registry can serve: storage reachable, keys loaded. */
+  /** Resolves when the registry can serve: storage reachable, writable and not full. Bounded in time (storage/create.ts). */
   readiness: () => Promise<void>;
   fastPaths?: FastPaths | undefined;
   auth?: Auth | undefined;
@@ -34,8 +35,9 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
       await parts.readiness();
       return c.text('ready');
     } catch (e) {
+      // The log gets the detail; the probe's body says what, never where (no keys, paths, hosts).
       logger.warn('not ready', errorFields(e));
-      return c.text(`not ready: ${e instanceof Error ? e.message : String(e)}`, 503);
+      return c.text(`not ready: ${toOciError(e).message}`, 503);
     }
   });
   if (config.metrics.enabled && config.metrics.listen === undefined) app.get('/metrics', metricsHandler(metrics, config.metrics.token));

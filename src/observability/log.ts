@@ -21,5 +21,16 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
+/**
+ * An error that knows what its log line should say: an expected failure (storage down, say) whose
+ * message is the whole story, so a stack per request would be noise (src/storage/errors.ts).
+ */
+interface SelfDescribing {
+  logFields(): LogFields;
+}
+
+const describesItself = (e: unknown): e is SelfDescribing =>
+  typeof e === 'object' && e !== null && typeof (e as Partial<SelfDescribing>).logFields === 'function';
+
 export const errorFields = (e: unknown): LogFields =>
-  e instanceof Error ? { error: e.message, stack: e.stack } : { error: String(e) };
+  describesItself(e) ? e.logFields() : e instanceof Error ? { error: e.message, stack: e.stack } : { error: String(e) };

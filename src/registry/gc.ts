@@ -27,6 +27,8 @@ export interface GcReport {
   blobsDeleted: number;
   bytesFreed: number;
   linksDeleted: number;
+  /** Temporary files of writes that died with their process (fs). */
+  temporariesDeleted: number;
 }
 
 const text = new TextDecoder();
@@ -50,7 +52,8 @@ export async function digestsUnder(driver: Driver, prefix: string): Promise<Dige
 export async function collectGarbage(driver: Driver, opts: GcOptions): Promise<GcReport> {
   const now = opts.now ?? Date.now();
   const young = (modified: Date | undefined): boolean => modified !== undefined && now - modified.getTime() < opts.graceMs;
-  const report: GcReport = { repositories: 0, manifestsDeleted: 0, blobsKept: 0, blobsDeleted: 0, bytesFreed: 0, linksDeleted: 0 };
+  const report: GcReport = { repositories: 0, manifestsDeleted: 0, blobsKept: 0, blobsDeleted: 0, bytesFreed: 0, linksDeleted: 0, temporariesDeleted: 0 };
+  if (!opts.dryRun) report.temporariesDeleted = (await driver.sweep?.()) ?? 0;
   const marked = new Set<string>();
   const repos = await findRepositories(driver, (entries) => entries.some((e) => e.startsWith('_')));
   report.repositories = repos.length;

@@ -53,4 +53,11 @@ export interface Driver {
    * send a blob with its own sendfile-class I/O instead of a JavaScript stream.
    */
   localPath?(key: string): string;
+
+  /**
+   * Removes what writes that died with their process left behind (temporary files), old enough
+   * that no write in flight can own them; returns how many. For drivers whose interrupted writes
+   * leave such things (fs); run at start and by gc.
+   */
+  sweep?(): Promise<number>;
 }
