@@ -76,10 +76,16 @@ function describe(error: z.ZodError, origin: string): string {
 
 /** Validates a configuration object (defaults filled in) or throws a ConfigError naming the keys. */
 export function parseConfig(input: unknown, origin = 'configuration'): Config {
+  // Parsing is not idempotent (a bare number is seconds in, milliseconds out): a parsed config
+  // handed back (the CLI gives createRegistry what loadConfig read) is kept as it is.
+  if (typeof input === 'object' && input !== null && parsed.has(input)) return input as Config;
   const result = configSchema.safeParse(input ?? {});
   if (!result.success) throw new ConfigError(describe(result.error, origin));
+  parsed.add(result.data);
   return result.data;
 }
+
+const parsed = new WeakSet<object>();
 
 /** Reads file, environment and flags, in rising precedence, into one validated config. */
 export async function loadConfig(sources: ConfigSources): Promise<Config> {

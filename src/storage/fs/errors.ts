@@ -37,5 +37,7 @@ export function fsError(e: unknown, what: string): StorageError {
   const code = codeOf(e);
   const meaning = code === undefined ? undefined : meanings[code];
   const message = e instanceof Error ? e.message : String(e);
-  return new StorageError(meaning?.[0] ?? 'failed', `${what}: ${message}`, { cause: e, ...(meaning ? { reason: meaning[1] } : {}) });
+  // Deno words it "No space left on device (os error 28)": the code keeps log searches uniform.
+  const detail = code === undefined || message.includes(code) ? message : `${message} (${code})`;
+  return new StorageError(meaning?.[0] ?? 'failed', `${what}: ${detail}`, { cause: e, ...(meaning ? { reason: meaning[1] } : {}) });
 }

@@ -56,11 +56,15 @@ function reason(e: unknown): string {
   return `${label}${label && text ? ': ' : ''}${text}${status}${attempts}` || String(e);
 }
 
+/** Connections cut or refused: the SDK names a reset `TimeoutError` too, but it is no slowness. */
+const cut = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 function kindOf(e: unknown): [StorageErrorKind, string | undefined] {
-  const { name = '' } = shape(e);
+  const { name = '', code = '' } = shape(e);
   const status = statusOf(e);
   if (full.has(name) || status === 507) return ['full', 'quota exceeded'];
   if (status === 403 || denied.has(name) || name === 'CredentialsProviderError') return ['denied', undefined];
+  if (cut.has(code)) return ['unavailable', undefined];
   if (timedOut.has(name)) return ['timeout', undefined];
   if (name === 'NoSuchBucket') return ['unavailable', undefined];
   if (status === undefined || status >= 500 || status === 429 || busy.has(name)) return ['unavailable', undefined];
