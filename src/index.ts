@@ -15,6 +15,7 @@ import { createStorage } from './storage/create.ts';
 export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
 export type { Config, ConfigInput } from './config/schema.ts';
 export type { Driver, ObjectInfo } from './storage/driver.ts';
+export { StorageError, type StorageErrorKind } from './storage/errors.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';

@@ -356,7 +356,10 @@ export class FsDriver implements Driver {
       await unlink(probe);
     } catch (e) {
       await rm(probe, { force: true }).catch(() => undefined);
-      throw fsError(e, `write to ${this.root}`);
+      const error = fsError(e, `write to ${this.root}`);
+      // The root itself gone (or a file in its place) is an outage, not an object missing.
+      if (error.kind !== 'missing') throw error;
+      throw new StorageError('unavailable', error.message, { cause: e, reason: 'the storage directory is gone' });
     }
   }
 
