@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { digestBytes, formatDigest, parseDigest, sameDigest, type Digest } from '../oci/digest.ts';
-import { isOciError, OciError } from '../oci/errors.ts';
+import { OciError } from '../oci/errors.ts';
+import { asOciError } from '../registry/failures.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import { acceptsManifest, bareMediaType, manifestMediaTypes, namedManifestTypes } from '../oci/media-types.ts';
 import type { Blobs } from '../registry/blobs.ts';
@@ -180,7 +181,10 @@ export class MirrorManifests extends Manifests {
       noteOutcome('miss');
       return fetched;
     } catch (e) {
-      if (local && isOciError(e) && e.status >= 429) return this.#stale(route, local, e);
+      // Upstream refusing, or storage failing to take the new copy: what we have is still good. The
+      // Warning says what happened in the spec's words, never storage's detail (keys, hosts).
+      const known = asOciError(e);
+      if (local && known && known.status >= 429) return this.#stale(route, local, known);
       throw e;
     }
   }

@@ -365,6 +365,11 @@ describeS3('S3 refusing, hanging and full (a real RGW behind a TCP proxy)', () =
     expect(ready.status).toBe(503);
     expect(ready.text()).toBe('not ready: storage is unavailable; try again later');
     expectClean(ready, secrets);
+    // The web UI, the other surface over the same registry, says the same in its own words.
+    const page = await client.get(`/ui/repo/${repo}`);
+    expect(page.status).toBe(503);
+    expect(page.text()).toContain('Storage is not answering');
+    expectClean(page, secrets);
     // One line per failed request, with the detail and no stack.
     const lines = failureLines(quick, mark);
     expect(lines).toHaveLength(4);
