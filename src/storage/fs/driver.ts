@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as later } from 'node:timers';
 import type { ByteRange } from '../../oci/range.ts';
 import type { Driver, ObjectInfo } from '../driver.ts';
 import { conflict, StorageError } from '../errors.ts';
 import { assertKey } from '../keys.ts';
+import { DurableFiles } from './durable.ts';
 import { fsError, isNotFound } from './errors.ts';
 import { fileStream } from './file-stream.ts';
+import { freeSpace, sweepOlderThan } from './upkeep.ts';
 
-export interface FsOptions {
+export interface FsDriverOptions {
   /**
    * Flush every write to stable storage before it is acknowledged: the file's data, then the
    * directory entry of its rename. On by default; off trades durability on power loss for speed.
@@ -34,7 +36,7 @@ const orphanAge = 60_000;
 
 /**
  * Local disk: keys are paths under `root`. Writes go to a temporary file, are flushed, renamed into
- * place (atomic within one filesystem) and the directory is flushed, so an acknowledged write
+ * place (atomic within one filesystem) and the directory is flushed (durable.ts), so an acknowledged write
  * survives power loss and a reader never sees half of one.
  */
 export class FsDriver implements Driver {
@@ -42,6 +44,7 @@ export class FsDriver implements Driver {
   readonly root: string;
   readonly #tmp: string;
   readonly #fsync: boolean;
+  readonly #files: DurableFiles;
   readonly #minFreeSpace: number;
   /**
    * Batch buffers of finished appends, for the next ones: a fresh 1 MiB per append would be
@@ -49,10 +52,11 @@ export class FsDriver implements Driver {
    */
   readonly #batches: Uint8Array[] = [];
 
-  constructor(root: string, opts: FsOptions = {}) {
+  constructor(root: string, opts: FsDriverOptions = {}) {
     this.root = root;
     this.#tmp = join(root, '_tmp');
     this.#fsync = opts.fsync ?? true;
+    this.#files = new DurableFiles(root, this.#fsync);
     this.#minFreeSpace = opts.minFreeSpace ?? 0;
   }
 
@@ -78,66 +82,12 @@ export class FsDriver implements Driver {
     const path = this.#path(key);
     const tmp = join(this.#tmp, randomUUID());
     try {
-      await this.#writeFile(tmp, typeof body === 'string' ? new TextEncoder().encode(body) : body);
-      await this.#moveInto(tmp, path);
+      await this.#files.writeFile(tmp, typeof body === 'string' ? new TextEncoder().encode(body) : body);
+      await this.#files.moveInto(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw fsError(e, `put ${key}`);
     }
-  }
-
-  /** A new file holding `bytes`, flushed when fsync is on (and `flush` not false). */
-  async #writeFile(path: string, bytes: Uint8Array, flush = this.#fsync): Promise<void> {
-    let handle: FileHandle;
-    try {
-      handle = await open(path, 'w');
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      await mkdir(dirname(path), { recursive: true }); // _tmp removed under a running server
-      handle = await open(path, 'w');
-    }
-    try {
-      await handle.writeFile(bytes);
-      if (flush) await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-  }
-
-  /** Renames a flushed file into place, creating its directory if needed, and flushes the entry. */
-  async #moveInto(from: string, to: string): Promise<void> {
-    try {
-      await rename(from, to);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      await this.#makeDirectory(dirname(to));
-      await rename(from, to);
-    }
-    if (this.#fsync) await syncDirectory(dirname(to));
-  }
-
-  /** `mkdir -p`, flushing the entry of every directory it made, so they outlive a power loss too. */
-  async #makeDirectory(dir: string): Promise<void> {
-    let first: string | undefined;
-    try {
-      first = await mkdir(dir, { recursive: true });
-    } catch (e) {
-      // A recursive mkdir says ENOENT where the truth is EROFS or EACCES further up: ask again
-      // one level at a time, so the error names the real reason.
-      if (!isNotFound(e)) throw e;
-      for (let at = dir; at !== this.root && at !== dirname(at); at = dirname(at)) {
-        if (await exists(dirname(at))) {
-          await mkdir(at);
-          break;
-        }
-      }
-      throw e;
-    }
-    if (!this.#fsync || first === undefined) return;
-    // Each new directory's entry lives in its parent: flush from the first one's parent down.
-    const made: string[] = [];
-    for (let d = dir; d !== dirname(first); d = dirname(d)) made.push(dirname(d));
-    for (const d of made.reverse()) await syncDirectory(d);
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
@@ -179,7 +129,7 @@ export class FsDriver implements Driver {
     const path = this.#path(key);
     try {
       await unlink(path);
-      if (this.#fsync) await syncDirectory(dirname(path));
+      await this.#files.flushDirectory(dirname(path));
     } catch (e) {
       if (!isNotFound(e)) throw fsError(e, `delete ${key}`);
     }
@@ -278,7 +228,7 @@ export class FsDriver implements Driver {
       if (offset !== 0) throw conflict(what, offset, 0);
     }
     try {
-      await this.#makeDirectory(dirname(path));
+      await this.#files.makeDirectory(dirname(path));
       return await open(path, 'w');
     } catch (e) {
       throw fsError(e, what);
@@ -308,7 +258,7 @@ export class FsDriver implements Driver {
         }
       }
       // Both paths hold verified, identical bytes if `to` exists; rename replaces atomically.
-      await this.#moveInto(source, target);
+      await this.#files.moveInto(source, target);
     } catch (e) {
       throw fsError(e, what);
     }
@@ -335,13 +285,7 @@ export class FsDriver implements Driver {
   async check(): Promise<void> {
     await this.#probe();
     if (this.#minFreeSpace <= 0) return;
-    let free: number;
-    try {
-      const s = await statfs(this.root);
-      free = Number(s.bavail) * Number(s.bsize);
-    } catch (e) {
-      throw fsError(e, `statfs ${this.root}`);
-    }
+    const free = await freeSpace(this.root);
     if (free < this.#minFreeSpace) {
       throw new StorageError('full', `${free} bytes free on the filesystem of ${this.root}, below storage.fs.minFreeSpace (${this.#minFreeSpace})`, {
         reason: 'free space is below the configured minimum',
@@ -349,10 +293,15 @@ export class FsDriver implements Driver {
     }
   }
 
+  /** Removes temporary files left by writes that died (a crash, a kill); returns how many. */
+  sweep(): Promise<number> {
+    return sweepOlderThan(this.#tmp, orphanAge);
+  }
+
   async #probe(): Promise<void> {
     const probe = join(this.#tmp, `probe-${randomUUID()}`);
     try {
-      await this.#writeFile(probe, new Uint8Array(0), false);
+      await this.#files.writeFile(probe, new Uint8Array(0), false);
       await unlink(probe);
     } catch (e) {
       await rm(probe, { force: true }).catch(() => undefined);
@@ -361,45 +310,5 @@ export class FsDriver implements Driver {
       if (error.kind !== 'missing') throw error;
       throw new StorageError('unavailable', error.message, { cause: e, reason: 'the storage directory is gone' });
     }
-  }
-
-  /** Removes temporary files left by writes that died (a crash, a kill); returns how many. */
-  async sweep(): Promise<number> {
-    const now = Date.now();
-    let removed = 0;
-    let names: string[];
-    try {
-      names = await readdir(this.#tmp);
-    } catch (e) {
-      if (isNotFound(e)) return 0;
-      throw fsError(e, `list ${this.#tmp}`);
-    }
-    for (const name of names) {
-      const path = join(this.#tmp, name);
-      try {
-        if (now - (await stat(path)).mtimeMs < orphanAge) continue;
-        await rm(path, { recursive: true, force: true });
-        removed++;
-      } catch (e) {
-        if (!isNotFound(e)) throw fsError(e, `remove ${path}`);
-      }
-    }
-    return removed;
-  }
-}
-
-const exists = (path: string): Promise<boolean> =>
-  stat(path).then(
-    () => true,
-    () => false,
-  );
-
-/** Flushes a directory's entries (a rename or unlink in it) to stable storage. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
