@@ -17,7 +17,7 @@ import type { Router } from './mirror/router.ts';
 export interface AppParts {
   logger: Logger;
   metrics: Metrics;
-  /** Resolves when the registry can serve: storage reachable, keys loaded. */
+  /** Resolves when the registry can serve: storage reachable, writable and not full. Bounded in time (storage/create.ts). */
   readiness: () => Promise<void>;
   fastPaths?: FastPaths | undefined;
   auth?: Auth | undefined;
@@ -51,8 +51,9 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
       await parts.readiness();
       return sendText(c, 200, text, 'ready');
     } catch (e) {
+      // The log gets the detail; the probe's body says what, never where (no keys, paths, hosts).
       logger.warn('not ready', errorFields(e));
-      return sendText(c, 503, text, `not ready: ${e instanceof Error ? e.message : String(e)}`);
+      return sendText(c, 503, text, `not ready: ${toOciError(e).message}`);
     }
   });
   if (config.metrics.enabled && config.metrics.listen === undefined) {

@@ -17,6 +17,7 @@ import { MirrorActivity } from './ui/activity.ts';
 export { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './schema.ts';
 export type { Duration } from './config/duration.ts';
 export type { Driver, ObjectInfo } from './storage/driver.ts';
+export { StorageError, type StorageErrorKind } from './storage/errors.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { StoredRegistry, type Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';

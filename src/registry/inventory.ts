@@ -135,6 +135,11 @@ export class Inventory {
     return this.#run(() => this.#driver.delete(layout.blob(digest)));
   }
 
+  /** Removes the store's leftover temporary files (a crash mid-write); how many went. */
+  async temporaries(): Promise<number> {
+    return (await this.#driver.sweep?.()) ?? 0;
+  }
+
   uploads(): Promise<string[]> {
     return this.#run(() => this.#driver.list(layout.uploads));
   }

@@ -1,7 +1,7 @@
 import type { Metrics } from '../observability/metrics.ts';
 import type { Driver } from './driver.ts';
 
-type Operation = Exclude<keyof Driver, 'name' | 'localPath'>;
+type Operation = Exclude<keyof Driver, 'name' | 'localPath' | 'sweep'>;
 const operations: readonly Operation[] = ['get', 'put', 'stat', 'read', 'delete', 'deletePrefix', 'list', 'append', 'commit'];
 
 /**
@@ -25,5 +25,6 @@ export function instrumented(driver: Driver, metrics: Metrics): Driver {
     };
   }
   if (driver.localPath) wrapped.localPath = driver.localPath.bind(driver);
+  if (driver.sweep) wrapped.sweep = driver.sweep.bind(driver);
   return wrapped as unknown as Driver;
 }

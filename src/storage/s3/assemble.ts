@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ByteRange } from '../../oci/range.ts';
 import type { Piece } from './append-state.ts';
+import { StorageError } from '../errors.ts';
 import type { Bucket } from './bucket.ts';
 
 /** Server-side part copies in flight during one commit: S3 works on each for a while. */
@@ -60,19 +61,17 @@ async function multipart(bucket: Bucket, to: string, sources: Source[]): Promise
   const Bucket = bucket.name;
   const Key = bucket.key(to);
   const where = bucket.where(to);
-  const { UploadId } = await bucket.run(`CreateMultipartUpload ${where}`, () =>
-    bucket.client.send(new CreateMultipartUploadCommand({ Bucket, Key })),
-  );
-  if (!UploadId) throw new Error(`CreateMultipartUpload ${where} returned no upload id`);
+  const { UploadId } = await bucket.run(`CreateMultipartUpload ${where}`, (o) => bucket.client.send(new CreateMultipartUploadCommand({ Bucket, Key }), o));
+  if (!UploadId) throw new StorageError('failed', `CreateMultipartUpload ${where} returned no upload id`);
   const part = async (source: Source, PartNumber: number): Promise<string | undefined> => {
     if ('bytes' in source) {
       const Body = await source.bytes();
-      const r = await bucket.run(`UploadPart ${PartNumber} of ${where}`, () =>
-        bucket.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.byteLength })),
+      const r = await bucket.run(`UploadPart ${PartNumber} of ${where}`, (o) =>
+        bucket.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.byteLength }), o),
       );
       return r.ETag;
     }
-    const r = await bucket.run(`UploadPartCopy ${PartNumber} of ${where}`, () =>
+    const r = await bucket.run(`UploadPartCopy ${PartNumber} of ${where}`, (o) =>
       bucket.client.send(
         new UploadPartCopyCommand({
           Bucket,
@@ -82,13 +81,14 @@ async function multipart(bucket: Bucket, to: string, sources: Source[]): Promise
           CopySource: bucket.copySource(source.copy),
           CopySourceRange: source.range && `bytes=${source.range.start}-${source.range.end}`,
         }),
+        o,
       ),
     );
     return r.CopyPartResult?.ETag;
   };
   try {
     const etags = await pool(sources.map((s, i) => () => part(s, i + 1)), copyConcurrency);
-    await bucket.run(`CompleteMultipartUpload ${where}`, () =>
+    await bucket.run(`CompleteMultipartUpload ${where}`, (o) =>
       bucket.client.send(
         new CompleteMultipartUploadCommand({
           Bucket,
@@ -97,10 +97,11 @@ async function multipart(bucket: Bucket, to: string, sources: Source[]): Promise
           // Ceph returns copy ETags without quotes; it and AWS accept them as they came.
           MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
         }),
+        o,
       ),
     );
   } catch (e) {
-    await bucket.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+    await bucket.run(`AbortMultipartUpload ${where}`, (o) => bucket.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), o)).catch(() => undefined);
     throw e;
   }
 }
