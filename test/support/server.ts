@@ -26,7 +26,8 @@ const root = ((): string => {
 /** The runtime the suite runs berth on: `TEST_RUNTIME`, node by default. */
 export const testRuntime = (process.env.TEST_RUNTIME ?? 'node') as RuntimeName;
 
-function command(runtime: RuntimeName): [string, string[]] {
+/** The `berth` command on a runtime: its executable and the arguments before berth's own. */
+export function berthCommand(runtime: RuntimeName): [string, string[]] {
   switch (runtime) {
     case 'node':
       return [process.execPath, [join(root, 'dist/runtimes/node.js')]];
@@ -51,7 +52,7 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const runtime = opts.runtime ?? testRuntime;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
-  const [runtimeBin, runtimeArgs] = command(runtime);
+  const [runtimeBin, runtimeArgs] = berthCommand(runtime);
   const [bin, ...pre] = [...(opts.wrap ?? []), runtimeBin, ...runtimeArgs];
   const child = spawn(bin!, [...pre, 'serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])], {
     env: { ...process.env, BERTH_LOG__LEVEL: 'info', ...opts.env },
