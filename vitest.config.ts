@@ -10,6 +10,7 @@ export const inProcessTests = [
   'test/peers/**/*.test.ts',
   'test/auth/unit/**/*.test.ts',
   'test/s3/driver.test.ts',
+  'test/s3/driver-limits.test.ts',
   'test/s3/unit/**/*.test.ts',
   'test/mirror/cache.test.ts',
   'test/mirror/fill.test.ts',
