@@ -185,7 +185,11 @@ export async function purgeUploads(driver: Driver, maxAgeMs: number, now = Date.
         // unreadable: judged by the object's age below
       }
     }
-    if (Number.isNaN(started)) started = (await driver.stat(layout.uploadInfo(id)))?.modified.getTime() ?? 0;
+    // Without a readable start, when its info (else its data) was written; with neither it is being created.
+    if (Number.isNaN(started)) {
+      const info = await driver.stat(layout.uploadInfo(id));
+      started = (info ?? (await driver.stat(layout.uploadData(id))))?.modified.getTime() ?? now;
+    }
     if (now - started > maxAgeMs) {
       await driver.deletePrefix(layout.upload(id));
       purged++;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.ts';
 import { storeProblemsIn } from '../support/store.ts';
 import { ociManifest, pullProblems, pushImage, sha256 } from './client.ts';
-import { startStack, type Stack } from './stack.ts';
+import { repeatUntilStopped, startStack, type Stack } from './stack.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -80,15 +80,23 @@ describe('mirror retention evicting a layer while a client streams it', () => {
 
   it('lets the client finish or fail cleanly, and leaves nothing corrupt', async () => {
     const url = mirror.server.url;
+    const pullTag = async (): Promise<number> => (await fetch(`${url}/v2/up/lib/app/manifests/v1`, { headers: { Accept: ociManifest } })).status;
+    // Until the layer is cached, the image is kept in use (a pull of its tag every 200 ms), so it
+    // cannot expire while a busy machine takes its time over the 48 MiB.
+    const inUse = repeatUntilStopped(async () => {
+      await pullTag();
+      await sleep(200);
+    });
     // Cached through the mirror: manifest, then the layer (whole and verified).
     expect(await pullProblems(url, 'up/lib/app', 'v1', manifestDigest)).toEqual([]);
     const key = `blobs/sha256/${layerDigest.slice(7, 9)}/${layerDigest.slice(7)}`;
     // The fill commits once the upstream's bytes are verified, which may end after our copy did.
     for (let waited = 0; !(await mirror.store.exists(key)) && waited < 60_000; waited += 200) await sleep(200);
+    await inUse.stop();
     expect(await mirror.store.exists(key)).toBe(true);
 
     // A pull of the tag marks the image used: it cannot expire before maxAge from now.
-    expect((await fetch(`${url}/v2/up/lib/app/manifests/v1`, { headers: { Accept: ociManifest } })).status).toBe(200);
+    expect(await pullTag()).toBe(200);
     const blobRequests = (): string[] =>
       mirror.server.logs().split('\n').filter((l) => l.includes('"msg":"request"') && l.includes(`/blobs/${layerDigest}`));
     const before = blobRequests().length;
