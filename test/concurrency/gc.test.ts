@@ -56,7 +56,7 @@ describe('gc with grace 0, in the server and as berth gc, while 8 clients push',
       }),
     );
     cliRuns = await cli.stop();
-  });
+  }, 300_000);
   afterAll(async () => {
     await stack?.stop();
   });
