@@ -29,6 +29,7 @@ export const serverTests = [
   'test/s3/!(driver).test.ts',
   'test/mirror/**/*.test.ts',
   'test/hostile/**/*.test.ts',
+  'test/ui/**/*.test.ts',
 ];
 
 /**

@@ -11,6 +11,7 @@ import { Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
+import { MirrorActivity } from './ui/activity.ts';
 
 export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
 export type { Config, ConfigInput } from './config/schema.ts';
@@ -46,10 +47,26 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   // upstreams are configured.
   const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? 2 : 0) };
   const driver = withCache(instrumented(storage.driver, metrics), cache);
-  const mirror = createMirror(config.mirror, driver, logger, metrics.upstreamRequest);
+  // With the UI on, the mirror's upstream requests are also counted per upstream for its mirror page.
+  const activity = config.ui.enabled && config.mirror.upstreams.length > 0 ? new MirrorActivity() : undefined;
+  const observe: typeof metrics.upstreamRequest = activity
+    ? (e) => {
+        metrics.upstreamRequest(e);
+        activity.requested(e);
+      }
+    : metrics.upstreamRequest;
+  const mirror = createMirror(config.mirror, driver, logger, observe);
   const registry = mirror?.registry ?? new Registry(driver);
   const auth = createAuth(config, logger);
-  const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.fastPaths, auth, upstreamOutcome: mirror?.outcome });
+  const inner = createApp(registry, config, {
+    logger,
+    metrics,
+    readiness: storage.check,
+    fastPaths: opts.fastPaths,
+    auth,
+    upstreamOutcome: mirror?.outcome,
+    mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
+  });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
   const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;

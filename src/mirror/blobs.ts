@@ -52,7 +52,8 @@ export class MirrorBlobs extends Blobs {
     if (!running && (await this.exists(digest))) return this.#adopt(route, digest);
     const fill = running ?? this.#start(route, digest);
     const { size } = await fill.ready;
-    if (size !== undefined) return { digest, size };
+    // An empty answer has no last byte to hold back until the digest is verified: it waits for it.
+    if (size !== undefined && size > 0) return { digest, size };
     await fill.done.catch((e: unknown) => {
       throw unavailable(route.upstream.name, e);
     });
