@@ -9,7 +9,7 @@ import {
   encodeState,
   encodeStep,
   fromMetadata,
-  maxParts,
+  maxParts as s3MaxParts,
   partCount,
   partKey,
   pointerMetadata,
@@ -55,10 +55,13 @@ const newWriter = (): string => randomBytes(8).toString('hex');
 export class Appendables {
   readonly #bucket: Bucket;
   readonly #partSize: number;
+  readonly #maxParts: number;
 
-  constructor(bucket: Bucket, partSize: number) {
+  /** `maxParts`: the parts a commit may assemble (S3: 10,000), which bounds an object at that many parts. */
+  constructor(bucket: Bucket, partSize: number, maxParts = s3MaxParts) {
     this.#bucket = bucket;
     this.#partSize = partSize;
+    this.#maxParts = maxParts;
   }
 
   /** What `key` holds: a plain object, an appendable (its current state), or nothing. */
@@ -148,6 +151,7 @@ export class Appendables {
   /** Reads pieces in and out of one part's buffer until the body ends. */
   async #write(key: string, state: AppendState, writer: string, body: AsyncIterable<Uint8Array>, created: string[]): Promise<Written> {
     const { partSize } = state;
+    const maxParts = this.#maxParts;
     const maxSize = maxParts * partSize;
     let index = partCount(state);
     let tail = state.tail;

@@ -9,6 +9,7 @@ import type { ByteRange } from '../../oci/range.ts';
 import type { Piece } from './append-state.ts';
 import { StorageError } from '../errors.ts';
 import type { Bucket } from './bucket.ts';
+import { copyRanges, s3Limits, type S3Limits } from './limits.ts';
 
 /** Server-side part copies in flight during one commit: S3 works on each for a while. */
 const copyConcurrency = 8;
@@ -40,13 +41,10 @@ export async function assemble(bucket: Bucket, to: string, parts: Piece[], tail:
   await multipart(bucket, to, sources);
 }
 
-/** Copies one object of `size` bytes to `to` in S3; past 5 GiB (CopyObject's limit) in ranges. */
-export async function copyObject(bucket: Bucket, from: string, to: string, size: number, partSize: number): Promise<void> {
-  const copyLimit = 5 * 1024 ** 3;
-  if (size <= copyLimit) return bucket.copy(from, to);
-  const sources: Source[] = [];
-  for (let start = 0; start < size; start += partSize) sources.push({ copy: from, range: { start, end: Math.min(size, start + partSize) - 1 } });
-  await multipart(bucket, to, sources);
+/** Copies one object of `size` bytes to `to` in S3; past CopyObject's limit (5 GiB) in ranges. */
+export async function copyObject(bucket: Bucket, from: string, to: string, size: number, partSize: number, limits: S3Limits = s3Limits): Promise<void> {
+  if (size <= limits.singleCopy) return bucket.copy(from, to);
+  await multipart(bucket, to, copyRanges(size, partSize, limits).map((range) => ({ copy: from, range })));
 }
 
 /** Reads small pieces into one buffer, in order. */

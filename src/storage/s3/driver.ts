@@ -8,8 +8,10 @@ import { Appendables } from './appendable.ts';
 import { assemble, copyObject } from './assemble.ts';
 import { Bucket } from './bucket.ts';
 import { createS3Client } from './client.ts';
+import { requireConditionalCreate } from './conditional-create.ts';
 import { storageError } from './errors.ts';
 import { conflict, StorageError } from '../errors.ts';
+import { s3Limits, type S3Limits } from './limits.ts';
 import { piecesStream } from './pieces-stream.ts';
 
 const emptyStream = (): ReadableStream<Uint8Array> => new ReadableStream({ start: (c) => c.close() });
@@ -27,10 +29,15 @@ export class S3Driver implements Driver {
   readonly #appendables: Appendables;
   readonly #partSize: number;
 
-  constructor(options: S3Options, client: S3Client = createS3Client(options)) {
+  readonly #limits: S3Limits;
+  #conditionalCreate: Promise<void> | undefined;
+
+  /** `limits` are S3's own unless a test scales them down (limits.ts). */
+  constructor(options: S3Options, client: S3Client = createS3Client(options), limits: S3Limits = s3Limits) {
     this.#bucket = new Bucket(client, options.bucket, options.prefix, options.totalTimeout);
     this.#partSize = options.partSize;
-    this.#appendables = new Appendables(this.#bucket, options.partSize);
+    this.#limits = limits;
+    this.#appendables = new Appendables(this.#bucket, options.partSize, limits.maxParts);
     const at = options.endpoint ? ` at ${options.endpoint}` : '';
     this.describe = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}${at}`;
   }
@@ -113,7 +120,7 @@ export class S3Driver implements Driver {
     if (found.kind === 'plain') {
       await found.object.body.cancel();
       if (size !== undefined && found.object.size !== size) throw conflict(what, size, found.object.size);
-      if (!(await this.#bucket.head(to))) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize);
+      if (!(await this.#bucket.head(to))) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
       await this.#bucket.delete(from);
       return;
     }
@@ -140,5 +147,11 @@ export class S3Driver implements Driver {
       if (status === 403) throw new StorageError('denied', `access to bucket "${name}" denied; check the credentials and the bucket policy`, { cause: e });
       throw storageError(e, 'the bucket check');
     }
+    // Once per process: readiness checks call init again, and a store does not lose the feature.
+    this.#conditionalCreate ??= requireConditionalCreate(this.#bucket).catch((e: unknown) => {
+      this.#conditionalCreate = undefined;
+      throw e;
+    });
+    await this.#conditionalCreate;
   }
 }
