@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import type { Auth } from './auth/create.ts';
 import type { Config } from './config/schema.ts';
-import type { FastPaths } from './http/options.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry } from './registry/registry.ts';
+import type { FastPaths } from './runtime.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';

@@ -1,7 +1,6 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { createAuth } from './auth/create.ts';
-import type { FastPaths } from './http/options.ts';
 import { parseConfig } from './config/load.ts';
 import { withCache } from './cache/driver.ts';
 import { createMirror } from './mirror/create.ts';
@@ -11,6 +10,7 @@ import { Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
+import type { RequestEdge } from './runtime.ts';
 
 export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
 export type { Config, ConfigInput } from './config/schema.ts';
@@ -18,7 +18,7 @@ export type { Driver, ObjectInfo } from './storage/driver.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';
-export type { FastPaths, FileRange, FileResponder } from './http/options.ts';
+export type { ConnectionLimits, FastPaths, FileRange, FileResponder, RequestEdge, Runtime, RunningServer, ServeOptions } from './runtime.ts';
 
 export interface BerthRegistry {
   /** The Hono app serving `/v2/...`; mount it in another Hono app or serve it as it is. */
@@ -34,10 +34,11 @@ export interface BerthRegistry {
 }
 
 /**
- * Builds a registry from a configuration (defaults fill what is left out). The returned app has
- * no knowledge of the runtime serving it.
+ * Builds a registry from a configuration (defaults fill what is left out). The returned app knows
+ * of the runtime serving it only what `opts.runtime` tells it (src/runtime.ts): the client's
+ * address of a request, for auth's per-address throttle, and fast paths.
  */
-export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; fastPaths?: FastPaths } = {}): BerthRegistry {
+export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
   const config = parseConfig(input);
   const logger = opts.logger ?? createLogger(config.log.level);
   const storage = createStorage(config.storage);
@@ -48,8 +49,8 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   const driver = withCache(instrumented(storage.driver, metrics), cache);
   const mirror = createMirror(config.mirror, driver, logger, metrics.upstreamRequest);
   const registry = mirror?.registry ?? new Registry(driver);
-  const auth = createAuth(config, logger);
-  const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.fastPaths, auth, upstreamOutcome: mirror?.outcome });
+  const auth = createAuth(config, logger, opts.runtime?.clientAddress);
+  const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.runtime?.fastPaths, auth, upstreamOutcome: mirror?.outcome });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
   const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;

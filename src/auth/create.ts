@@ -2,6 +2,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
+import { clientAddressOf, type PeerAddress } from './address.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
 import { basicGate, tokenGate } from './middleware.ts';
@@ -21,7 +22,7 @@ export interface Auth {
 }
 
 /** Access control for `config.auth`, or undefined when it is off (`mode: none`). */
-export function createAuth(config: Config, logger: Logger): Auth | undefined {
+export function createAuth(config: Config, logger: Logger, peer?: PeerAddress): Auth | undefined {
   const cfg = config.auth;
   if (cfg.mode === 'none') return undefined;
   const rules = new Rules(cfg.rules, cfg.groups);
@@ -33,13 +34,14 @@ export function createAuth(config: Config, logger: Logger): Auth | undefined {
     maxDelay: t.maxDelay,
   });
   const login = new Login(users, throttle, logger);
+  const clientAddress = clientAddressOf(peer, t.trustForwardedFor);
   const routes = new Hono();
 
   if (cfg.mode === 'basic') {
     const ready = users.init();
     // Reported by whoever awaits `ready` (perhaps only after storage is ready): not an unhandled rejection.
     ready.catch(() => undefined);
-    const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, trustForwardedFor: t.trustForwardedFor });
+    const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, clientAddress });
     return { gate, routes, ready };
   }
 
@@ -78,7 +80,7 @@ export function createAuth(config: Config, logger: Logger): Auth | undefined {
       rules,
       users,
       login,
-      trustForwardedFor: t.trustForwardedFor,
+      clientAddress,
       keys: () => keys,
       logger,
     }),
