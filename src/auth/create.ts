@@ -2,6 +2,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
+import { accounts, type Accounts } from './accounts.ts';
 import { clientAddressOf, type PeerAddress } from './address.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
@@ -19,6 +20,8 @@ export interface Auth {
   routes: Hono;
   /** Resolves once users, keys and issuers are loaded; rejects with the reason they cannot be. */
   ready: Promise<void>;
+  /** Sign-in and rules for the web UI. */
+  accounts: Accounts;
 }
 
 /** Access control for `config.auth`, or undefined when it is off (`mode: none`). */
@@ -42,7 +45,7 @@ export function createAuth(config: Config, logger: Logger, peer?: PeerAddress): 
     // Reported by whoever awaits `ready` (perhaps only after storage is ready): not an unhandled rejection.
     ready.catch(() => undefined);
     const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, clientAddress });
-    return { gate, routes, ready };
+    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, clientAddress }) };
   }
 
   const keys = (async (): Promise<{ key: SigningKey; verifier: TokenVerifier }> => {
@@ -87,5 +90,5 @@ export function createAuth(config: Config, logger: Logger, peer?: PeerAddress): 
   );
   const ready = keys.then(() => undefined);
   ready.catch(() => undefined);
-  return { gate, routes, ready };
+  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, clientAddress }) };
 }
