@@ -70,7 +70,9 @@ const serve: Runtime['serve'] = (app, { hostname, port, limits, logger }) =>
  * timer is dropped: the handler's own time is not the client's silence.
  */
 function watchBodySilence(req: IncomingMessage, res: ServerResponse, ms: number, logger: Logger): void {
-  if (req.complete) return;
+  // Node emits 'request' before it has seen a bodiless request end, so `complete` alone cannot tell.
+  const { 'content-length': length, 'transfer-encoding': encoding } = req.headers;
+  if (req.complete || (encoding === undefined && (length === undefined || length === '0'))) return;
   const socket = req.socket;
   socket.setTimeout(ms);
   // Node emits a socket's timeout on its current response (and on the request while incomplete);
