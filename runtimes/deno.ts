@@ -77,9 +77,11 @@ function abortQuietly(controller: AbortController): void {
 }
 
 /**
- * One client connection and the timer that closes it when it keeps berth waiting: for its first
- * request's headers after accept, then for the next request once all its responses are sent.
- * Deno parses HTTP out of sight, so a second request's headers arriving slowly count as idle time.
+ * One client connection and when it must close if it keeps berth waiting: its first request's
+ * headers are due a limit after accept, its next request a limit after its last response is sent.
+ * Deno parses HTTP out of sight, so a later request's headers arriving slowly count as idle time.
+ * A deadline rather than a timer per request: re-arming a timer on every request cost a quarter of
+ * the small-request throughput; one sweep per server (`sweepEvery`) checks them all.
  */
 class Connection {
   readonly #abort = new AbortController();
@@ -87,11 +89,12 @@ class Connection {
   #http: DenoHttpServer | undefined;
   #inFlight = 0;
   #closed = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Epoch ms after which it is closed; 0: not while a request is under way (or no limit). */
+  #deadline: number;
 
   constructor(limits: ConnectionLimits) {
     this.#limits = limits;
-    this.#closeAfter(limits.headers);
+    this.#deadline = limits.headers > 0 ? Date.now() + limits.headers : 0;
   }
 
   get signal(): AbortSignal {
@@ -109,14 +112,19 @@ class Connection {
 
   begin(): void {
     this.#inFlight++;
-    clearTimeout(this.#timer);
+    this.#deadline = 0;
   }
 
   /** A response is sent (or its connection gone); a connection left idle starts its idle clock. */
   end(draining: boolean): void {
     if (--this.#inFlight > 0) return;
     if (draining) this.close();
-    else this.#closeAfter(this.#limits.idle);
+    else if (this.#limits.idle > 0) this.#deadline = Date.now() + this.#limits.idle;
+  }
+
+  /** Closes it if its deadline has passed. */
+  sweep(now: number): void {
+    if (this.#deadline !== 0 && now >= this.#deadline) this.close();
   }
 
   /**
@@ -124,13 +132,13 @@ class Connection {
    * arriving). Aborting instead could drop a response Deno has not finished writing.
    */
   close(): void {
-    clearTimeout(this.#timer);
+    this.#deadline = 0;
     if (!this.#closed) void this.#http?.shutdown().catch(() => undefined);
   }
 
   /** Closes it now, cutting off whatever is under way (a body gone silent). */
   cut(): void {
-    clearTimeout(this.#timer);
+    this.#deadline = 0;
     if (this.#closed) return;
     this.#closed = true;
     abortQuietly(this.#abort);
@@ -138,14 +146,15 @@ class Connection {
 
   /** Deno is done with it (the client closed it, or berth did). */
   finished(): void {
-    clearTimeout(this.#timer);
+    this.#deadline = 0;
     this.#closed = true;
   }
+}
 
-  #closeAfter(ms: number): void {
-    clearTimeout(this.#timer);
-    if (ms > 0) this.#timer = setTimeout(() => this.close(), ms);
-  }
+/** How often deadlines are checked: a tenth of the shortest limit, between 50 ms and 1 s. */
+function sweepEvery({ idle, headers }: ConnectionLimits): number {
+  const shortest = Math.min(...[idle, headers].filter((ms) => ms > 0));
+  return Number.isFinite(shortest) ? Math.min(1000, Math.max(50, Math.round(shortest / 10))) : 0;
 }
 
 /**
@@ -183,6 +192,13 @@ const serve: Runtime['serve'] = async (app, { hostname, port, limits, logger }) 
     logger.error('request failed', errorFields(e));
     return Response.json({ errors: [{ code: 'UNKNOWN', message: 'internal server error' }] }, { status: 500 });
   };
+
+  const tick = sweepEvery(limits);
+  const sweep = (): void => {
+    const now = Date.now();
+    for (const conn of connections) conn.sweep(now);
+  };
+  const sweeper = tick > 0 ? setInterval(sweep, tick) : undefined;
 
   const accepting = (async () => {
     let warned = 0;
@@ -228,6 +244,7 @@ const serve: Runtime['serve'] = async (app, { hostname, port, limits, logger }) 
     address: { hostname, port: listener.addr.port },
     close: async () => {
       draining = true;
+      clearInterval(sweeper);
       listener.close();
       await accepting;
       for (const conn of connections) if (conn.idle) conn.close();
