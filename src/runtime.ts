@@ -4,6 +4,7 @@
  * the edge, the way Hono's adapters implement `getConnInfo` for Hono's core.
  */
 import type { Context, Hono } from 'hono';
+import type { Duration } from './config/duration.ts';
 import type { Logger } from './observability/log.ts';
 
 export interface ListenAddress {
@@ -12,17 +13,17 @@ export interface ListenAddress {
 }
 
 /**
- * How long a connection may keep berth waiting, in milliseconds; 0 is no limit. Every limit is on
+ * How long a connection may keep berth waiting; 0 is no limit. Every limit is on
  * silence, never on total time: an upload that keeps sending is never cut, however long it takes.
  * (`server.*` in the configuration; what each runtime can and cannot enforce: runtimes/README.md.)
  */
 export interface ConnectionLimits {
   /** A keep-alive connection with no request under way is closed after this long. */
-  idle: number;
+  idle: Duration;
   /** The time a new request's headers may take to arrive. */
-  headers: number;
+  headers: Duration;
   /** A request body that sends nothing for this long, while berth waits for it, is cut. */
-  bodyIdle: number;
+  bodyIdle: Duration;
 }
 
 export interface ServeOptions extends ListenAddress {

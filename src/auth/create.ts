@@ -1,13 +1,14 @@
 /** Builds access control from config: the `/v2/` gate, the token service routes, and readiness. */
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
 import { accounts, type Accounts } from './accounts.ts';
 import { clientAddressOf, type PeerAddress } from './address.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
+import { PasswordChecker } from './passwords.ts';
 import { basicGate, tokenGate } from './middleware.ts';
 import { Rules } from './rules.ts';
+import type { AuthConfig } from './schema.ts';
 import { tokenService } from './service.ts';
 import { Throttle } from './throttle.ts';
 import { UserStore } from './users.ts';
@@ -20,16 +21,22 @@ export interface Auth {
   routes: Hono;
   /** Resolves once users, keys and issuers are loaded; rejects with the reason they cannot be. */
   ready: Promise<void>;
+  /** Stops the password-checking thread. */
+  close(): Promise<void>;
   /** Sign-in and rules for the web UI. */
   accounts: Accounts;
 }
 
-/** Access control for `config.auth`, or undefined when it is off (`mode: none`). */
-export function createAuth(config: Config, logger: Logger, peer?: PeerAddress): Auth | undefined {
-  const cfg = config.auth;
+/**
+ * Access control for the `auth:` block, or undefined when it is off (`mode: none`). A generated
+ * token key is kept in `dataDir` (local-disk storage); without one, `token.key` is required.
+ * `peer` tells the client address of a request, for the per-address login throttle.
+ */
+export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger: Logger, peer?: PeerAddress): Auth | undefined {
   if (cfg.mode === 'none') return undefined;
   const rules = new Rules(cfg.rules, cfg.groups);
-  const users = new UserStore(cfg.users, cfg.htpasswd, logger);
+  const passwords = new PasswordChecker(logger);
+  const users = new UserStore(cfg.users, cfg.htpasswd, logger, passwords);
   const { throttle: t, token } = cfg;
   const throttle = new Throttle({
     attempts: (key) => (key.startsWith('addr:') ? t.addressAttempts : t.attempts),
@@ -45,12 +52,11 @@ export function createAuth(config: Config, logger: Logger, peer?: PeerAddress): 
     // Reported by whoever awaits `ready` (perhaps only after storage is ready): not an unhandled rejection.
     ready.catch(() => undefined);
     const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, clientAddress });
-    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, clientAddress }) };
+    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, clientAddress }), close: () => passwords.close() };
   }
 
   const keys = (async (): Promise<{ key: SigningKey; verifier: TokenVerifier }> => {
     await users.init();
-    const dataDir = config.storage.fs?.root;
     if (token.key === undefined && dataDir === undefined) {
       // Replicas on shared storage must sign with one key; generating one each would split them.
       throw new Error('auth.token.key is required when storage is not on local disk (every replica must sign with the same key)');
@@ -90,5 +96,5 @@ export function createAuth(config: Config, logger: Logger, peer?: PeerAddress): 
   );
   const ready = keys.then(() => undefined);
   ready.catch(() => undefined);
-  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, clientAddress }) };
+  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, clientAddress }), close: () => passwords.close() };
 }

@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../schema.ts';
 import type { ConnectionLimits, ListenAddress } from '../runtime.ts';
 
 export function parseListen(listen: string): ListenAddress {
