@@ -1,12 +1,12 @@
 import { Hono, type Context } from 'hono';
 import type { Auth } from './auth/create.ts';
 import type { Config } from './schema.ts';
-import type { FastPaths } from './http/options.ts';
 import { errorResponse, toOciError } from './http/errors.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { sendText } from './observability/context.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry, StoredRegistry } from './registry/registry.ts';
+import type { FastPaths } from './runtime.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';

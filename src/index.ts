@@ -2,7 +2,6 @@ import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { createAuth } from './auth/create.ts';
 import { millis, seconds } from './config/duration.ts';
-import type { FastPaths } from './http/options.ts';
 import { withCache } from './cache/driver.ts';
 import { createMirror } from './mirror/create.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
@@ -12,6 +11,7 @@ import { StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
+import type { RequestEdge } from './runtime.ts';
 import { MirrorActivity } from './ui/activity.ts';
 
 export { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './schema.ts';
@@ -21,7 +21,7 @@ export { StorageError, type StorageErrorKind } from './storage/errors.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { StoredRegistry, type Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';
-export type { FastPaths, FileRange, FileResponder } from './http/options.ts';
+export type { ConnectionLimits, FastPaths, FileRange, FileResponder, RequestEdge, Runtime, RunningServer, ServeOptions } from './runtime.ts';
 
 export interface BerthRegistry {
   /** The Hono app serving `/v2/...`; mount it in another Hono app or serve it as it is. */
@@ -44,9 +44,10 @@ export interface BerthRegistry {
 /**
  * Builds a registry from a configuration (defaults fill what is left out) and, once storage is
  * ready, starts the maintenance the configuration asks for (upload purge, `gc.interval`, mirror
- * retention). The returned app has no knowledge of the runtime serving it.
+ * retention). The returned app knows of the runtime serving it only what `opts.runtime` tells it
+ * (src/runtime.ts): the client address of a request, for auth's per-address throttle, and fast paths.
  */
-export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; fastPaths?: FastPaths } = {}): BerthRegistry {
+export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
   const config = parseConfig(input);
   const logger = opts.logger ?? createLogger(config.log.level);
   const storage = createStorage(config.storage);
@@ -65,12 +66,12 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     : metrics.upstreamRequest;
   const mirror = createMirror(config.mirror, stored, observe);
   const registry: Registry = mirror?.registry ?? stored;
-  const auth = createAuth(config.auth, config.storage.fs?.root, logger);
+  const auth = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
   const inner = createApp(registry, config, {
     logger,
     metrics,
     readiness: storage.check,
-    fastPaths: opts.fastPaths,
+    fastPaths: opts.runtime?.fastPaths,
     auth,
     stored,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { authSchema } from './auth/schema.ts';
 import { cacheSchema } from './cache/schema.ts';
+import { serverSchema } from './cli/schema.ts';
 import { listen } from './config/listen.ts';
 import { ConfigError, loadConfig as load, parseConfig as parse, type ConfigSources } from './config/load.ts';
 import { mirrorSchema } from './mirror/schema.ts';
@@ -24,6 +25,7 @@ const parsedMark: unique symbol = Symbol('berth.config.parsed');
 export const configSchema = z
   .object({
     listen: listen.default('0.0.0.0:5000').describe('Address the server listens on.'),
+    server: serverSchema,
     storage: storageSchema.prefault({}),
     manifests: registrySchemas.manifests,
     uploads: registrySchemas.uploads,
