@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { Auth } from './auth/create.ts';
 import type { Config } from './config/schema.ts';
 import type { FastPaths } from './http/options.ts';
@@ -18,6 +18,8 @@ export interface AppParts {
   auth?: Auth | undefined;
   /** The mirror's answer to the request being served, when a mirror is configured. */
   upstreamOutcome?: (() => string | undefined) | undefined;
+  /** Opens each request's trace span, when OpenTelemetry is on: outermost, so the request log sees it. */
+  traceRequests?: MiddlewareHandler | undefined;
 }
 
 /**
@@ -27,6 +29,7 @@ export interface AppParts {
 export function createApp(registry: Registry, config: Config, parts: AppParts): Hono {
   const { logger, metrics, auth } = parts;
   const app = new Hono();
+  if (parts.traceRequests) app.use('*', parts.traceRequests);
   app.use('*', observeRequests(metrics, logger, config.log.requests, parts.upstreamOutcome));
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', async (c) => {

@@ -9,6 +9,8 @@ import type { Config, ConfigInput } from './config/schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
+import { telemetryFor } from './observability/otel/start.ts';
+import { keyKind } from './registry/layout.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
 
@@ -31,6 +33,8 @@ export interface BerthRegistry {
   storage: string;
   /** The registry's metrics (served at /metrics, or on `metrics.listen`). */
   metrics: Metrics;
+  /** Stops what the registry started: sends the telemetry still pending, closes upstream connections. */
+  close(): Promise<void>;
 }
 
 /**
@@ -39,19 +43,34 @@ export interface BerthRegistry {
  */
 export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; fastPaths?: FastPaths } = {}): BerthRegistry {
   const config = parseConfig(input);
-  const logger = opts.logger ?? createLogger(config.log.level);
   const storage = createStorage(config.storage);
   const metrics = new Metrics();
+  const baseLogger = opts.logger ?? createLogger(config.log.level);
+  const telemetry = telemetryFor(config.otel, { logger: baseLogger, metricsText: () => metrics.text(), keyKind });
+  const logger = telemetry ? telemetry.logger(baseLogger) : baseLogger;
   // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
   // upstreams are configured.
   const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? 2 : 0) };
   const driver = withCache(instrumented(storage.driver, metrics), cache);
   const mirror = createMirror(config.mirror, driver, logger, metrics.upstreamRequest);
   const registry = mirror?.registry ?? new Registry(driver);
-  const auth = createAuth(config, logger);
-  const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.fastPaths, auth, upstreamOutcome: mirror?.outcome });
+  const created = createAuth(config, logger);
+  const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
+  const inner = createApp(registry, config, {
+    logger,
+    metrics,
+    readiness: storage.check,
+    fastPaths: opts.fastPaths,
+    auth,
+    upstreamOutcome: mirror?.outcome,
+    traceRequests: telemetry?.requests,
+  });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
-  const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;
-  return { app, registry, config, ready, storage: storage.describe, metrics };
+  const stored = auth ? storage.ready.then(() => auth.ready) : storage.ready;
+  const ready = telemetry ? Promise.all([stored, telemetry.ready]).then(() => undefined) : stored;
+  const close = async (): Promise<void> => {
+    await Promise.all([mirror?.close(), telemetry?.close()]);
+  };
+  return { app, registry, config, ready, storage: storage.describe, metrics, close };
 }

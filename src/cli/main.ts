@@ -114,6 +114,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
       void metricsServer?.close();
       server
         .close()
+        .then(() => berth.close())
         .catch((e: unknown) => logger.error('shutdown failed', errorFields(e)))
         .finally(resolve);
     });

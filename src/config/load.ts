@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { withOtelEnvironment } from '../observability/otel/schema.ts';
 import { configSchema, type Config } from './schema.ts';
 
 /** A configuration problem, worded for the operator: which key, and what is wrong with it. */
@@ -104,7 +105,7 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     origins.push(file);
   }
   if (sources.env) {
-    const fromEnv = configFromEnv(sources.env);
+    const fromEnv = configFromEnv(withOtelEnvironment(sources.env));
     if (Object.keys(fromEnv).length > 0) origins.push('BERTH_* environment');
     tree = merge(tree, fromEnv);
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authSchema } from '../auth/schema.ts';
 import { mirrorSchema } from '../mirror/schema.ts';
+import { otelSchema } from '../observability/otel/schema.ts';
 import { size } from './size.ts';
 
 const listen = z
@@ -124,6 +125,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    otel: otelSchema,
     log: z
       .object({
         level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),

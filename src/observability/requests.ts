@@ -11,11 +11,14 @@ const lengthOf = (v: string | null | undefined): number => {
   return Number.isFinite(n) && n > 0 ? n : 0;
 };
 
+/** The request body's declared length; a GET or HEAD has none, and reading a header is not free on every runtime. */
+export const bytesIn = (c: Context): number => (c.req.method === 'GET' || c.req.method === 'HEAD' ? 0 : lengthOf(c.req.header('Content-Length')));
+
 /**
  * The response body's length without reading the response back where the handler recorded it:
  * every /v2/ response with a body does (src/http/responses.ts), so one without is bodiless.
  */
-function bytesOut(c: Context): number {
+export function bytesOut(c: Context): number {
   if (c.req.method === 'HEAD') return 0;
   const sent = c.get('sent');
   if (sent) return sent.length;
@@ -41,18 +44,17 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
     const route = endpoint?.route ?? 'other';
     const method = c.req.method;
     const status = c.get('sent')?.status ?? c.res.status;
-    // A GET or HEAD has no body to count, and reading a header is not free on every runtime.
-    const bytesIn = method === 'GET' || method === 'HEAD' ? 0 : lengthOf(c.req.header('Content-Length'));
+    const received = bytesIn(c);
     const sent = bytesOut(c);
     const upstream = upstreamOutcome?.();
-    metrics.requestDone({ route, method, status, seconds, bytesIn, bytesOut: sent, upstream });
+    metrics.requestDone({ route, method, status, seconds, bytesIn: received, bytesOut: sent, upstream });
     if (!logRequests) return;
     logger.info('request', {
       method,
       path: c.req.path,
       route,
       status,
-      bytesIn,
+      bytesIn: received,
       bytesOut: sent,
       ms: Math.round(seconds * 1000 * 10) / 10,
       repository: endpoint?.params.name,
