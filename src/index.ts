@@ -13,6 +13,7 @@ import { telemetryFor } from './observability/otel/start.ts';
 import { keyKind } from './registry/layout.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
+import { MirrorActivity } from './ui/activity.ts';
 
 export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
 export type { Config, ConfigInput } from './config/schema.ts';
@@ -52,7 +53,15 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   // upstreams are configured.
   const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? 2 : 0) };
   const driver = withCache(instrumented(storage.driver, metrics), cache);
-  const mirror = createMirror(config.mirror, driver, logger, metrics.upstreamRequest);
+  // With the UI on, the mirror's upstream requests are also counted per upstream for its mirror page.
+  const activity = config.ui.enabled && config.mirror.upstreams.length > 0 ? new MirrorActivity() : undefined;
+  const observe: typeof metrics.upstreamRequest = activity
+    ? (e) => {
+        metrics.upstreamRequest(e);
+        activity.requested(e);
+      }
+    : metrics.upstreamRequest;
+  const mirror = createMirror(config.mirror, driver, logger, observe);
   const registry = mirror?.registry ?? new Registry(driver);
   const created = createAuth(config, logger);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
@@ -64,6 +73,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     auth,
     upstreamOutcome: mirror?.outcome,
     traceRequests: telemetry?.requests,
+    mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
   });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.

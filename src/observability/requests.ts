@@ -29,7 +29,14 @@ export function bytesOut(c: Context): number {
  * One JSON log line and the HTTP metrics per request. Logs carry the path without its query and
  * never a header, so no credential or token can reach them.
  */
-export function observeRequests(metrics: Metrics, logger: Logger, logRequests: boolean, upstreamOutcome?: () => string | undefined): MiddlewareHandler {
+export function observeRequests(
+  metrics: Metrics,
+  logger: Logger,
+  logRequests: boolean,
+  upstreamOutcome?: () => string | undefined,
+  /** Told how the mirror answered each request it took part in (the UI's per-upstream counts). */
+  onMirrorAnswer?: (repository: string, outcome: string) => void,
+): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     const upload = isUpload(c);
@@ -48,6 +55,8 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
     const sent = bytesOut(c);
     const upstream = upstreamOutcome?.();
     metrics.requestDone({ route, method, status, seconds, bytesIn: received, bytesOut: sent, upstream });
+    const repository = endpoint?.params.name;
+    if (onMirrorAnswer && upstream !== undefined && repository !== undefined) onMirrorAnswer(repository, upstream);
     if (!logRequests) return;
     logger.info('request', {
       method,
