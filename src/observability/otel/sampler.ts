@@ -1,15 +1,5 @@
 import type { RemoteParent } from './ids.ts';
-
-/** OTEL_TRACES_SAMPLER's values that berth implements (the specification's built-in samplers). */
-export const samplerNames = [
-  'parentbased_always_on',
-  'parentbased_always_off',
-  'parentbased_traceidratio',
-  'always_on',
-  'always_off',
-  'traceidratio',
-] as const;
-export type SamplerName = (typeof samplerNames)[number];
+import type { SamplerName } from './schema.ts';
 
 /** Whether a request's span is recorded: decided once, at the root of this process's part of the trace. */
 export type Sampler = (traceId: string, parent: RemoteParent | undefined) => boolean;

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { samplerNames } from './sampler.ts';
+
+/** OTEL_TRACES_SAMPLER's values that berth implements (the specification's built-in samplers). */
+const samplerNames = ['parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio', 'always_on', 'always_off', 'traceidratio'] as const;
+export type SamplerName = (typeof samplerNames)[number];
 
 // Until the config primitives are shared: durations as seconds or strings with a unit, read as ms.
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
