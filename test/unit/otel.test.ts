@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { maskSecrets } from '../../src/cli/config-check.ts';
 import { configFromEnv, parseConfig } from '../../src/config/load.ts';
 import { parseTraceparent } from '../../src/observability/otel/ids.ts';
 import { encodeMetrics, parsePrometheusText } from '../../src/observability/otel/metrics.ts';
@@ -97,6 +98,12 @@ describe('configuration', () => {
     expect(() => load({ OTEL_TRACES_SAMPLER: 'jaeger_remote' })).toThrow(/otel\.traces\.sampler/);
     expect(() => load({ OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(/otel\.traces\.samplerArg/);
     expect(() => load({ OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toThrow(/otel\.headers/);
+  });
+
+  it('masks export headers in `berth config check`, where an API key may sit', () => {
+    const shown = maskSecrets(load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'authorization=Bearer%20abc' })) as { traces: { headers: unknown }; endpoint: string };
+    expect(shown.traces.headers).toEqual({ authorization: '***' });
+    expect(shown.endpoint).toBe('http://c:4318');
   });
 });
 

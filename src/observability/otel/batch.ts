@@ -2,6 +2,8 @@
  * Ended spans wait in a bounded queue and go out in batches: every `delayMs`, or as soon as a full
  * batch is waiting. One export at a time; when the collector is slow or down the queue fills and
  * further spans are dropped (counted), so tracing can never hold more than `maxQueue` spans.
+ * After a failed export only the timer tries again: a collector that is down costs one attempt
+ * per `delayMs`, not one per full batch.
  */
 export interface BatchOptions {
   delayMs: number;
@@ -10,15 +12,19 @@ export interface BatchOptions {
 }
 
 export class Batcher<T> {
-  readonly #send: (batch: T[]) => Promise<void>;
+  readonly #send: (batch: T[]) => Promise<boolean>;
   readonly #options: BatchOptions;
   #queue: T[] = [];
   #sending: Promise<void> | undefined;
   #dropped = 0;
+  #failing = false;
   readonly #timer: ReturnType<typeof setInterval>;
 
-  /** `send` reports its own failures; a batch it could not deliver is not tried again. */
-  constructor(send: (batch: T[]) => Promise<void>, options: BatchOptions) {
+  /**
+   * `send` resolves to whether the batch was delivered, and reports its own failures; a batch it
+   * could not deliver is not tried again.
+   */
+  constructor(send: (batch: T[]) => Promise<boolean>, options: BatchOptions) {
     this.#send = send;
     this.#options = options;
     this.#timer = setInterval(() => void this.#drain(), options.delayMs);
@@ -39,7 +45,7 @@ export class Batcher<T> {
       return;
     }
     this.#queue.push(item);
-    if (this.#queue.length >= this.#options.maxBatch && !this.#sending) void this.#drain();
+    if (this.#queue.length >= this.#options.maxBatch && !this.#sending && !this.#failing) void this.#drain();
   }
 
   /** Sends what is queued now (one batch after another) and resolves when done. */
@@ -50,7 +56,8 @@ export class Batcher<T> {
       try {
         while (this.#queue.length > 0) {
           const batch = this.#queue.splice(0, this.#options.maxBatch);
-          await this.#send(batch).catch(() => undefined);
+          this.#failing = !(await this.#send(batch).catch(() => false));
+          if (this.#failing) return;
         }
       } finally {
         this.#sending = undefined;

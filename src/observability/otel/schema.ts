@@ -82,7 +82,8 @@ export const otelSchema = z
         maxBatchSize: z.number().int().min(1).default(512).describe('Spans per export request (OTEL_BSP_MAX_EXPORT_BATCH_SIZE).'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Traces: one span per request, with auth, storage and upstream spans under it.'),
     metrics: z
       .object({
         exporter: signal.exporter.default('otlp').describe('`none` sends no metrics over OTLP; /metrics is unaffected (OTEL_METRICS_EXPORTER).'),
@@ -91,7 +92,8 @@ export const otelSchema = z
         interval: duration.prefault('60s').describe('How often the metrics are sent (OTEL_METRIC_EXPORT_INTERVAL, in ms there).'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('The families of /metrics, under the same names and labels, sent over OTLP.'),
   })
   .strict()
   .refine((o) => o.traces.maxBatchSize <= o.traces.maxQueueSize, { message: 'must not exceed traces.maxQueueSize', path: ['traces', 'maxBatchSize'] })

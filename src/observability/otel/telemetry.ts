@@ -96,8 +96,10 @@ export function startTelemetry(o: OtelOptions, targets: { traces?: string; metri
         try {
           await post(to, encodeSpans(resource, batch));
           log.ok();
+          return true;
         } catch (e) {
           log.failed(e);
+          return false;
         }
       },
       { delayMs: o.traces.batchDelay, maxQueue: o.traces.maxQueueSize, maxBatch: o.traces.maxBatchSize },
