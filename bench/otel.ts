@@ -113,7 +113,9 @@ async function measureRuntime(runtime: RuntimeName, sink: Awaited<ReturnType<typ
         process.stderr.write(`  berth (${runtime}), otel ${names[i]}: manifest GET (wrk), round ${round + 1} of ${repeats}\n`);
         const cpuBefore = await cpuSeconds(s.process.pid!);
         const run = await wrk(`${s.url}/v2/${repo}/manifests/bench`, { seconds, headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
-        cpu[i]!.push((((await cpuSeconds(s.process.pid!)) - cpuBefore) / (run.requestsPerSecond * seconds)) * 1e6);
+        const used = (await cpuSeconds(s.process.pid!)) - cpuBefore;
+        // A run that served nothing (a server starved by the machine's other load) has no cost per request.
+        if (run.requestsPerSecond > 0) cpu[i]!.push((used / (run.requestsPerSecond * seconds)) * 1e6);
         runs[i]!.push(run);
       }
     }
