@@ -4,7 +4,7 @@ import type { Config } from './config/schema.ts';
 import type { FastPaths } from './http/options.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { errorFields, type Logger } from './observability/log.ts';
-import type { Registry } from './registry/registry.ts';
+import type { Registry, StoredRegistry } from './registry/registry.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';
@@ -19,8 +19,8 @@ export interface AppParts {
   readiness: () => Promise<void>;
   fastPaths?: FastPaths | undefined;
   auth?: Auth | undefined;
-  /** The mirror's answer to the request being served, when a mirror is configured. */
-  upstreamOutcome?: (() => string | undefined) | undefined;
+  /** The stored registry `registry` decorates (itself without a mirror), which the UI browses. */
+  stored: StoredRegistry;
   /** Opens each request's trace span, when OpenTelemetry is on: outermost, so the request log sees it. */
   traceRequests?: MiddlewareHandler | undefined;
   /** With a mirror and the UI on: the mirror's router, and where its activity is counted for the UI. */
@@ -43,7 +43,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
         if (upstream !== undefined) mirror.activity.answered(upstream, outcome);
       }
     : undefined;
-  app.use('*', observeRequests(metrics, logger, config.log.requests, parts.upstreamOutcome, onMirrorAnswer));
+  app.use('*', observeRequests(metrics, logger, config.log.requests, onMirrorAnswer));
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', async (c) => {
     try {
@@ -59,7 +59,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
     app.use('/v2/*', auth.gate);
     app.route('/', auth.routes);
   }
-  if (config.ui.enabled) app.route('/', uiRoutes({ registry, config, logger, metrics, accounts: auth?.accounts, mirror }));
+  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror }));
   const options = {
     delete: config.delete,
     maxManifestBytes: config.manifests.maxSize,

@@ -33,7 +33,6 @@ export function observeRequests(
   metrics: Metrics,
   logger: Logger,
   logRequests: boolean,
-  upstreamOutcome?: () => string | undefined,
   /** Told how the mirror answered each request it took part in (the UI's per-upstream counts). */
   onMirrorAnswer?: (repository: string, outcome: string) => void,
 ): MiddlewareHandler {
@@ -53,7 +52,7 @@ export function observeRequests(
     const status = c.get('sent')?.status ?? c.res.status;
     const received = bytesIn(c);
     const sent = bytesOut(c);
-    const upstream = upstreamOutcome?.();
+    const upstream = c.get('upstream');
     metrics.requestDone({ route, method, status, seconds, bytesIn: received, bytesOut: sent, upstream });
     const repository = endpoint?.params.name;
     if (onMirrorAnswer && upstream !== undefined && repository !== undefined) onMirrorAnswer(repository, upstream);

@@ -15,7 +15,7 @@ import { isOciError } from '../oci/errors.ts';
 import { isTag } from '../oci/names.ts';
 import { errorFields, type Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { Registry } from '../registry/registry.ts';
+import type { Registry, StoredRegistry } from '../registry/registry.ts';
 import { MirrorActivity } from './activity.ts';
 import { assets } from './assets.ts';
 import { Describer } from './describe.ts';
@@ -38,6 +38,8 @@ import { registrySource, repositoryName } from './source.ts';
 
 export interface UiParts {
   registry: Registry;
+  /** The stored registry `registry` decorates (itself without a mirror): what browsing reads. */
+  stored: StoredRegistry;
   config: Config;
   logger: Logger;
   metrics: Metrics;
@@ -79,7 +81,7 @@ export function uiRoutes(parts: UiParts): Hono {
   if (accounts && options.session.secret === undefined) {
     logger.info('ui sessions are signed with a per-process key: sign-ins end when berth stops, and replicas need ui.session.secret');
   }
-  const registry = registrySource(parts.registry, parts.mirror && { router: parts.mirror.router, defaultUpstream: config.mirror.default });
+  const registry = registrySource(parts.registry, parts.stored, parts.mirror && { router: parts.mirror.router, defaultUpstream: config.mirror.default });
   const src: Sources = {
     registry,
     describer: new Describer(registry),

@@ -1,9 +1,9 @@
 /**
  * The UI's one window onto the registry: everything the pages read or change goes through here,
- * through the registry's public API only. Reads use a plain Registry on the same (cached) driver,
- * so browsing never asks an upstream, never counts as a pull for the mirror's retention, and shows
- * what is stored; changes go through the registry the API serves, so its layers (the mirror's
- * refusals) apply to them as to any client.
+ * through the registry's public API only. Reads use the stored registry the mirror decorates (the
+ * served one itself without a mirror), so browsing never asks an upstream, never counts as a pull
+ * for the mirror's retention, and shows what is stored; changes go through the registry the API
+ * serves, so its layers (the mirror's refusals) apply to them as to any client.
  */
 import { formatDigest, looksLikeDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
@@ -13,7 +13,7 @@ import type { Router } from '../mirror/router.ts';
 import { readLimited } from '../registry/metered-stream.ts';
 import { maxPageSize } from '../registry/paging.ts';
 import type { Reference } from '../registry/manifests.ts';
-import { Registry } from '../registry/registry.ts';
+import type { Registry, StoredRegistry } from '../registry/registry.ts';
 
 export interface ManifestRef {
   digest: string;
@@ -85,10 +85,12 @@ export function repositoryName(s: string): string | undefined {
   }
 }
 
-/** `mirror`: the mirror's router and its default upstream's name, when a mirror is configured. */
-export function registrySource(registry: Registry, mirror?: { router: Router; defaultUpstream?: string | undefined }): RegistrySource {
+/**
+ * `registry` is the one the API serves, `plain` the stored registry under it; `mirror`: the mirror's
+ * router and its default upstream's name, when a mirror is configured.
+ */
+export function registrySource(registry: Registry, plain: StoredRegistry, mirror?: { router: Router; defaultUpstream?: string | undefined }): RegistrySource {
   const router = mirror?.router;
-  const plain = new Registry(registry.driver);
   const mirrorOf = (name: string): Mirrored | undefined => {
     const route = router?.route(name);
     // Stored mirrored content lives under `<prefix>/<remote>`; a local name the default upstream

@@ -88,6 +88,7 @@ describe('traces of a cold mirror pull', () => {
       'http.route': '/v2/<name>/blobs/<digest>',
       'http.response.status_code': 200,
       'berth.repository': 'up/shared/app',
+      'berth.mirror.outcome': 'miss',
       'http.response.body.size': 2048,
     });
     expect(request.resource['service.name']).toBe('mirror');

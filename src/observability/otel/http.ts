@@ -25,6 +25,7 @@ function finish(span: RecordingSpan, c: Context): void {
   span.set('http.route', route);
   span.set('http.response.status_code', status);
   span.set('berth.repository', c.get('endpoint')?.params.name);
+  span.set('berth.mirror.outcome', c.get('upstream'));
   span.set('http.request.body.size', bytesIn(c));
   span.set('http.response.body.size', bytesOut(c));
   // Only a server error is the server span's failure; a 4xx is the client's.
