@@ -199,7 +199,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 describe('metrics over OTLP', () => {
   it('carries the /metrics families under the same names and labels, with the same numbers', async () => {
-    const berth = await startServer({ env: otelEnv(receiver, 'metrics', { OTEL_TRACES_EXPORTER: 'none' }) });
+    const berth = await startServer({ env: otelEnv(receiver, 'metrics', { OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k%3Dey,x-tenant=registry' }) });
     servers.push(berth);
     const http = new Client(berth.url);
     const repo = repoName('metrics');
@@ -230,7 +230,10 @@ describe('metrics over OTLP', () => {
     expect(puts?.count).toBe(sample(scrape, 'berth_storage_operation_duration_seconds_count', { driver: 'fs', operation: 'commit' }));
     expect(latest('berth_uploads_in_flight', {})).toMatchObject({ type: 'gauge', value: 0 });
     expect(latest('berth_http_sent_bytes_total', { route: '/v2/<name>/blobs/<digest>' })?.value).toBe(3 * bytes.length);
-    // OTEL_TRACES_EXPORTER=none: metrics only.
+    // The configured headers went with the exports (an API key for a hosted collector).
+    expect(receiver.headersOf('metrics')).toMatchObject({ 'x-api-key': 'k=ey', 'x-tenant': 'registry' });
+    expect(berth.logs()).not.toContain('k=ey');
+        // OTEL_TRACES_EXPORTER=none: metrics only.
     expect(receiver.spans.filter((s) => s.resource['service.name'] === 'metrics')).toEqual([]);
   });
 });

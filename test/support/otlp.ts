@@ -49,8 +49,8 @@ export interface Receiver {
   points: ReceivedPoint[];
   /** Number of metric export requests received from a service. */
   metricExports(service: string): number;
-  /** Headers of the last request received, lower-case names. */
-  lastHeaders: Record<string, string>;
+  /** Headers of the last export received from a service, lower-case names. */
+  headersOf(service: string): Record<string, string> | undefined;
   rejected: string[];
   /** Waits until `ready()` holds (polling), or fails after `ms` saying what was received. */
   until(ready: () => boolean, what: string, ms?: number): Promise<void>;
@@ -140,13 +140,14 @@ function decodeMetrics(body: Json): ReceivedPoint[] {
 
 export async function startReceiver(): Promise<Receiver> {
   const exports = new Map<string, number>();
+  const headers = new Map<string, Record<string, string>>();
   const receiver: Receiver = {
     url: '',
     close: async () => undefined,
     spans: [],
     points: [],
     metricExports: (service) => exports.get(service) ?? 0,
-    lastHeaders: {},
+    headersOf: (service) => headers.get(service),
     rejected: [],
     async until(ready, what, ms = 20_000) {
       const deadline = Date.now() + ms;
@@ -171,17 +172,21 @@ export async function startReceiver(): Promise<Receiver> {
         receiver.rejected.push(`${req.method} ${req.url}: ${why}`);
         res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: why }));
       };
-      receiver.lastHeaders = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+      const received = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
       if (req.method !== 'POST') return reject(405, 'not a POST');
       if (!req.headers['content-type']?.startsWith('application/json')) return reject(415, `content type ${req.headers['content-type']}`);
       try {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
-        if (req.url === '/v1/traces') receiver.spans.push(...decodeTraces(body));
-        else if (req.url === '/v1/metrics') {
+        if (req.url === '/v1/traces') {
+          const spans = decodeTraces(body);
+          receiver.spans.push(...spans);
+          if (spans[0]) headers.set(String(spans[0].resource['service.name']), received);
+        } else if (req.url === '/v1/metrics') {
           const points = decodeMetrics(body);
           receiver.points.push(...points);
           const service = String(points[0]?.resource['service.name']);
           exports.set(service, (exports.get(service) ?? 0) + 1);
+          headers.set(service, received);
         } else return reject(404, 'unknown path');
       } catch (e) {
         return reject(400, e instanceof Error ? e.message : String(e));
