@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Auth } from './auth/create.ts';
 import type { Config } from './schema.ts';
 import { errorResponse, toOciError } from './http/errors.ts';
@@ -23,6 +23,8 @@ export interface AppParts {
   auth?: Auth | undefined;
   /** The stored registry `registry` decorates (itself without a mirror), which the UI browses. */
   stored: StoredRegistry;
+  /** Opens each request's trace span, when OpenTelemetry is on: outermost, so the request log sees it. */
+  traceRequests?: MiddlewareHandler | undefined;
   /** With a mirror and the UI on: the mirror's router, and where its activity is counted for the UI. */
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
 }
@@ -37,6 +39,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
   const app = new Hono();
   const text = { 'Content-Type': 'text/plain; charset=UTF-8' };
   const logFailure = (e: unknown, c: Context): void => logger.error('request failed', { method: c.req.method, path: c.req.path, ...errorFields(e) });
+  if (parts.traceRequests) app.use('*', parts.traceRequests);
   const { mirror } = parts;
   const onMirrorAnswer = mirror
     ? (repository: string, outcome: string): void => {

@@ -7,8 +7,9 @@ import { createMirror } from './mirror/create.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { maintenanceFor } from './maintenance/start.ts';
-import { StoredRegistry, type Registry } from './registry/registry.ts';
+import { keyKind, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
+import { telemetryFor } from './observability/otel/start.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
 import type { RequestEdge } from './runtime.ts';
@@ -36,7 +37,8 @@ export interface BerthRegistry {
   metrics: Metrics;
   /**
    * Stops what the registry started: maintenance (its timers and the pass running, which is cut
-   * short), the mirror's upstream connections, the storage client. Until then the process stays alive.
+   * short), the mirror's upstream connections, the storage client; then sends the telemetry still
+   * pending. Until then the process stays alive.
    */
   close(): Promise<void>;
 }
@@ -49,9 +51,11 @@ export interface BerthRegistry {
  */
 export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
   const config = parseConfig(input);
-  const logger = opts.logger ?? createLogger(config.log.level);
   const storage = createStorage(config.storage);
   const metrics = new Metrics();
+  const baseLogger = opts.logger ?? createLogger(config.log.level);
+  const telemetry = telemetryFor(config.otel, { logger: baseLogger, metricsText: () => metrics.text(), keyKind });
+  const logger = telemetry ? telemetry.logger(baseLogger) : baseLogger;
   // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
   // upstreams are configured.
   const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? seconds(2) : millis(0)) };
@@ -66,7 +70,8 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     : metrics.upstreamRequest;
   const mirror = createMirror(config.mirror, stored, observe);
   const registry: Registry = mirror?.registry ?? stored;
-  const auth = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
+  const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
+  const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
   const inner = createApp(registry, config, {
     logger,
     metrics,
@@ -74,11 +79,13 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     fastPaths: opts.runtime?.fastPaths,
     auth,
     stored,
+    traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
   });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
-  const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;
+  const usable = auth ? storage.ready.then(() => auth.ready) : storage.ready;
+  const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
   const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
   storage.ready.then(() => maintenance.start(), () => undefined);
@@ -87,6 +94,8 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     await mirror?.close();
     await auth?.close();
     storage.close();
+    // Last, so that what the others logged or traced while stopping is sent too.
+    await telemetry?.close();
   };
   return { app, registry, config, ready, storage: storage.describe, metrics, close };
 }

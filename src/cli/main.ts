@@ -109,7 +109,9 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     runtime.onSignal((signal) => {
       logger.info('shutting down', { signal });
       void metricsServer?.close();
-      Promise.all([server.close(), berth.close()])
+      server
+        .close()
+        .then(() => berth.close())
         .catch((e: unknown) => logger.error('shutdown failed', errorFields(e)))
         .finally(resolve);
     });
