@@ -11,6 +11,7 @@ import { metricsHandler } from './observability/metrics-endpoint.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';
 import type { MirrorActivity } from './ui/activity.ts';
+import type { MaintenanceFacts } from './ui/facts.ts';
 import { uiRoutes } from './ui/app.ts';
 import type { Router } from './mirror/router.ts';
 
@@ -27,6 +28,8 @@ export interface AppParts {
   traceRequests?: MiddlewareHandler | undefined;
   /** With a mirror and the UI on: the mirror's router, and where its activity is counted for the UI. */
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
+  /** What maintenance keeps for the UI: its last runs, the mirror cache's measurement. */
+  maintenance?: MaintenanceFacts | undefined;
 }
 
 /**
@@ -74,7 +77,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
     app.use('/v2/*', auth.gate);
     app.route('/', auth.routes);
   }
-  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror }));
+  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror, maintenance: parts.maintenance }));
   const options = {
     delete: config.delete,
     maxManifestBytes: config.manifests.maxSize,

@@ -6,7 +6,12 @@ import { withCache } from './cache/driver.ts';
 import { createMirror } from './mirror/create.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
+import type { CacheMeasure } from './maintenance/retention.ts';
 import { maintenanceFor } from './maintenance/start.ts';
+import { ImmutableTags, withImmutableTags } from './registry/immutable.ts';
+import { recordingPulls } from './registry/usage.ts';
+import { formatDigest } from './oci/digest.ts';
+import type { MirrorCache } from './ui/facts.ts';
 import { keyKind, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { telemetryFor } from './observability/otel/start.ts';
@@ -37,16 +42,17 @@ export interface BerthRegistry {
   metrics: Metrics;
   /**
    * Stops what the registry started: maintenance (its timers and the pass running, which is cut
-   * short), the mirror's upstream connections, the storage client; then sends the telemetry still
-   * pending. Until then the process stays alive.
+   * short), then writes the pull times still in memory; the mirror's upstream connections, the
+   * storage client; then sends the telemetry still pending. Until then the process stays alive.
    */
   close(): Promise<void>;
 }
 
 /**
  * Builds a registry from a configuration (defaults fill what is left out) and, once storage is
- * ready, starts the maintenance the configuration asks for (upload purge, `gc.interval`, mirror
- * retention). The returned app knows of the runtime serving it only what `opts.runtime` tells it
+ * ready, starts the maintenance the configuration asks for (upload purge, pull times, `gc.interval`,
+ * retention rules, mirror retention). Immutable tags and pull recording wrap the registry HTTP
+ * serves (the mirror's names pass through them: it has its own). The returned app knows of the runtime serving it only what `opts.runtime` tells it
  * (src/runtime.ts): the client address of a request, for auth's per-address throttle, and fast paths.
  */
 export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
@@ -69,7 +75,18 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
       }
     : metrics.upstreamRequest;
   const mirror = createMirror(config.mirror, stored, observe);
-  const registry: Registry = mirror?.registry ?? stored;
+  // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.
+  const routed = mirror ? (name: string): boolean => mirror.registry.router.route(name) !== undefined : undefined;
+  const immutable = new ImmutableTags(config.tags.immutable);
+  const registry: Registry = withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, routed);
+  const maintenance = maintenanceFor(stored.inventory, config, {
+    logger,
+    metrics,
+    pulls: stored.pulls,
+    immutable,
+    retention: mirror?.retention,
+    mirrored: mirror && ((name) => mirror.registry.router.stores(name)),
+  });
   const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
   const inner = createApp(registry, config, {
@@ -81,16 +98,18 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     stored,
     traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
+    maintenance: { runs: () => maintenance.scheduler.history(), mirrorCache: () => cacheFact(maintenance.mirrorCache()) },
   });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
   const usable = auth ? storage.ready.then(() => auth.ready) : storage.ready;
   const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
-  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
-  storage.ready.then(() => maintenance.start(), () => undefined);
+  storage.ready.then(() => maintenance.scheduler.start(), () => undefined);
   const close = async (): Promise<void> => {
-    await maintenance.close();
+    await maintenance.scheduler.close();
+    // What was pulled since the last flush, so the times survive the restart.
+    await maintenance.flushPulls();
     await mirror?.close();
     await auth?.close();
     storage.close();
@@ -98,4 +117,14 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     await telemetry?.close();
   };
   return { app, registry, config, ready, storage: storage.describe, metrics, close };
+}
+
+/** The mirror retention sweep's measurement as the UI's mirror page reads it. */
+function cacheFact(m: (CacheMeasure & { at: Date }) | undefined): MirrorCache | undefined {
+  if (!m) return undefined;
+  return {
+    bytes: m.bytes,
+    measuredAt: m.at,
+    nextEvictions: m.next.map((n) => ({ repository: n.repository, digest: formatDigest(n.digest), bytes: n.bytes, lastUsed: new Date(n.lastUsed) })),
+  };
 }

@@ -9,6 +9,7 @@ import { cacheSchema } from './cache/schema.ts';
 import { serverSchema } from './cli/schema.ts';
 import { listen } from './config/listen.ts';
 import { ConfigError, loadConfig as load, parseConfig as parse, type ConfigSources } from './config/load.ts';
+import { retentionSchema } from './maintenance/schema.ts';
 import { mirrorSchema } from './mirror/schema.ts';
 import { observabilitySchemas } from './observability/schema.ts';
 import { otelSchema, withOtelEnvironment } from './observability/otel/schema.ts';
@@ -31,12 +32,14 @@ export const configSchema = z
     manifests: registrySchemas.manifests,
     uploads: registrySchemas.uploads,
     delete: registrySchemas.delete,
+    tags: registrySchemas.tags,
     mirror: mirrorSchema.prefault({}).describe('Pull-through mirroring of upstream registries; no upstreams (the default) is a plain push registry.'),
     cache: cacheSchema,
     auth: authSchema.prefault({}).describe('Access control; `mode: none` (the default) leaves the registry open.'),
     ui: uiSchema.prefault({}).describe('The web UI: repositories, tags, manifests, referrers, the mirror and storage, in a browser. Signs in with the same users and rules as the API.'),
     metrics: observabilitySchemas.metrics,
     gc: registrySchemas.gc,
+    retention: retentionSchema,
     log: observabilitySchemas.log,
     otel: otelSchema,
   })

@@ -1,11 +1,9 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../schema.ts';
 import { parseDuration } from '../config/duration.ts';
 import { collectGarbage, type GcReport } from '../maintenance/gc.ts';
 import { purgeUploads } from '../maintenance/uploads.ts';
-import { StoredRegistry } from '../registry/registry.ts';
-import { createStorage } from '../storage/create.ts';
+import { openStorage } from './stored.ts';
 
 export const gcUsage = `  gc        delete blobs and manifests nothing references (safe while the registry serves)
     --config FILE        YAML configuration file (env BERTH_CONFIG)
@@ -65,25 +63,12 @@ export async function runGc(args: string[], env: Record<string, string | undefin
     process.stderr.write(`berth gc: --grace must be a duration like 30m, 1h or 7d\n`);
     return 2;
   }
-  let config;
-  try {
-    const overrides = flags.data === undefined ? {} : { storage: { fs: { root: flags.data } } };
-    config = await loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), env, overrides });
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`berth: ${e.message}\n`);
-    return 2;
-  }
-  const storage = createStorage(config.storage);
-  try {
-    await storage.ready;
-  } catch (e) {
-    process.stderr.write(`berth gc: storage ${storage.describe} is not usable: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
+  const opened = await openStorage('gc', flags, env);
+  if (typeof opened === 'number') return opened;
+  const { config, stored } = opened;
   const dryRun = flags['dry-run'] === true;
   // The same passes a serving registry runs, without its cache: another process may be writing.
-  const { inventory } = new StoredRegistry(storage.driver);
+  const { inventory } = stored;
   try {
     const report = await collectGarbage(inventory, {
       dryRun,
@@ -95,6 +80,6 @@ export async function runGc(args: string[], env: Record<string, string | undefin
     process.stdout.write(`${summary(report, purged, dryRun)}\n`);
     return 0;
   } finally {
-    storage.close();
+    opened.close();
   }
 }

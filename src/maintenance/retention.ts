@@ -22,10 +22,22 @@ export interface RetentionReport {
   bytesFreed: number;
 }
 
-/** Which mirrored manifests were served since the last look (the mirror's UsageLog). */
+/** What a sweep measured of the mirror's cache: its size after the sweep, and what would expire next. */
+export interface CacheMeasure {
+  bytes: number;
+  /** Images still held, least recently used first (the first few): what age or size expires next. */
+  next: Array<{ repository: string; digest: Digest; lastUsed: number; /** What expiring it alone would free. */ bytes: number }>;
+}
+
+/** How many of the next images to expire a measurement lists. */
+const nextShown = 10;
+
+/** Which mirrored manifests were served since the last look, and when each was last served (the mirror's UsageLog). */
 export interface Usage {
   drain(): Array<{ name: string; digest: Digest; at: number }>;
   has(name: string, digest: Digest): boolean;
+  /** Recorded last uses of the repository's manifests (`sha256:...` → ms), across restarts and replicas. */
+  lastUsed(name: string): Promise<ReadonlyMap<string, number>>;
 }
 
 /** One mirrored manifest as the policy found it. */
@@ -34,7 +46,7 @@ interface Held {
   digest: Digest;
   subject: Digest | undefined;
   key: string;
-  /** Its last use: when it was served since the last sweep, else its link's modification time. */
+  /** Its last use: when it was last served, as recorded, else when its link was written (fetched). */
   lastUsed: number;
   /** Served since the last sweep (or during this one): never expired by size. */
   recent: boolean;
@@ -67,23 +79,19 @@ export async function expireMirrored(
   usage: Usage,
   mirrored: (name: string) => boolean,
   policy: RetentionPolicy,
-  opts: { now?: number; signal?: AbortSignal } = {},
+  opts: { now?: number; signal?: AbortSignal; measured?: (m: CacheMeasure) => void } = {},
 ): Promise<RetentionReport> {
   const startedAt = Date.now();
   const now = opts.now ?? startedAt;
   const report: RetentionReport = { touched: 0, manifestsExpired: 0, tagsExpired: 0, bytesBefore: 0, bytesAfter: 0, blobsDeleted: 0, bytesFreed: 0 };
-  const touched = new Map<string, number>();
-  await forEachBounded(usage.drain(), async ({ name, digest, at }) => {
-    if (!(await inventory.touchManifest(name, digest))) return;
-    touched.set(manifestKey(name, digest), at);
-    report.touched++;
-  });
+  const touched = new Map(usage.drain().map(({ name, digest, at }) => [manifestKey(name, digest), at] as const));
 
   let localLinked: Promise<Set<string>> | undefined;
   /** Digests local repositories link (blobs and manifests): theirs, never the mirror's to count or delete. */
   const localDigests = (): Promise<Set<string>> => (localLinked ??= linkedOutside(inventory, mirrored));
 
-  const scan = await scanMirrored(inventory, mirrored, touched, now);
+  const scan = await scanMirrored(inventory, usage, mirrored, touched, now);
+  report.touched = [...scan.held.values()].filter((h) => h.recent).length;
   for (const h of scan.held.values()) if (usage.has(h.name, h.digest)) h.recent = true;
   const own = new Set([...scan.held.values()].map((h) => formatDigest(h.digest)));
   const localSet = policy.maxBytes > 0 ? await localDigests() : new Set<string>();
@@ -91,6 +99,13 @@ export async function expireMirrored(
   const plan = planExpiry(scan, counted, policy, now);
   report.bytesBefore = plan.bytesBefore;
   report.bytesAfter = plan.bytesAfter;
+  opts.measured?.({
+    bytes: plan.bytesAfter,
+    next: plan.next.map(({ key, lastUsed, bytes }) => {
+      const h = scan.held.get(key)!;
+      return { repository: h.name, digest: h.digest, lastUsed, bytes };
+    }),
+  });
 
   const expired = await expiredLinks(inventory, scan, plan.expired);
   const candidates = new Set([...scan.blobLinks, ...[...plan.expired].map((key) => formatDigest(scan.held.get(key)!.digest))]);
@@ -127,18 +142,18 @@ async function expiredLinks(inventory: Inventory, scan: Scan, keys: ReadonlySet<
   return expired;
 }
 
-async function scanMirrored(inventory: Inventory, mirrored: (name: string) => boolean, touched: Map<string, number>, now: number): Promise<Scan> {
+async function scanMirrored(inventory: Inventory, usage: Usage, mirrored: (name: string) => boolean, touched: Map<string, number>, now: number): Promise<Scan> {
   const scan: Scan = { held: new Map(), sizes: new Map(), blobLinks: new Set() };
   for await (const name of inventory.repositories()) {
     if (!mirrored(name)) continue;
+    const used = await usage.lastUsed(name);
     await forEachBounded(await inventory.manifests(name), async (digest) => {
       const h = await readHeld(inventory, name, digest, scan.sizes);
       if (!h) return;
-      const usedAt = touched.get(h.key);
-      if (usedAt !== undefined) {
-        h.lastUsed = Math.min(usedAt, now);
-        h.recent = true;
-      }
+      const touchedAt = touched.get(h.key);
+      const usedAt = Math.max(touchedAt ?? -Infinity, used.get(formatDigest(digest)) ?? -Infinity);
+      if (usedAt > h.lastUsed) h.lastUsed = Math.min(usedAt, now);
+      if (touchedAt !== undefined) h.recent = true;
       scan.held.set(h.key, h);
     });
     for (const digest of await inventory.blobLinks(name)) scan.blobLinks.add(formatDigest(digest));
@@ -180,7 +195,12 @@ async function linkedOutside(inventory: Inventory, inScope: (name: string) => bo
  * does; a digest (a layer two images share, say) counts once and is freed only when nothing kept
  * needs it. Images used since the last sweep are never expired by size.
  */
-function planExpiry(scan: Scan, counted: (digest: string) => boolean, policy: RetentionPolicy, now: number): { expired: Set<string>; bytesBefore: number; bytesAfter: number } {
+function planExpiry(
+  scan: Scan,
+  counted: (digest: string) => boolean,
+  policy: RetentionPolicy,
+  now: number,
+): { expired: Set<string>; bytesBefore: number; bytesAfter: number; next: Array<{ key: string; lastUsed: number; bytes: number }> } {
   const { held, sizes } = scan;
   const childrenOf = (h: Held): Held[] => h.listed.flatMap((d) => held.get(`${h.name}@${d}`) ?? []);
   const listedSomewhere = new Set<string>();
@@ -229,5 +249,18 @@ function planExpiry(scan: Scan, counted: (digest: string) => boolean, policy: Re
       expire(image);
     }
   }
-  return { expired, bytesBefore, bytesAfter: bytes };
+  // Next in line: the images left, least recently used first, with the bytes only each of them holds.
+  const next = images
+    .filter((i) => !gone.has(i.key))
+    .sort((a, b) => a.lastUsed - b.lastUsed || a.key.localeCompare(b.key))
+    .slice(0, nextShown)
+    .map((image) => {
+      let own = 0;
+      for (const m of image.members) {
+        if ((memberRefs.get(m.key) ?? 0) !== 1) continue;
+        for (const d of new Set(m.needs)) if (digestRefs.get(d) === 1 && counted(d)) own += sizes.get(d) ?? 0;
+      }
+      return { key: image.key, lastUsed: image.lastUsed, bytes: own };
+    });
+  return { expired, bytesBefore, bytesAfter: bytes, next };
 }

@@ -1,9 +1,13 @@
-import type { Duration } from '../config/duration.ts';
+import { formatDuration, type Duration } from '../config/duration.ts';
 import { errorFields, type Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { ImmutableTags } from '../registry/immutable.ts';
 import type { Inventory } from '../registry/inventory.ts';
+import type { PullRecords } from '../registry/usage.ts';
+import { applyRetentionRules } from './apply-rules.ts';
 import { collectGarbage } from './gc.ts';
-import { expireMirrored, type RetentionPolicy, type Usage } from './retention.ts';
+import { expireMirrored, type CacheMeasure, type RetentionPolicy, type Usage } from './retention.ts';
+import type { RetentionRule } from './schema.ts';
 import { Scheduler, type Task } from './scheduler.ts';
 import { purgeUploads } from './uploads.ts';
 
@@ -17,26 +21,44 @@ export interface MirrorRetention {
   everyMs: number;
 }
 
-/** The settings maintenance reads (the `uploads` and `gc` blocks). */
+/** The settings maintenance reads (the `uploads`, `gc` and `retention` blocks). */
 export interface MaintenanceConfig {
   uploads: { purgeAfter: Duration };
   gc: { interval: Duration; grace: Duration; deleteUntagged: boolean };
+  retention: { rules: RetentionRule[]; interval: Duration; dryRun: boolean; pullsFlushInterval: Duration };
 }
 
 export interface MaintenanceParts {
   logger: Logger;
   metrics: Metrics;
+  /** Pull times noted in memory, which maintenance writes out and retention reads. */
+  pulls: PullRecords;
+  /** Tags retention must never delete. */
+  immutable?: ImmutableTags | undefined;
   /** Mirror retention, when the mirror has a policy. */
   retention?: MirrorRetention | undefined;
+  /** Names the mirror stores: retention rules leave them to mirror retention. */
+  mirrored?: ((name: string) => boolean) | undefined;
+}
+
+/** The scheduler running a registry's passes, and what its last mirror retention sweep measured. */
+export interface Maintenance {
+  scheduler: Scheduler;
+  /** The mirror cache as the last retention sweep measured it, if one ran. */
+  mirrorCache(): (CacheMeasure & { at: Date }) | undefined;
+  /** Writes the pull times still in memory (as the registry stops, after the scheduler). */
+  flushPulls(): Promise<void>;
 }
 
 /**
- * The passes a serving registry runs for its configuration: abandoned upload sessions hourly
- * (and at start), garbage collection when `gc.interval` asks for it, and mirror retention when
- * the mirror has a policy, all through one scheduler. Nothing runs before `start()`.
+ * The passes a serving registry runs for its configuration, all through one scheduler: abandoned
+ * upload sessions hourly (and at start), pull times written every `retention.pullsFlushInterval`,
+ * garbage collection when `gc.interval` asks for it, retention rules every `retention.interval`,
+ * and mirror retention when the mirror has a policy. Nothing runs before `scheduler.start()`.
  */
-export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, parts: MaintenanceParts): Scheduler {
-  const { logger, metrics, retention } = parts;
+export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, parts: MaintenanceParts): Maintenance {
+  const { logger, metrics, retention, pulls } = parts;
+  let measured: (CacheMeasure & { at: Date }) | undefined;
   const tasks: Task[] = [
     {
       name: 'upload purge',
@@ -46,6 +68,14 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
         const purged = await purgeUploads(inventory, config.uploads.purgeAfter, { signal });
         metrics.uploadsPurged.inc(purged);
         if (purged > 0) logger.info('purged stale uploads', { purged });
+        return [['upload sessions purged', purged]];
+      },
+    },
+    {
+      name: 'pull times flush',
+      everyMs: config.retention.pullsFlushInterval,
+      run: async (signal) => {
+        await pulls.flush(signal);
       },
     },
   ];
@@ -58,6 +88,39 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
         metrics.gcRuns.inc();
         metrics.gcBytes.inc(report.bytesFreed);
         logger.info('garbage collected', { ...report });
+        return [
+          ['blobs deleted', report.blobsDeleted],
+          ['bytes freed', report.bytesFreed],
+          ['manifests deleted', report.manifestsDeleted],
+          ['blobs kept', report.blobsKept],
+        ];
+      },
+    });
+  }
+  const { rules, interval, dryRun } = config.retention;
+  if (interval > 0 && rules.length > 0) {
+    tasks.push({
+      name: 'retention rules',
+      everyMs: interval,
+      run: async (signal) => {
+        const report = await applyRetentionRules(inventory, {
+          rules,
+          pulls,
+          immutable: parts.immutable,
+          skip: parts.mirrored,
+          graceMs: config.gc.grace,
+          dryRun,
+          signal,
+          onDecision: (d) => logger.info(dryRun ? 'retention would delete' : 'retention deleted', { ...d }),
+        });
+        const { decisions: _, ...figures } = report;
+        logger.info('retention rules applied', { ...figures, dryRun, interval: formatDuration(interval) });
+        return [
+          [dryRun ? 'tags that would go' : 'tags deleted', report.tagsDeleted],
+          [dryRun ? 'manifests that would go' : 'manifests deleted', report.manifestsDeleted],
+          [dryRun ? 'bytes that would be freed' : 'bytes freed', report.bytesFreed],
+          ['repositories', report.repositories],
+        ];
       },
     });
   }
@@ -66,10 +129,29 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
       name: 'mirror retention sweep',
       everyMs: retention.everyMs,
       run: async (signal) => {
-        const report = await expireMirrored(inventory, retention.usage, retention.mirrored, retention.policy, { signal });
+        const report = await expireMirrored(inventory, retention.usage, retention.mirrored, retention.policy, {
+          signal,
+          measured: (m) => (measured = { ...m, at: new Date() }),
+        });
         logger.info('mirror retention sweep', { ...report });
+        return [
+          ['manifests expired', report.manifestsExpired],
+          ['bytes freed', report.bytesFreed],
+          ['bytes held', report.bytesAfter],
+        ];
       },
     });
   }
-  return new Scheduler(tasks, (task, e) => logger.warn(`${task.name} failed`, errorFields(e)));
+  const scheduler = new Scheduler(tasks, (task, e) => logger.warn(`${task.name} failed`, errorFields(e)));
+  return {
+    scheduler,
+    mirrorCache: () => measured,
+    flushPulls: async () => {
+      try {
+        await pulls.flush();
+      } catch (e) {
+        logger.warn('pull times flush failed', errorFields(e));
+      }
+    },
+  };
 }

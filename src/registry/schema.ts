@@ -1,8 +1,19 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.ts';
+import { repositoryPattern, tagSelectorFields } from '../config/patterns.ts';
 import { size } from '../config/size.ts';
 
-/** What the registry accepts (`manifests`, `uploads`, `delete`) and how it collects what nothing uses (`gc`). */
+/** A rule of `tags.immutable`: which tags of which repositories never move once pushed. */
+const immutableRule = z
+  .object({
+    repositories: z.array(repositoryPattern).min(1).describe('Repository name globs (`team/*`, `prod/**`) the rule covers.'),
+    ...tagSelectorFields,
+  })
+  .strict();
+
+export type ImmutableRule = z.output<typeof immutableRule>;
+
+/** What the registry accepts (`manifests`, `uploads`, `delete`, `tags`) and how it collects what nothing uses (`gc`). */
 export const registrySchemas = {
   manifests: z
     .object({
@@ -22,6 +33,17 @@ export const registrySchemas = {
       blobs: z.boolean().default(true).describe('DELETE /v2/<name>/blobs/<digest>.'),
       manifests: z.boolean().default(true).describe('DELETE /v2/<name>/manifests/<digest>.'),
       tags: z.boolean().default(true).describe('DELETE /v2/<name>/manifests/<tag>.'),
+    })
+    .strict()
+    .prefault({}),
+  tags: z
+    .object({
+      immutable: z
+        .array(immutableRule)
+        .default([])
+        .describe(
+          'Tags that never move: once such a tag points at a manifest, pushing other content under it, deleting it, or deleting the manifest it points at is refused (409 DENIED, naming the rule). Pushing the same manifest again is fine. Retention never deletes them. Mirrored repositories are not covered.',
+        ),
     })
     .strict()
     .prefault({}),

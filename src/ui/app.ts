@@ -22,7 +22,7 @@ import type { Registry, StoredRegistry } from '../registry/registry.ts';
 import { MirrorActivity } from './activity.ts';
 import { assets } from './assets.ts';
 import { Describer } from './describe.ts';
-import { availableFacts, type UiFacts } from './facts.ts';
+import { availableFacts, type MaintenanceFacts, type UiFacts } from './facts.ts';
 import type { View, Viewer } from './layout.ts';
 import { blobPage } from './pages/blob.ts';
 import { failed, notFound } from './pages/errors.ts';
@@ -60,7 +60,9 @@ export interface UiParts {
   accounts?: Accounts | undefined;
   /** With a mirror: its router and what it did (fed by the app). */
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
-  /** Facts beyond the registry's API; what exists today by default. */
+  /** What the scheduler keeps (runs, the mirror cache's measurement), for the storage and mirror pages. */
+  maintenance?: MaintenanceFacts | undefined;
+  /** Facts beyond the registry's API; by default, what the parts above give. */
   facts?: UiFacts;
 }
 
@@ -98,7 +100,14 @@ export function uiRoutes(parts: UiParts): Hono {
   const src: Sources = {
     registry,
     describer: new Describer(registry),
-    facts: parts.facts ?? availableFacts(parts.metrics, config.storage.fs?.root),
+    facts:
+      parts.facts ??
+      availableFacts(parts.metrics, {
+        dataDir: config.storage.fs?.root,
+        stored: parts.stored,
+        mirrored: parts.mirror && ((name) => parts.mirror!.router.stores(name)),
+        maintenance: parts.maintenance,
+      }),
     activity: parts.mirror?.activity ?? new MirrorActivity(),
     prober: new Prober(),
     pageSize: options.pageSize,
