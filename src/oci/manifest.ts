@@ -1,6 +1,7 @@
 import { parseDigest, type Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import { manifestKind, mediaTypes, type ManifestKind } from './media-types.ts';
+import { parseStrictJson } from './strict-json.ts';
 
 export interface Descriptor {
   mediaType: string;
@@ -66,24 +67,23 @@ function descriptor(v: unknown, where: string): Descriptor & { parsed: Digest } 
   return d;
 }
 
-function descriptors(v: unknown, where: string): Array<Descriptor & { parsed: Digest }> {
+/**
+ * Each descriptor of a list, checked one at a time as the caller consumes them: a manifest of tens of
+ * thousands of layers costs one parsed document, not a second list of every descriptor.
+ */
+function* descriptors(v: unknown, where: string): Generator<Descriptor & { parsed: Digest }> {
   if (!Array.isArray(v)) throw invalid(`${where} must be an array`);
-  return v.map((d, i) => descriptor(d, `${where}[${i}]`));
+  for (let i = 0; i < v.length; i++) yield descriptor(v[i], `${where}[${i}]`);
 }
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Parses a manifest body and checks its structure. `contentType` is the request's media type;
  * when the body names its own `mediaType` the two must agree (spec: Pushing Manifests).
  */
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ManifestInfo {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(decoder.decode(bytes));
-  } catch {
-    throw invalid('manifest is not valid UTF-8 JSON');
-  }
+  const parsed = parseStrictJson(bytes);
+  if (!parsed.ok) throw invalid(`manifest ${parsed.problem}`);
+  const doc = parsed.value;
   if (!isObject(doc)) throw invalid('manifest must be a JSON object');
   if (doc.schemaVersion !== 2) {
     throw invalid('unsupported manifest schemaVersion: only schemaVersion 2 is accepted', {
@@ -106,8 +106,8 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   const info: ManifestInfo = { mediaType, kind, blobs: [], manifests: [] };
   if (kind === 'image') {
     const config = descriptor(doc.config, 'config');
-    const layers = doc.layers === undefined && mediaType === mediaTypes.ociManifest ? [] : descriptors(doc.layers, 'layers');
     info.blobs.push({ digest: config.parsed, size: config.size });
+    const layers = doc.layers === undefined && mediaType === mediaTypes.ociManifest ? [] : descriptors(doc.layers, 'layers');
     for (const layer of layers) {
       // Non-distributable layers (with `urls`) live elsewhere; the registry need not hold them.
       if (layer.urls && layer.urls.length > 0) continue;
