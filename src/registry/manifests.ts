@@ -4,6 +4,7 @@ import { parseManifest, type Descriptor, type ManifestInfo } from '../oci/manife
 import { validateTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
 import type { Blobs } from './blobs.ts';
+import { forEachBounded } from './bounded.ts';
 import { layout } from './layout.ts';
 import { parsedOnce } from './parsed.ts';
 import type { Referrers } from './referrers.ts';
@@ -62,6 +63,9 @@ interface ManifestLink {
 
 const text = new TextDecoder();
 const parseLink = parsedOnce((raw): ManifestLink => JSON.parse(text.decode(raw)) as ManifestLink);
+
+/** How many missing references a MANIFEST_BLOB_UNKNOWN names. */
+const maxListedMissing = 10;
 
 export const manifestUnknown = (reference: string): OciError =>
   new OciError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { detail: { reference } });
@@ -130,20 +134,34 @@ export class Manifests {
     return { digest, info, tags };
   }
 
+  /**
+   * Each distinct blob and child manifest is checked once, a few at a time: a manifest may list
+   * tens of thousands (4 MiB of descriptors), and a check per item at once would open as many
+   * files or S3 requests and hold a pending operation for each.
+   */
   async #checkReferences(name: string, info: ManifestInfo): Promise<void> {
+    const blobs = new Map<string, { digest: Digest; sizes: Set<number> }>();
+    for (const { digest, size } of info.blobs) {
+      const key = formatDigest(digest);
+      const entry = blobs.get(key);
+      if (entry) entry.sizes.add(size);
+      else blobs.set(key, { digest, sizes: new Set([size]) });
+    }
+    const children = new Map(info.manifests.map(({ digest }) => [formatDigest(digest), digest]));
     const missing: string[] = [];
-    await Promise.all([
-      ...info.blobs.map(async ({ digest, size }) => {
-        const found = await this.#blobs.find(name, digest);
-        if (!found || found.size !== size) missing.push(formatDigest(digest));
-      }),
-      ...info.manifests.map(async ({ digest }) => {
-        if (!(await this.resolve(name, { digest }))) missing.push(formatDigest(digest));
-      }),
-    ]);
+    await forEachBounded(blobs, async ([key, { digest, sizes }]) => {
+      const found = await this.#blobs.find(name, digest);
+      // One digest listed with two sizes cannot match both.
+      if (!found || sizes.size > 1 || !sizes.has(found.size)) missing.push(key);
+    });
+    await forEachBounded(children, async ([key, digest]) => {
+      if (!(await this.resolve(name, { digest }))) missing.push(key);
+    });
     if (missing.length > 0) {
+      missing.sort();
       throw new OciError('MANIFEST_BLOB_UNKNOWN', 'manifest references content unknown to this repository', {
-        detail: { missing: missing.sort() },
+        // The first few name the problem; all of them could make the answer as big as the manifest.
+        detail: { missing: missing.slice(0, maxListedMissing), count: missing.length },
       });
     }
   }
