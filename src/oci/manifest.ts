@@ -41,27 +41,30 @@ function stringMap(v: unknown, where: string): Record<string, string> | undefine
   return v as Record<string, string>;
 }
 
-function descriptor(v: unknown, where: string): Descriptor & { parsed: Digest } {
-  if (!isObject(v)) throw invalid(`${where}: descriptor must be an object`);
+/** `layers[12]`: built only for an error message, as a manifest may hold tens of thousands. */
+const label = (where: string, index: number | undefined): string => (index === undefined ? where : `${where}[${index}]`);
+
+function descriptor(v: unknown, where: string, index?: number): Descriptor & { parsed: Digest } {
+  if (!isObject(v)) throw invalid(`${label(where, index)}: descriptor must be an object`);
   const { mediaType, digest, size, artifactType, urls } = v;
-  if (typeof mediaType !== 'string' || mediaType === '') throw invalid(`${where}: mediaType is required`);
-  if (typeof digest !== 'string') throw invalid(`${where}: digest is required`);
+  if (typeof mediaType !== 'string' || mediaType === '') throw invalid(`${label(where, index)}: mediaType is required`);
+  if (typeof digest !== 'string') throw invalid(`${label(where, index)}: digest is required`);
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-    throw invalid(`${where}: size must be a non-negative integer`);
+    throw invalid(`${label(where, index)}: size must be a non-negative integer`);
   }
   let parsed: Digest;
   try {
     parsed = parseDigest(digest);
   } catch (e) {
-    throw invalid(`${where}: ${e instanceof Error ? e.message : 'invalid digest'}`, { digest });
+    throw invalid(`${label(where, index)}: ${e instanceof Error ? e.message : 'invalid digest'}`, { digest });
   }
-  if (artifactType !== undefined && typeof artifactType !== 'string') throw invalid(`${where}: artifactType must be a string`);
+  if (artifactType !== undefined && typeof artifactType !== 'string') throw invalid(`${label(where, index)}: artifactType must be a string`);
   if (urls !== undefined && (!Array.isArray(urls) || urls.some((u) => typeof u !== 'string'))) {
-    throw invalid(`${where}: urls must be an array of strings`);
+    throw invalid(`${label(where, index)}: urls must be an array of strings`);
   }
   const d: Descriptor & { parsed: Digest } = { mediaType, digest, size, parsed };
   if (artifactType !== undefined) d.artifactType = artifactType;
-  const annotations = stringMap(v.annotations, where);
+  const annotations = v.annotations === undefined ? undefined : stringMap(v.annotations, label(where, index));
   if (annotations) d.annotations = annotations;
   if (urls !== undefined) d.urls = urls as string[];
   return d;
@@ -73,7 +76,7 @@ function descriptor(v: unknown, where: string): Descriptor & { parsed: Digest } 
  */
 function* descriptors(v: unknown, where: string): Generator<Descriptor & { parsed: Digest }> {
   if (!Array.isArray(v)) throw invalid(`${where} must be an array`);
-  for (let i = 0; i < v.length; i++) yield descriptor(v[i], `${where}[${i}]`);
+  for (let i = 0; i < v.length; i++) yield descriptor(v[i], where, i);
 }
 
 /**

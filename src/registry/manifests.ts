@@ -4,7 +4,7 @@ import { parseManifest, type Descriptor, type ManifestInfo } from '../oci/manife
 import { validateTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
 import type { Blobs } from './blobs.ts';
-import { forEachBounded } from './bounded.ts';
+import { fanOut } from './fan-out.ts';
 import { layout } from './layout.ts';
 import { parsedOnce } from './parsed.ts';
 import type { Referrers } from './referrers.ts';
@@ -140,22 +140,24 @@ export class Manifests {
    * files or S3 requests and hold a pending operation for each.
    */
   async #checkReferences(name: string, info: ManifestInfo): Promise<void> {
-    const blobs = new Map<string, { digest: Digest; sizes: Set<number> }>();
-    for (const { digest, size } of info.blobs) {
-      const key = formatDigest(digest);
-      const entry = blobs.get(key);
-      if (entry) entry.sizes.add(size);
-      else blobs.set(key, { digest, sizes: new Set([size]) });
+    // Keyed by hex, which already exists (the algorithms' lengths differ, so it cannot collide),
+    // and holding the parsed entries themselves: no allocation per descriptor beyond the Map's.
+    const blobs = new Map<string, { digest: Digest; size: number }>();
+    // One digest listed with two sizes cannot match both.
+    const conflicting = new Set<string>();
+    for (const blob of info.blobs) {
+      const seen = blobs.get(blob.digest.hex);
+      if (seen === undefined) blobs.set(blob.digest.hex, blob);
+      else if (seen.size !== blob.size) conflicting.add(blob.digest.hex);
     }
-    const children = new Map(info.manifests.map(({ digest }) => [formatDigest(digest), digest]));
+    const children = new Map(info.manifests.map(({ digest }) => [digest.hex, digest]));
     const missing: string[] = [];
-    await forEachBounded(blobs, async ([key, { digest, sizes }]) => {
+    await fanOut.forEach(blobs.values(), async ({ digest, size }) => {
       const found = await this.#blobs.find(name, digest);
-      // One digest listed with two sizes cannot match both.
-      if (!found || sizes.size > 1 || !sizes.has(found.size)) missing.push(key);
+      if (!found || found.size !== size || conflicting.has(digest.hex)) missing.push(formatDigest(digest));
     });
-    await forEachBounded(children, async ([key, digest]) => {
-      if (!(await this.resolve(name, { digest }))) missing.push(key);
+    await fanOut.forEach(children.values(), async (digest) => {
+      if (!(await this.resolve(name, { digest }))) missing.push(formatDigest(digest));
     });
     if (missing.length > 0) {
       missing.sort();

@@ -2,7 +2,8 @@ import { LRUCache } from 'lru-cache';
 import { formatDigest, isAlgorithm, parseDigest, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { Driver } from '../storage/driver.ts';
-import { mapBounded, storageFanOut } from './bounded.ts';
+import { storageFanOut } from './bounded.ts';
+import { fanOut } from './fan-out.ts';
 import { layout } from './layout.ts';
 import { maxPageSize, type Page, type PageRequest } from './paging.ts';
 
@@ -107,7 +108,7 @@ export async function pageOfReferrers(
     const take = Math.max(storageFanOut, size + 1 - items.length);
     const window = order.slice(at, at + take);
     at += take;
-    for (const d of await mapBounded(window, (digest) => candidates.get(digest)!())) {
+    for (const d of await fanOut.map(window, (digest) => candidates.get(digest)!())) {
       if (!d || (artifactType !== undefined && d.artifactType !== artifactType)) continue;
       if (items.length === size) {
         more = true;

@@ -1,7 +1,7 @@
 import { formatDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { isTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
-import { mapBounded } from './bounded.ts';
+import { fanOut } from './fan-out.ts';
 import { layout } from './layout.ts';
 import { parsedOnce } from './parsed.ts';
 import { pageOfNames, type Page, type PageRequest } from './paging.ts';
@@ -44,7 +44,7 @@ export class Tags {
   /** Tags pointing at `digest`; costs one read per tag (a few at a time), so only deletes use it. */
   async pointingAt(name: string, digest: Digest): Promise<string[]> {
     const target = formatDigest(digest);
-    const hits = await mapBounded(await this.all(name), async (tag) => {
+    const hits = await fanOut.map(await this.all(name), async (tag) => {
       const raw = await this.#driver.get(layout.tag(name, tag));
       return raw && text.decode(raw).trim() === target ? tag : undefined;
     });
