@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Tests that start berth run once per runtime; the project name ([node], [bun], [deno]) prefixes every failure. */
-const serverTests = ['test/http/**/*.test.ts', 'test/clients/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/ops/**/*.test.ts', 'test/auth/*.test.ts', 'test/s3/!(driver).test.ts', 'test/mirror/**/*.test.ts', 'test/hostile/**/*.test.ts'];
+const serverTests = ['test/http/**/*.test.ts', 'test/clients/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/ops/**/*.test.ts', 'test/auth/*.test.ts', 'test/s3/!(driver).test.ts', 'test/mirror/**/*.test.ts', 'test/hostile/**/*.test.ts', 'test/ui/**/*.test.ts'];
 const runtimes = (process.env.TEST_RUNTIMES ?? 'node,bun,deno').split(',').filter(Boolean);
 
 export default defineConfig({

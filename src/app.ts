@@ -4,10 +4,13 @@ import type { Config } from './config/schema.ts';
 import type { FastPaths } from './http/options.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { errorFields, type Logger } from './observability/log.ts';
-import type { Registry } from './registry/registry.ts';
+import type { Registry, StoredRegistry } from './registry/registry.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';
+import type { MirrorActivity } from './ui/activity.ts';
+import { uiRoutes } from './ui/app.ts';
+import type { Router } from './mirror/router.ts';
 
 export interface AppParts {
   logger: Logger;
@@ -16,18 +19,28 @@ export interface AppParts {
   readiness: () => Promise<void>;
   fastPaths?: FastPaths | undefined;
   auth?: Auth | undefined;
-  /** The mirror's answer to the request being served, when a mirror is configured. */
-  upstreamOutcome?: (() => string | undefined) | undefined;
+  /** The stored registry `registry` decorates (itself without a mirror), which the UI browses. */
+  stored: StoredRegistry;
+  /** With a mirror and the UI on: the mirror's router, and where its activity is counted for the UI. */
+  mirror?: { router: Router; activity: MirrorActivity } | undefined;
 }
 
 /**
- * Composes the Hono app: request logs and metrics, health, access control when on, then the v2
- * API (whose responses carry the API version header themselves: src/http/responses.ts).
+ * Composes the Hono app: request logs and metrics, health, access control when on, the web UI
+ * when on, then the v2 API (whose responses carry the API version header themselves:
+ * src/http/responses.ts).
  */
 export function createApp(registry: Registry, config: Config, parts: AppParts): Hono {
   const { logger, metrics, auth } = parts;
   const app = new Hono();
-  app.use('*', observeRequests(metrics, logger, config.log.requests, parts.upstreamOutcome));
+  const { mirror } = parts;
+  const onMirrorAnswer = mirror
+    ? (repository: string, outcome: string): void => {
+        const upstream = mirror.router.route(repository)?.upstream.name;
+        if (upstream !== undefined) mirror.activity.answered(upstream, outcome);
+      }
+    : undefined;
+  app.use('*', observeRequests(metrics, logger, config.log.requests, onMirrorAnswer));
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', async (c) => {
     try {
@@ -43,6 +56,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
     app.use('/v2/*', auth.gate);
     app.route('/', auth.routes);
   }
+  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror }));
   const options = {
     delete: config.delete,
     maxManifestBytes: config.manifests.maxSize,

@@ -7,16 +7,18 @@ import { withCache } from './cache/driver.ts';
 import { createMirror } from './mirror/create.ts';
 import type { Config, ConfigInput } from './config/schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
-import { Registry } from './registry/registry.ts';
+import { maintenanceFor } from './maintenance/start.ts';
+import { StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
+import { MirrorActivity } from './ui/activity.ts';
 
 export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
 export type { Config, ConfigInput } from './config/schema.ts';
 export type { Driver, ObjectInfo } from './storage/driver.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
-export { Registry } from './registry/registry.ts';
+export { StoredRegistry, type Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';
 export type { FastPaths, FileRange, FileResponder } from './http/options.ts';
 
@@ -31,11 +33,17 @@ export interface BerthRegistry {
   storage: string;
   /** The registry's metrics (served at /metrics, or on `metrics.listen`). */
   metrics: Metrics;
+  /**
+   * Stops what the registry started: maintenance (its timers and the pass running, which is cut
+   * short), the mirror's upstream connections, the storage client. Until then the process stays alive.
+   */
+  close(): Promise<void>;
 }
 
 /**
- * Builds a registry from a configuration (defaults fill what is left out). The returned app has
- * no knowledge of the runtime serving it.
+ * Builds a registry from a configuration (defaults fill what is left out) and, once storage is
+ * ready, starts the maintenance the configuration asks for (upload purge, `gc.interval`, mirror
+ * retention). The returned app has no knowledge of the runtime serving it.
  */
 export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; fastPaths?: FastPaths } = {}): BerthRegistry {
   const config = parseConfig(input);
@@ -45,13 +53,37 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
   // upstreams are configured.
   const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? 2 : 0) };
-  const driver = withCache(instrumented(storage.driver, metrics), cache);
-  const mirror = createMirror(config.mirror, driver, logger, metrics.upstreamRequest);
-  const registry = mirror?.registry ?? new Registry(driver);
+  const stored = new StoredRegistry(withCache(instrumented(storage.driver, metrics), cache));
+  // With the UI on, the mirror's upstream requests are also counted per upstream for its mirror page.
+  const activity = config.ui.enabled && config.mirror.upstreams.length > 0 ? new MirrorActivity() : undefined;
+  const observe: typeof metrics.upstreamRequest = activity
+    ? (e) => {
+        metrics.upstreamRequest(e);
+        activity.requested(e);
+      }
+    : metrics.upstreamRequest;
+  const mirror = createMirror(config.mirror, stored, observe);
+  const registry: Registry = mirror?.registry ?? stored;
   const auth = createAuth(config, logger);
-  const inner = createApp(registry, config, { logger, metrics, readiness: storage.check, fastPaths: opts.fastPaths, auth, upstreamOutcome: mirror?.outcome });
+  const inner = createApp(registry, config, {
+    logger,
+    metrics,
+    readiness: storage.check,
+    fastPaths: opts.fastPaths,
+    auth,
+    stored,
+    mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
+  });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
   const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;
-  return { app, registry, config, ready, storage: storage.describe, metrics };
+  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention });
+  // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
+  storage.ready.then(() => maintenance.start(), () => undefined);
+  const close = async (): Promise<void> => {
+    await maintenance.close();
+    await mirror?.close();
+    storage.close();
+  };
+  return { app, registry, config, ready, storage: storage.describe, metrics, close };
 }

@@ -2,6 +2,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
+import { accounts, type Accounts } from './accounts.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
 import { basicGate, tokenGate } from './middleware.ts';
@@ -18,6 +19,8 @@ export interface Auth {
   routes: Hono;
   /** Resolves once users, keys and issuers are loaded; rejects with the reason they cannot be. */
   ready: Promise<void>;
+  /** Sign-in and rules for the web UI. */
+  accounts: Accounts;
 }
 
 /** Access control for `config.auth`, or undefined when it is off (`mode: none`). */
@@ -40,7 +43,7 @@ export function createAuth(config: Config, logger: Logger): Auth | undefined {
     // Reported by whoever awaits `ready` (perhaps only after storage is ready): not an unhandled rejection.
     ready.catch(() => undefined);
     const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, trustForwardedFor: t.trustForwardedFor });
-    return { gate, routes, ready };
+    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }) };
   }
 
   const keys = (async (): Promise<{ key: SigningKey; verifier: TokenVerifier }> => {
@@ -85,5 +88,5 @@ export function createAuth(config: Config, logger: Logger): Auth | undefined {
   );
   const ready = keys.then(() => undefined);
   ready.catch(() => undefined);
-  return { gate, routes, ready };
+  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }) };
 }

@@ -2,7 +2,9 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { parseDuration } from '../config/schema.ts';
-import { collectGarbage, purgeUploads, type GcReport } from '../registry/gc.ts';
+import { collectGarbage, type GcReport } from '../maintenance/gc.ts';
+import { purgeUploads } from '../maintenance/uploads.ts';
+import { StoredRegistry } from '../registry/registry.ts';
 import { createStorage } from '../storage/create.ts';
 
 export const gcUsage = `  gc        delete blobs and manifests nothing references (safe while the registry serves)
@@ -15,13 +17,16 @@ export const gcUsage = `  gc        delete blobs and manifests nothing reference
 
 const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
-/** A one-line progress bar, redrawn in place, only when stderr is a terminal. */
-function progress(): (phase: string, done: number, total: number) => void {
+const units: Record<string, string> = { mark: 'repositories marked', sweep: 'blobs looked at', done: 'blobs deleted' };
+
+/**
+ * One progress line, redrawn in place, only when stderr is a terminal. The passes walk the store
+ * as they go, so there is no total to show, only what is done.
+ */
+function progress(): (phase: string, done: number) => void {
   if (!process.stderr.isTTY) return () => undefined;
-  return (phase, done, total) => {
-    const width = 30;
-    const filled = total === 0 ? width : Math.round((done / total) * width);
-    process.stderr.write(`\r${phase.padEnd(12)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}   `);
+  return (phase, done) => {
+    process.stderr.write(`\r${phase.padEnd(6)} ${done} ${units[phase] ?? ''}   `);
     if (phase === 'done') process.stderr.write('\n');
   };
 }
@@ -77,13 +82,19 @@ export async function runGc(args: string[], env: Record<string, string | undefin
     return 1;
   }
   const dryRun = flags['dry-run'] === true;
-  const report = await collectGarbage(storage.driver, {
-    dryRun,
-    deleteUntagged: flags['delete-untagged'] === true,
-    graceMs,
-    onProgress: progress(),
-  });
-  const purged = dryRun ? 0 : await purgeUploads(storage.driver, config.uploads.purgeAfter);
-  process.stdout.write(`${summary(report, purged, dryRun)}\n`);
-  return 0;
+  // The same passes a serving registry runs, without its cache: another process may be writing.
+  const { inventory } = new StoredRegistry(storage.driver);
+  try {
+    const report = await collectGarbage(inventory, {
+      dryRun,
+      deleteUntagged: flags['delete-untagged'] === true,
+      graceMs,
+      onProgress: progress(),
+    });
+    const purged = dryRun ? 0 : await purgeUploads(inventory, config.uploads.purgeAfter);
+    process.stdout.write(`${summary(report, purged, dryRun)}\n`);
+    return 0;
+  } finally {
+    storage.close();
+  }
 }

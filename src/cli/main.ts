@@ -4,7 +4,6 @@ import { authUsage, runAuthCommand } from '../auth/cli.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { configUsage, runConfigCheck } from './config-check.ts';
 import { gcUsage, runGc } from './gc.ts';
-import { startMaintenance } from './maintenance.ts';
 import type { FastPaths } from '../http/options.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
@@ -85,6 +84,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     await berth.ready;
   } catch (e) {
     process.stderr.write(`berth: storage ${berth.storage} is not usable: ${e instanceof Error ? e.message : String(e)}\n`);
+    await berth.close();
     return 1;
   }
   let server;
@@ -92,9 +92,9 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     server = await runtime.serve(berth.app, parseListen(config.listen));
   } catch (e) {
     process.stderr.write(`berth: cannot listen on ${config.listen}: ${e instanceof Error ? e.message : String(e)}\n`);
+    await berth.close();
     return 1;
   }
-  const stopMaintenance = startMaintenance(berth.registry.driver, config, logger, berth.metrics);
   let metricsServer: RunningServer | undefined;
   if (config.metrics.enabled && config.metrics.listen !== undefined) {
     try {
@@ -102,6 +102,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     } catch (e) {
       process.stderr.write(`berth: cannot listen on ${config.metrics.listen} (metrics.listen): ${e instanceof Error ? e.message : String(e)}\n`);
       await server.close();
+      await berth.close();
       return 1;
     }
     logger.info('metrics listening', { url: `${formatAddress(metricsServer.address)}/metrics` });
@@ -110,10 +111,8 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
   await new Promise<void>((resolve) => {
     runtime.onSignal((signal) => {
       logger.info('shutting down', { signal });
-      stopMaintenance();
       void metricsServer?.close();
-      server
-        .close()
+      Promise.all([server.close(), berth.close()])
         .catch((e: unknown) => logger.error('shutdown failed', errorFields(e)))
         .finally(resolve);
     });

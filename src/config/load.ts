@@ -74,10 +74,17 @@ function describe(error: z.ZodError, origin: string): string {
   return `invalid configuration (${origin}):\n${lines.join('\n')}`;
 }
 
+/** Configurations this module produced. */
+const parsed = new WeakSet<object>();
+
 /** Validates a configuration object (defaults filled in) or throws a ConfigError naming the keys. */
 export function parseConfig(input: unknown, origin = 'configuration'): Config {
+  // Parsing is not idempotent (a duration of 1000 ms would be read again as 1000 s), so a
+  // configuration parsed once, as `createRegistry(await loadConfig(...))` passes it, is kept.
+  if (typeof input === 'object' && input !== null && parsed.has(input)) return input as Config;
   const result = configSchema.safeParse(input ?? {});
   if (!result.success) throw new ConfigError(describe(result.error, origin));
+  parsed.add(result.data);
   return result.data;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authSchema } from '../auth/schema.ts';
 import { mirrorSchema } from '../mirror/schema.ts';
+import { uiSchema } from '../ui/schema.ts';
 import { size } from './size.ts';
 
 const listen = z
@@ -108,6 +109,7 @@ export const configSchema = z
       .prefault({})
       .describe('In-memory LRU of manifests, links and tags, so hot manifest GETs skip storage.'),
     auth: authSchema.prefault({}).describe('Access control; `mode: none` (the default) leaves the registry open.'),
+    ui: uiSchema.prefault({}).describe('The web UI: repositories, tags, manifests, referrers, the mirror and storage, in a browser. Signs in with the same users and rules as the API.'),
     metrics: z
       .object({
         enabled: z.boolean().default(true).describe('Serve Prometheus metrics at /metrics.'),

@@ -12,7 +12,8 @@ import { empty } from './responses.ts';
 export async function getBlob(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
   const name = nameParam(c);
   const digest = digestParam(c);
-  const { size } = await registry.blobs.stat(name, digest);
+  const { size, outcome } = await registry.blobs.stat(name, digest);
+  if (outcome !== undefined) c.set('upstream', outcome);
   const headers: Record<string, string> = {
     ...apiVersion,
     'Content-Type': 'application/octet-stream',

@@ -1,4 +1,5 @@
 import type { EndpointMatch } from '../oci/endpoints.ts';
+import type { Outcome } from '../registry/served.ts';
 
 /** What handlers record on the Hono context for the layers around them (logs, metrics). */
 declare module 'hono' {
@@ -14,6 +15,8 @@ declare module 'hono' {
      * response's headers turns the adapter's lightweight response into a full one.
      */
     sent?: { status: number; length: number };
+    /** How a mirror answered (`hit`, `miss`, `revalidated`, `stale`), when one took part. */
+    upstream?: Outcome;
   }
 }
 

@@ -2,12 +2,12 @@ import type { Context } from 'hono';
 import { formatDigest } from '../oci/digest.ts';
 import { OciError } from '../oci/errors.ts';
 import { acceptsManifest, bareMediaType } from '../oci/media-types.ts';
-import { parseReference, type StoredManifest } from '../registry/manifests.ts';
+import { parseReference, type ServedManifest } from '../registry/manifests.ts';
 import { readLimited } from '../registry/metered-stream.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { HttpOptions } from './options.ts';
 import { nameParam, pathParam } from './params.ts';
-import { apiVersion, empty } from './responses.ts';
+import { apiVersion, empty, staleWarning } from './responses.ts';
 
 function referenceParam(c: Context) {
   return parseReference(pathParam(c, 'reference'));
@@ -17,27 +17,31 @@ function referenceParam(c: Context) {
 export async function getManifest(c: Context, registry: Registry): Promise<Response> {
   const name = nameParam(c);
   const ref = referenceParam(c);
-  const found: StoredManifest & { bytes?: Uint8Array<ArrayBuffer> } =
-    c.req.method === 'HEAD' ? await registry.manifests.stat(name, ref) : await registry.manifests.get(name, ref);
   const accept = c.req.header('Accept');
+  const found: ServedManifest = c.req.method === 'HEAD' ? await registry.manifests.stat(name, ref, accept) : await registry.manifests.get(name, ref, accept);
+  if (found.outcome !== undefined) c.set('upstream', found.outcome);
+  // A mirror's answer its upstream could not confirm says so on whatever response it leads to.
+  const warning = found.stale === undefined ? undefined : { Warning: staleWarning(found.stale) };
   if (!acceptsManifest(accept, found.mediaType)) {
     throw new OciError('MANIFEST_UNKNOWN', `manifest is ${found.mediaType}, which the Accept header does not admit`, {
       detail: { mediaType: found.mediaType },
+      ...(warning && { headers: warning }),
     });
   }
   const digest = formatDigest(found.digest);
   const etag = `"${digest}"`;
   if (c.req.header('If-None-Match')?.split(',').some((t) => t.trim() === etag)) {
-    return empty(304, { 'Docker-Content-Digest': digest, ETag: etag });
+    return empty(304, { 'Docker-Content-Digest': digest, ETag: etag, ...warning });
   }
   // One literal of fixed shape: the hottest response berth sends (src/http/responses.ts).
-  const headers = {
+  const headers: Record<string, string> = {
     'Docker-Distribution-API-Version': apiVersion['Docker-Distribution-API-Version'],
     'Content-Type': found.mediaType,
     'Content-Length': String(found.bytes?.byteLength ?? found.size),
     'Docker-Content-Digest': digest,
     ETag: etag,
   };
+  if (warning) headers.Warning = warning.Warning;
   if (found.bytes === undefined) return new Response(null, { status: 200, headers });
   c.set('sent', { status: 200, length: found.bytes.byteLength });
   return new Response(found.bytes, { status: 200, headers });

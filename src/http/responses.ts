@@ -30,3 +30,9 @@ const utf8 = new TextEncoder();
 export function json(c: Context, body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): Response {
   return bytes(c, 200, { 'Content-Type': contentType, ...headers }, utf8.encode(JSON.stringify(body)));
 }
+
+/**
+ * The `Warning` of an answer served from a mirror's cache because its upstream could not confirm
+ * it: RFC 7234's 110 warn-code, which clients (and people reading curl -v) recognise.
+ */
+export const staleWarning = (reason: string): string => `110 berth "Response is stale: ${reason.replace(/["\\]/g, "'")}"`;

@@ -1,15 +1,13 @@
 import { formatDigest, type Digest } from '../oci/digest.ts';
 import { OciError } from '../oci/errors.ts';
 import type { ByteRange } from '../oci/range.ts';
-import { blobUnknown, Blobs, type BlobInfo } from '../registry/blobs.ts';
-import { layout } from '../registry/layout.ts';
-import { Uploads } from '../registry/uploads.ts';
-import type { Driver } from '../storage/driver.ts';
+import { blobUnknown, type BlobInfo } from '../registry/blobs.ts';
+import type { RegistryBlobs, StoredRegistry } from '../registry/registry.ts';
+import type { Served } from '../registry/served.ts';
 import { Fill, Fills } from './fill.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { Route, Router } from './router.ts';
 import { discard, unavailable } from './upstream.ts';
-import { noteOutcome } from './context.ts';
 
 /**
  * Memory per fill: a reader may queue this much before it is moved to reading from storage after
@@ -21,74 +19,68 @@ const replayBuffer = 1 << 20;
 
 /**
  * Blobs of mirrored repositories: served from storage once there, else fetched from the upstream
- * once however many clients ask, streamed to them while it is written and verified.
+ * once however many clients ask, streamed to them while it is written (through the registry's own
+ * upload sessions) and verified. Local names go straight to the registry's blobs.
  */
-export class MirrorBlobs extends Blobs {
-  readonly #driver: Driver;
+export class MirrorBlobs implements RegistryBlobs {
+  readonly #stored: StoredRegistry;
   readonly #router: Router;
-  /** Upload sessions for fills: the upload path verifies the digest before it commits. */
-  readonly #uploads: Uploads;
   readonly #fills = new Fills();
   /** Digests being filled: their files are not on disk yet, whatever the path says. */
   readonly #filling = new Map<string, number>();
 
-  constructor(driver: Driver, router: Router) {
-    super(driver);
-    this.#driver = driver;
+  constructor(store: StoredRegistry, router: Router) {
+    this.#stored = store;
     this.#router = router;
-    this.#uploads = new Uploads(driver, new Blobs(driver));
   }
 
-  override async stat(name: string, digest: Digest): Promise<BlobInfo> {
+  async stat(name: string, digest: Digest): Promise<BlobInfo & Served> {
     const route = this.#router.route(name);
-    if (!route) return super.stat(name, digest);
-    const local = await super.find(route.local, digest);
-    if (local) {
-      noteOutcome('hit');
-      return local;
-    }
-    noteOutcome('miss');
+    if (!route) return this.#stored.blobs.stat(name, digest);
+    const local = await this.#stored.blobs.find(route.local, digest);
+    if (local) return { ...local, outcome: 'hit' };
     const running = this.#fills.get(fillKey(route, digest));
-    if (!running && (await this.exists(digest))) return this.#adopt(route, digest);
+    if (!running && (await this.#stored.blobs.exists(digest))) return { ...(await this.#adopt(route, digest)), outcome: 'miss' };
     const fill = running ?? this.#start(route, digest);
     const { size } = await fill.ready;
-    if (size !== undefined) return { digest, size };
+    // An empty answer has no last byte to hold back until the digest is verified: it waits for it.
+    if (size !== undefined && size > 0) return { digest, size, outcome: 'miss' };
     await fill.done.catch((e: unknown) => {
       throw unavailable(route.upstream.name, e);
     });
-    return super.stat(route.local, digest);
+    return { ...(await this.#stored.blobs.stat(route.local, digest)), outcome: 'miss' };
   }
 
-  override async find(name: string, digest: Digest): Promise<BlobInfo | undefined> {
-    return super.find(this.#router.route(name)?.local ?? name, digest);
+  async find(name: string, digest: Digest): Promise<BlobInfo | undefined> {
+    return this.#stored.blobs.find(this.#router.route(name)?.local ?? name, digest);
   }
 
-  override async read(name: string, digest: Digest, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+  async read(name: string, digest: Digest, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
     const route = this.#router.route(name);
-    if (!route) return super.read(name, digest, range);
+    if (!route) return this.#stored.blobs.read(name, digest, range);
     const running = this.#fills.get(fillKey(route, digest));
     if (running) return running.reader(range);
-    if (await super.find(route.local, digest)) return super.read(route.local, digest, range);
+    if (await this.#stored.blobs.find(route.local, digest)) return this.#stored.blobs.read(route.local, digest, range);
     const fill = this.#start(route, digest);
     await fill.ready;
     return fill.reader(range);
   }
 
-  override localFile(digest: Digest): string | undefined {
-    return this.#filling.has(formatDigest(digest)) ? undefined : super.localFile(digest);
+  localFile(digest: Digest): string | undefined {
+    return this.#filling.has(formatDigest(digest)) ? undefined : this.#stored.blobs.localFile(digest);
   }
 
-  override async delete(name: string, digest: Digest): Promise<void> {
+  async delete(name: string, digest: Digest): Promise<void> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);
-    return super.delete(name, digest);
+    return this.#stored.blobs.delete(name, digest);
   }
 
-  override async mount(name: string, digest: Digest, from?: string): Promise<BlobInfo | undefined> {
+  async mount(name: string, digest: Digest, from?: string): Promise<BlobInfo | undefined> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);
-    // A local repository may mount from a mirrored one: `find` maps that name to where it is stored.
-    return super.mount(name, digest, from);
+    // A local repository may mount from a mirrored one, stored under its local name.
+    return this.#stored.blobs.mount(name, digest, from === undefined ? undefined : (this.#router.route(from)?.local ?? from));
   }
 
   /**
@@ -99,8 +91,8 @@ export class MirrorBlobs extends Blobs {
     const res = await route.upstream.fetch({ method: 'HEAD', repository: route.remote, path: `blobs/${formatDigest(digest)}` });
     if (notThere(res.status)) throw blobUnknown(digest);
     if (res.status !== 200) throw upstreamStatus(route, res.status);
-    await this.link(route.local, digest);
-    return super.stat(route.local, digest);
+    await this.#stored.blobs.link(route.local, digest);
+    return this.#stored.blobs.stat(route.local, digest);
   }
 
   #start(route: Route, digest: Digest): Fill {
@@ -109,11 +101,7 @@ export class MirrorBlobs extends Blobs {
       this.#filling.set(key, (this.#filling.get(key) ?? 0) + 1);
       const fill = new Fill(() => this.#open(route, digest), {
         store: (body, size) => this.#store(route, digest, body, size),
-        readStored: async (range) => {
-          const stream = await this.#driver.read(layout.blob(digest), range);
-          if (!stream) throw blobUnknown(digest);
-          return stream;
-        },
+        readStored: (range) => this.#stored.blobs.read(route.local, digest, range),
         readerBuffer,
         replayBuffer,
       });
@@ -139,11 +127,12 @@ export class MirrorBlobs extends Blobs {
 
   /** Through an upload session: hashed while written, committed only if the digest matches. */
   async #store(route: Route, digest: Digest, body: ReadableStream<Uint8Array>, size: number | undefined): Promise<void> {
-    const session = await this.#uploads.start(route.local, digest.algorithm);
+    const uploads = this.#stored.uploads;
+    const session = await uploads.start(route.local, digest.algorithm);
     try {
-      await this.#uploads.finish(route.local, session.id, digest, size === undefined ? { body } : { body, length: size });
+      await uploads.finish(route.local, session.id, digest, size === undefined ? { body } : { body, length: size });
     } catch (e) {
-      await this.#uploads.cancel(route.local, session.id).catch(() => undefined);
+      await uploads.cancel(route.local, session.id).catch(() => undefined);
       // Cut off, reset, or bytes that do not hash to the digest: the upstream failed, not the client.
       throw unavailable(route.upstream.name, new Error(`download of ${formatDigest(digest)} failed: ${e instanceof Error ? e.message : String(e)}`));
     }

@@ -9,7 +9,7 @@ export interface FillSource {
 export interface FillOptions {
   /** Writes the body to storage, verifying the digest before committing; rejects if anything fails. */
   store(body: ReadableStream<Uint8Array>, size: number | undefined): Promise<void>;
-  /** Reads committed bytes back, for readers that fell behind. */
+  /** Reads committed bytes back, for readers that fell behind and for ranges. */
   readStored(range: ByteRange): Promise<ReadableStream<Uint8Array>>;
   /** Bytes a reader may have queued before it is switched to reading from storage after the commit. */
   readerBuffer: number;
@@ -18,9 +18,6 @@ export interface FillOptions {
 }
 
 interface Reader {
-  start: number;
-  /** Inclusive; Infinity for "to the end". */
-  end: number;
   queue: Uint8Array[];
   queued: number;
   /** Set when the reader fell too far behind: from this offset it reads from storage after the commit. */
@@ -32,8 +29,14 @@ interface Reader {
  * One upstream download of one blob, shared by every request that wants it while it runs (DESIGN:
  * one upstream fetch per digest). The storage write drives the download, so a slow or vanished
  * client never holds it back; each client gets the bytes as they arrive through a bounded queue,
- * and one that falls behind continues from storage once the blob is committed. Readers see the end
- * of the stream only after the digest was verified and committed, and an error otherwise.
+ * and one that falls behind continues from storage once the blob is committed.
+ *
+ * No reader completes on bytes that were not verified. A client that has received as many bytes as
+ * the response's Content-Length considers it complete, whatever the server does next; so each
+ * reader keeps the newest chunk it was given until the digest was verified and the blob committed,
+ * and when the fill fails, its stream errors (the runtime then aborts the connection) instead of
+ * ending. A range is served from storage once the blob is committed: its last byte may come long
+ * before the blob's, so holding back its end would not stop it completing on unverified bytes.
  */
 export class Fill {
   /** Resolves with the blob's size (when announced) once the upstream answered. */
@@ -104,18 +107,15 @@ export class Fill {
     for (const r of this.#readers) this.#offer(r, chunk, offset);
   }
 
-  /** Queues the part of `chunk` (at `offset` in the blob) that `r` wants, unless it fell behind. */
+  /** Queues `chunk` (at `offset` in the blob) for `r`, unless it fell behind. */
   #offer(r: Reader, chunk: Uint8Array, offset: number): void {
     if (r.resumeAt !== undefined) return;
-    const from = Math.max(r.start - offset, 0);
-    const to = Math.min(r.end + 1 - offset, chunk.byteLength);
-    if (to <= from) return;
-    if (r.queued + (to - from) > this.#opts.readerBuffer) {
-      r.resumeAt = offset + from;
-      return;
+    if (r.queued + chunk.byteLength > this.#opts.readerBuffer) {
+      r.resumeAt = offset;
+    } else {
+      r.queue.push(chunk);
+      r.queued += chunk.byteLength;
     }
-    r.queue.push(from === 0 && to === chunk.byteLength ? chunk : chunk.subarray(from, to));
-    r.queued += to - from;
     r.wake?.();
   }
 
@@ -125,18 +125,30 @@ export class Fill {
     for (const r of this.#readers) r.wake?.();
   }
 
-  /** The blob (or a range of it) as this fill delivers it. */
-  reader(range?: ByteRange): ReadableStream<Uint8Array> {
-    const r: Reader = { start: range?.start ?? 0, end: range?.end ?? Infinity, queue: [], queued: 0, resumeAt: undefined, wake: undefined };
+  /**
+   * The blob as this fill delivers it, or a range of it once verified; rejects when the fill has
+   * failed (a range: when it fails before the commit).
+   */
+  async reader(range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+    if (range) {
+      await this.done;
+      return this.#opts.readStored(range);
+    }
+    if (this.#state === 'failed') throw this.#error;
+    return this.#live();
+  }
+
+  #live(): ReadableStream<Uint8Array> {
+    const r: Reader = { queue: [], queued: 0, resumeAt: undefined, wake: undefined };
     if (this.#replay) {
       let offset = 0;
       for (const chunk of this.#replay) {
         this.#offer(r, chunk, offset);
         offset += chunk.byteLength;
       }
-    } else if (this.#received > r.start) {
+    } else if (this.#received > 0) {
       // Too late for the live stream: the start is gone from memory, so read it all from storage.
-      r.resumeAt = r.start;
+      r.resumeAt = 0;
     }
     this.#readers.add(r);
     let stored: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -150,24 +162,27 @@ export class Fill {
               else ctl.enqueue(s.value);
               return;
             }
-            const chunk = r.queue.shift();
-            if (chunk) {
+            if (this.#state === 'failed') {
+              this.#readers.delete(r);
+              r.queue = [];
+              throw this.#error;
+            }
+            // While the fill runs, the newest chunk may be the last: it waits for the commit. A
+            // reader that fell behind ends from storage after the commit, so its queue can all go.
+            const held = this.#state === 'running' && r.resumeAt === undefined ? 1 : 0;
+            if (r.queue.length > held) {
+              const chunk = r.queue.shift()!;
               r.queued -= chunk.byteLength;
               ctl.enqueue(chunk);
               return;
             }
-            if (this.#state === 'failed') {
-              this.#readers.delete(r);
-              throw this.#error;
-            }
             if (this.#state === 'committed') {
               this.#readers.delete(r);
-              if (r.resumeAt === undefined || r.resumeAt > Math.min(r.end, this.#received - 1)) {
+              if (r.resumeAt === undefined || r.resumeAt >= this.#received) {
                 ctl.close();
                 return;
               }
-              const end = Math.min(r.end, this.#received - 1);
-              stored = (await this.#opts.readStored({ start: r.resumeAt, end })).getReader();
+              stored = (await this.#opts.readStored({ start: r.resumeAt, end: this.#received - 1 })).getReader();
               continue;
             }
             await new Promise<void>((wake) => (r.wake = wake));

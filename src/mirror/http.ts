@@ -1,12 +1,10 @@
 import { Hono } from 'hono';
 import { matchEndpoint } from '../oci/endpoints.ts';
-import { withNotes, type RequestNotes } from './context.ts';
 import type { Router } from './router.ts';
 
 /**
- * Wraps the registry's app with what only HTTP carries: containerd's `?ns=<host>` (the upstream the
- * name belongs to, echoed in `OCI-Namespace`), the client's `Accept` (read by the mirror's manifests)
- * and the `Warning` of a stale answer.
+ * Wraps the registry's app with what only HTTP carries: containerd's `?ns=<host>`, the upstream the
+ * name belongs to, echoed in `OCI-Namespace`.
  */
 export function mirrorApp(inner: Hono, router: Router): Hono {
   const app = new Hono();
@@ -26,12 +24,10 @@ export function mirrorApp(inner: Hono, router: Router): Hono {
         request = new Request(url, request);
       }
     }
-    const accept = request.headers.get('Accept');
-    const notes: RequestNotes = accept === null ? {} : { accept };
-    const res = await withNotes(notes, () => inner.fetch(request, c.env));
+    const res = await inner.fetch(request, c.env);
+    if (!upstream || ns === undefined) return res;
     try {
-      if (upstream && ns !== undefined) res.headers.set('OCI-Namespace', ns);
-      if (notes.warning) res.headers.set('Warning', notes.warning);
+      res.headers.set('OCI-Namespace', ns);
     } catch {
       // A response whose headers are immutable (sent natively by the runtime) goes out as it is.
     }

@@ -1,24 +1,26 @@
 import { LRUCache } from 'lru-cache';
 import { digestBytes, formatDigest, parseDigest, sameDigest, type Digest } from '../oci/digest.ts';
 import { isOciError, OciError } from '../oci/errors.ts';
-import { parseManifest } from '../oci/manifest.ts';
+import { parseManifest, type ManifestInfo } from '../oci/manifest.ts';
 import { acceptsManifest, bareMediaType, manifestMediaTypes, namedManifestTypes } from '../oci/media-types.ts';
-import type { Blobs } from '../registry/blobs.ts';
-import { layout } from '../registry/layout.ts';
-import { Manifests, manifestUnknown, type PushedManifest, type Reference, type StoredManifest } from '../registry/manifests.ts';
+import { manifestUnknown, type PushedManifest, type Reference, type ServedManifest, type StoredManifest } from '../registry/manifests.ts';
 import { readLimited } from '../registry/metered-stream.ts';
-import type { Referrers } from '../registry/referrers.ts';
-import type { Tags } from '../registry/tags.ts';
-import type { Driver } from '../storage/driver.ts';
+import type { RegistryManifests, StoredRegistry } from '../registry/registry.ts';
+import type { Outcome } from '../registry/served.ts';
 import { notThere, upstreamStatus } from './blobs.ts';
-import { currentAccept, noteOutcome, noteStale } from './context.ts';
 import { mirroredNamespace } from './refuse.ts';
-import type { UsageLog } from './retention.ts';
 import type { Route, Router } from './router.ts';
 import { discard, type UpstreamResponse } from './upstream.ts';
+import type { UsageLog } from './usage.ts';
 
-/** A lookup's result; `stale` says why the upstream could not confirm it (shared by concurrent pulls). */
-type Found = StoredManifest & { bytes?: Uint8Array<ArrayBuffer>; stale?: string };
+/**
+ * A lookup's result and how it was reached: `stale` says why the upstream could not confirm it.
+ * Concurrent pulls share one, so it is never modified once made.
+ */
+type Found = StoredManifest & { bytes?: Uint8Array<ArrayBuffer>; outcome: Outcome; stale?: string };
+
+/** A manifest fetched from an upstream and checked. */
+type Fetched = StoredManifest & { bytes: Uint8Array<ArrayBuffer>; info: ManifestInfo };
 
 /**
  * Every manifest type berth stores: what the upstream is asked for when a tag is cached, so one
@@ -52,9 +54,8 @@ function namedDigest(res: UpstreamResponse): Digest | undefined {
  * rate limit) and fetched again only when the digest changed; served stale, with a `Warning`,
  * when the upstream cannot answer.
  */
-export class MirrorManifests extends Manifests {
-  readonly #driver: Driver;
-  readonly #tags: Tags;
+export class MirrorManifests implements RegistryManifests {
+  readonly #store: StoredRegistry;
   readonly #router: Router;
   readonly #maxBytes: number;
   /** When each mirrored tag was last confirmed by its upstream (ms); after a restart, its file's mtime. */
@@ -66,34 +67,31 @@ export class MirrorManifests extends Manifests {
   /** Per (tag, manifest types) for clients the tag's manifest does not suit; bounded, kept for the tag TTL. */
   readonly #narrowed = new LRUCache<string, Narrowed>({ max: 10_000 });
 
-  constructor(driver: Driver, parts: { blobs: Blobs; tags: Tags; referrers: Referrers }, router: Router, maxBytes: number, usage: UsageLog) {
-    super(driver, parts);
+  constructor(store: StoredRegistry, router: Router, maxBytes: number, usage: UsageLog) {
+    this.#store = store;
     this.#usage = usage;
-    this.#driver = driver;
-    this.#tags = parts.tags;
     this.#router = router;
     this.#maxBytes = maxBytes;
   }
 
-  override async resolve(name: string, ref: Reference): Promise<StoredManifest | undefined> {
-    return super.resolve(this.#router.route(name)?.local ?? name, ref);
+  async resolve(name: string, ref: Reference): Promise<StoredManifest | undefined> {
+    return this.#store.manifests.resolve(this.#router.route(name)?.local ?? name, ref);
   }
 
-  override async stat(name: string, ref: Reference): Promise<StoredManifest> {
+  /** `accept` is the client's: a tag whose cached manifest it does not admit is asked for with it. */
+  async stat(name: string, ref: Reference, accept?: string): Promise<ServedManifest> {
     const route = this.#router.route(name);
-    if (!route) return super.stat(name, ref);
-    const { bytes: _bytes, stale, ...found } = await this.#answer(route, ref);
-    if (stale !== undefined) noteStale(stale);
+    if (!route) return this.#store.manifests.stat(name, ref);
+    const { bytes: _bytes, ...found } = await this.#answer(route, ref, accept);
     return found;
   }
 
-  override async get(name: string, ref: Reference): Promise<StoredManifest & { bytes: Uint8Array<ArrayBuffer> }> {
+  async get(name: string, ref: Reference, accept?: string): Promise<ServedManifest & { bytes: Uint8Array<ArrayBuffer> }> {
     const route = this.#router.route(name);
-    if (!route) return super.get(name, ref);
-    const { bytes, stale, ...found } = await this.#answer(route, ref);
-    if (stale !== undefined) noteStale(stale);
+    if (!route) return this.#store.manifests.get(name, ref);
+    const { bytes, ...found } = await this.#answer(route, ref, accept);
     if (bytes) return { ...found, bytes };
-    const stored = await this.#driver.get(layout.blob(found.digest));
+    const stored = await this.#store.manifests.bytes(found.digest);
     if (stored) return { ...found, bytes: stored };
     // The link outlived its bytes (a retention sweep freed them while this pull began): fetch
     // them again, checked against the digest, rather than answer "unknown" until the link expires.
@@ -101,25 +99,24 @@ export class MirrorManifests extends Manifests {
     return { ...found, bytes: again.bytes };
   }
 
-  override async put(name: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, extraTags: string[]): Promise<PushedManifest> {
+  async put(name: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, extraTags: string[]): Promise<PushedManifest> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);
-    return super.put(name, ref, bytes, contentType, extraTags);
+    return this.#store.manifests.put(name, ref, bytes, contentType, extraTags);
   }
 
-  override async delete(name: string, digest: Digest): Promise<void> {
+  async delete(name: string, digest: Digest): Promise<void> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);
-    return super.delete(name, digest);
+    return this.#store.manifests.delete(name, digest);
   }
 
   /**
-   * The manifest for this request: the shared answer for the tag or digest, unless the request's
+   * The manifest for this request: the shared answer for the tag or digest, unless the client's
    * `Accept` does not admit a tag's manifest, which `#byAccept` then asks the upstream about.
    */
-  async #answer(route: Route, ref: Reference): Promise<Found> {
+  async #answer(route: Route, ref: Reference, client: string | undefined): Promise<Found> {
     const found = await this.#lookup(route, ref);
-    const client = currentAccept();
     if (ref.tag === undefined || acceptsManifest(client, found.mediaType)) return found;
     // Not admitted, so the client named manifest types: those are what the upstream is asked for.
     const types = namedManifestTypes(client).join(', ');
@@ -147,17 +144,13 @@ export class MirrorManifests extends Manifests {
   }
 
   async #byDigest(route: Route, digest: Digest): Promise<Found> {
-    const local = await super.resolve(route.local, { digest });
-    noteOutcome(local ? 'hit' : 'miss');
-    return local ?? this.#fetch(route, formatDigest(digest), digest);
+    const local = await this.#store.manifests.resolve(route.local, { digest });
+    return local ? { ...local, outcome: 'hit' } : this.#fetch(route, formatDigest(digest), digest);
   }
 
   async #byTag(route: Route, tag: string): Promise<Found> {
-    const local = await super.resolve(route.local, { tag });
-    if (local && (await this.#fresh(route, tag))) {
-      noteOutcome('hit');
-      return local;
-    }
+    const local = await this.#store.manifests.resolve(route.local, { tag });
+    if (local && (await this.#fresh(route, tag))) return { ...local, outcome: 'hit' };
     let head;
     try {
       head = await route.upstream.fetch({ method: 'HEAD', repository: route.remote, path: `manifests/${tag}`, accept });
@@ -172,13 +165,10 @@ export class MirrorManifests extends Manifests {
     }
     if (local && head.headers['docker-content-digest'] === formatDigest(local.digest)) {
       this.#validated.set(`${route.local}:${tag}`, Date.now());
-      noteOutcome('revalidated');
-      return local;
+      return { ...local, outcome: 'revalidated' };
     }
     try {
-      const fetched = await this.#fetch(route, tag, undefined);
-      noteOutcome('miss');
-      return fetched;
+      return await this.#fetch(route, tag, undefined);
     } catch (e) {
       if (local && isOciError(e) && e.status >= 429) return this.#stale(route, local, e);
       throw e;
@@ -189,7 +179,7 @@ export class MirrorManifests extends Manifests {
     const key = `${route.local}:${tag}`;
     let at = this.#validated.get(key);
     if (at === undefined) {
-      at = (await this.#driver.stat(layout.tag(route.local, tag)))?.modified.getTime() ?? 0;
+      at = (await this.#store.tags.writtenAt(route.local, tag))?.getTime() ?? 0;
       this.#validated.set(key, at);
     }
     return Date.now() - at < route.upstream.tagTtlMs;
@@ -207,15 +197,15 @@ export class MirrorManifests extends Manifests {
   async #byAccept(route: Route, tag: string, types: string, shared: Found): Promise<Found> {
     const key = `${route.local}:${tag}|${types}`;
     const known = this.#narrowed.get(key);
-    const cached = known?.digest ? await super.resolve(route.local, { digest: known.digest }) : undefined;
-    if (known && Date.now() - known.at < route.upstream.tagTtlMs && (cached || !known.digest)) return cached ?? shared;
+    const stored = known?.digest ? await this.#store.manifests.resolve(route.local, { digest: known.digest }) : undefined;
+    if (known && Date.now() - known.at < route.upstream.tagTtlMs && (stored || !known.digest)) return stored ? { ...stored, outcome: 'hit' } : shared;
     const answer = (found: Found | undefined): Found => {
       this.#narrowed.set(key, { digest: found?.digest, at: Date.now() });
       return found ?? shared;
     };
     /** The upstream failed (down, 5xx, 429, a bad manifest): the last answer, marked stale, if any. */
     const failed = (why: unknown): Found => {
-      if (cached) return this.#stale(route, cached, why);
+      if (stored) return this.#stale(route, stored, why);
       throw why;
     };
     const request = { repository: route.remote, path: `manifests/${tag}`, accept: types };
@@ -231,8 +221,8 @@ export class MirrorManifests extends Manifests {
     // The manifest it names may be here already (one platform of a stored index, or the shared
     // answer again from an upstream that ignores `Accept`): no GET then.
     const named = namedDigest(head);
-    const here = named && (await super.resolve(route.local, { digest: named }));
-    if (here) return answer(acceptsManifest(types, here.mediaType) ? here : undefined);
+    const here = named && (await this.#store.manifests.resolve(route.local, { digest: named }));
+    if (here) return answer(acceptsManifest(types, here.mediaType) ? { ...here, outcome: 'revalidated' } : undefined);
 
     let res: UpstreamResponse;
     try {
@@ -252,12 +242,11 @@ export class MirrorManifests extends Manifests {
     }
     // Still a type the client refuses (an upstream that ignores `Accept`): not worth storing.
     if (!acceptsManifest(types, got.mediaType)) return answer(undefined);
-    await this.#store(route, got);
-    return answer(got);
+    return answer(await this.#keep(route, got));
   }
 
   #stale(route: Route, local: StoredManifest, why: unknown): Found {
-    return { ...local, stale: `${route.upstream.name}: ${why instanceof Error ? why.message : String(why)}` };
+    return { ...local, outcome: 'stale', stale: `${route.upstream.name}: ${why instanceof Error ? why.message : String(why)}` };
   }
 
   /** GETs a manifest, checks it, and stores it (with the tag, when fetched by tag). */
@@ -267,17 +256,16 @@ export class MirrorManifests extends Manifests {
       await discard(res.body);
       throw notThere(res.status) ? manifestUnknown(reference) : upstreamStatus(route, res.status);
     }
-    const got = await this.#verified(route, res, expected);
-    await this.#store(route, got);
+    const got = await this.#keep(route, await this.#verified(route, res, expected));
     if (expected === undefined) {
-      await this.#tags.set(route.local, reference, got.digest);
+      await this.#store.tags.set(route.local, reference, got.digest);
       this.#validated.set(`${route.local}:${reference}`, Date.now());
     }
     return got;
   }
 
   /** Reads an upstream's 200 answer: within the size limit, a manifest berth can use, of `expected` when given. */
-  async #verified(route: Route, res: UpstreamResponse, expected: Digest | undefined): Promise<StoredManifest & { bytes: Uint8Array<ArrayBuffer> }> {
+  async #verified(route: Route, res: UpstreamResponse, expected: Digest | undefined): Promise<Fetched & { outcome: 'miss' }> {
     let bytes: Uint8Array;
     try {
       bytes = await readLimited(res.body, this.#maxBytes);
@@ -298,15 +286,16 @@ export class MirrorManifests extends Manifests {
       });
     }
     const copy = new Uint8Array(bytes);
-    return { digest, mediaType: info.mediaType, size: copy.byteLength, bytes: copy };
+    return { digest, mediaType: info.mediaType, size: copy.byteLength, bytes: copy, info, outcome: 'miss' };
   }
 
   /**
-   * The same records Manifests.put writes, without its check that referenced blobs are here: a
-   * mirror fetches those lazily, when a client asks for them.
+   * Stores it as a push would (Manifests.store: bytes, link, referrer entry), without a push's check
+   * that referenced blobs are here: a mirror fetches those lazily, when a client asks for them.
    */
-  async #store(route: Route, m: StoredManifest & { bytes: Uint8Array }): Promise<void> {
-    if (!(await this.#driver.stat(layout.blob(m.digest)))) await this.#driver.put(layout.blob(m.digest), m.bytes);
-    await this.#driver.put(layout.manifestLink(route.local, m.digest), JSON.stringify({ mediaType: m.mediaType, size: m.size }));
+  async #keep(route: Route, fetched: Fetched & { outcome: 'miss' }): Promise<Found & { bytes: Uint8Array<ArrayBuffer> }> {
+    const { info, ...found } = fetched;
+    await this.#store.manifests.store(route.local, found.digest, found.bytes, info);
+    return found;
   }
 }

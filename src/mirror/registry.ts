@@ -1,93 +1,129 @@
-import type { Algorithm } from '../oci/digest.ts';
+import type { Algorithm, Digest } from '../oci/digest.ts';
 import { OciError } from '../oci/errors.ts';
 import type { Page, PageRequest } from '../registry/paging.ts';
-import { Registry } from '../registry/registry.ts';
-import { Tags } from '../registry/tags.ts';
-import { Uploads, type UploadSession } from '../registry/uploads.ts';
-import type { Driver } from '../storage/driver.ts';
+import type { ReferrersResult, Registry, RegistryTags, RegistryUploads, StoredRegistry } from '../registry/registry.ts';
+import type { BlobInfo } from '../registry/blobs.ts';
+import type { Chunk, UploadSession, Uploads } from '../registry/uploads.ts';
 import { MirrorBlobs, notThere } from './blobs.ts';
 import { MirrorManifests } from './manifests.ts';
 import { mirroredNamespace } from './refuse.ts';
-import type { UsageLog } from './retention.ts';
-import type { Router } from './router.ts';
+import type { Route, Router } from './router.ts';
+import type { UsageLog } from './usage.ts';
 
 /** Tags of mirrored repositories: listed by the upstream, never deleted here. */
-class MirrorTags extends Tags {
+class MirrorTags implements RegistryTags {
+  readonly #store: StoredRegistry;
   readonly #router: Router;
 
-  constructor(driver: Driver, router: Router) {
-    super(driver);
+  constructor(store: StoredRegistry, router: Router) {
+    this.#store = store;
     this.#router = router;
   }
 
-  override async delete(name: string, tag: string): Promise<boolean> {
-    const route = this.#router.route(name);
-    if (route) throw mirroredNamespace(name, route);
-    return super.delete(name, tag);
+  resolve(name: string, tag: string): Promise<Digest | undefined> {
+    return this.#store.tags.resolve(this.#router.route(name)?.local ?? name, tag);
   }
 
-  override async list(name: string, request: PageRequest): Promise<Page<string>> {
+  async delete(name: string, tag: string): Promise<boolean> {
     const route = this.#router.route(name);
-    if (!route) return super.list(name, request);
-    const query = new URLSearchParams();
-    if (request.n !== undefined) query.set('n', String(request.n));
-    if (request.last !== undefined) query.set('last', request.last);
+    if (route) throw mirroredNamespace(name, route);
+    return this.#store.tags.delete(name, tag);
+  }
+
+  async list(name: string, request: PageRequest): Promise<Page<string>> {
+    const route = this.#router.route(name);
+    if (!route) return this.#store.tags.list(name, request);
     try {
-      const res = await route.upstream.fetch({ method: 'GET', repository: route.remote, path: `tags/list?${query}`, accept: 'application/json' });
-      const text = res.body ? await new Response(res.body).text() : '';
-      if (notThere(res.status)) throw new OciError('NAME_UNKNOWN', 'repository name not known to the upstream', { detail: { name } });
-      if (res.status === 200) {
-        const tags = (JSON.parse(text) as { tags?: unknown }).tags;
-        const items = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
-        // The upstream's Link is not passed on; a short page means the end, a full one invites `last`.
-        return request.n !== undefined && items.length >= request.n && items.length > 0 ? { items, next: items[items.length - 1] } : { items };
-      }
+      const listed = await this.#upstreamList(route, name, request);
+      if (listed) return listed;
     } catch (e) {
       if (e instanceof OciError && e.code === 'NAME_UNKNOWN') throw e;
     }
     // The upstream cannot list: what this mirror holds is the next best answer.
-    return super.list(route.local, request);
+    return this.#store.tags.list(route.local, request);
+  }
+
+  async #upstreamList(route: Route, name: string, request: PageRequest): Promise<Page<string> | undefined> {
+    const query = new URLSearchParams();
+    if (request.n !== undefined) query.set('n', String(request.n));
+    if (request.last !== undefined) query.set('last', request.last);
+    const res = await route.upstream.fetch({ method: 'GET', repository: route.remote, path: `tags/list?${query}`, accept: 'application/json' });
+    const text = res.body ? await new Response(res.body).text() : '';
+    if (notThere(res.status)) throw new OciError('NAME_UNKNOWN', 'repository name not known to the upstream', { detail: { name } });
+    if (res.status !== 200) return undefined;
+    const tags = (JSON.parse(text) as { tags?: unknown }).tags;
+    const items = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+    // The upstream's Link is not passed on; a short page means the end, a full one invites `last`.
+    return request.n !== undefined && items.length >= request.n && items.length > 0 ? { items, next: items[items.length - 1] } : { items };
   }
 }
 
-/** Uploads refused in mirrored repositories. */
-class MirrorUploads extends Uploads {
+/** Uploads refused in mirrored repositories; the rest is the registry's. */
+class MirrorUploads implements RegistryUploads {
+  readonly #uploads: Uploads;
   readonly #router: Router;
 
-  constructor(driver: Driver, blobs: MirrorBlobs, router: Router) {
-    super(driver, blobs);
+  constructor(store: StoredRegistry, router: Router) {
+    this.#uploads = store.uploads;
     this.#router = router;
   }
 
-  override async start(name: string, algorithm: Algorithm): Promise<UploadSession> {
+  status(name: string, id: string): Promise<UploadSession> {
+    return this.#uploads.status(name, id);
+  }
+
+  append(name: string, id: string, chunk: Chunk): Promise<UploadSession> {
+    return this.#uploads.append(name, id, chunk);
+  }
+
+  finish(name: string, id: string, digest: Digest, chunk?: Chunk): Promise<BlobInfo> {
+    return this.#uploads.finish(name, id, digest, chunk);
+  }
+
+  cancel(name: string, id: string): Promise<void> {
+    return this.#uploads.cancel(name, id);
+  }
+
+  async start(name: string, algorithm: Algorithm): Promise<UploadSession> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);
-    return super.start(name, algorithm);
+    return this.#uploads.start(name, algorithm);
   }
 }
 
 /**
- * The Registry decorated with the mirror (DESIGN: a Registry decorator): repositories the router
- * sends to an upstream are read-through caches of it; every other name is a plain push repository.
+ * The registry decorated with the mirror (DESIGN: a Registry decorator), holding the stored
+ * registry it writes through: repositories the router sends to an upstream are read-through
+ * caches of it, stored under their local names; every other name is the stored registry's own.
  */
-export class MirrorRegistry extends Registry {
-  declare readonly blobs: MirrorBlobs;
-  declare readonly tags: Tags;
-  declare readonly uploads: Uploads;
-  declare readonly manifests: MirrorManifests;
+export class MirrorRegistry implements Registry {
+  readonly blobs: MirrorBlobs;
+  readonly tags: MirrorTags;
+  readonly uploads: MirrorUploads;
+  readonly manifests: MirrorManifests;
   readonly router: Router;
+  readonly #store: StoredRegistry;
 
-  constructor(driver: Driver, router: Router, maxManifestBytes: number, usage: UsageLog) {
-    super(driver);
+  constructor(store: StoredRegistry, router: Router, maxManifestBytes: number, usage: UsageLog) {
+    this.#store = store;
     this.router = router;
-    this.blobs = new MirrorBlobs(driver, router);
-    this.tags = new MirrorTags(driver, router);
-    this.uploads = new MirrorUploads(driver, this.blobs, router);
-    this.manifests = new MirrorManifests(driver, { blobs: this.blobs, tags: this.tags, referrers: this.referrers }, router, maxManifestBytes, usage);
+    this.blobs = new MirrorBlobs(store, router);
+    this.tags = new MirrorTags(store, router);
+    this.uploads = new MirrorUploads(store, router);
+    this.manifests = new MirrorManifests(store, router, maxManifestBytes, usage);
   }
 
   /** A mirrored repository exists as far as the upstream says; its listing asks it. */
-  override async repositoryExists(name: string): Promise<boolean> {
-    return this.router.route(name) !== undefined || super.repositoryExists(name);
+  async repositoryExists(name: string): Promise<boolean> {
+    return this.router.route(name) !== undefined || this.#store.repositoryExists(name);
+  }
+
+  catalog(request: PageRequest): Promise<Page<string>> {
+    return this.#store.catalog(request);
+  }
+
+  /** What the stored registry recorded under the name the content is stored as. */
+  listReferrers(name: string, subject: Digest, request: PageRequest & { artifactType?: string }): Promise<ReferrersResult> {
+    return this.#store.listReferrers(this.router.route(name)?.local ?? name, subject, request);
   }
 }

@@ -38,6 +38,11 @@ export class Router {
     return this.#to(this.#default, name);
   }
 
+  /** Whether `name` is where a mirrored repository is stored (`<prefix>/<remote>`): retention's to expire. */
+  stores(name: string): boolean {
+    return this.upstreams.some((u) => name.startsWith(`${u.prefix}/`));
+  }
+
   /** The upstream a containerd `?ns=<host>` names, if any. */
   byNamespace(ns: string): Upstream | undefined {
     const host = ns.toLowerCase();

@@ -26,7 +26,13 @@ function bytesOut(c: Context): number {
  * One JSON log line and the HTTP metrics per request. Logs carry the path without its query and
  * never a header, so no credential or token can reach them.
  */
-export function observeRequests(metrics: Metrics, logger: Logger, logRequests: boolean, upstreamOutcome?: () => string | undefined): MiddlewareHandler {
+export function observeRequests(
+  metrics: Metrics,
+  logger: Logger,
+  logRequests: boolean,
+  /** Told how the mirror answered each request it took part in (the UI's per-upstream counts). */
+  onMirrorAnswer?: (repository: string, outcome: string) => void,
+): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     const upload = isUpload(c);
@@ -44,8 +50,10 @@ export function observeRequests(metrics: Metrics, logger: Logger, logRequests: b
     // A GET or HEAD has no body to count, and reading a header is not free on every runtime.
     const bytesIn = method === 'GET' || method === 'HEAD' ? 0 : lengthOf(c.req.header('Content-Length'));
     const sent = bytesOut(c);
-    const upstream = upstreamOutcome?.();
+    const upstream = c.get('upstream');
     metrics.requestDone({ route, method, status, seconds, bytesIn, bytesOut: sent, upstream });
+    const repository = endpoint?.params.name;
+    if (onMirrorAnswer && upstream !== undefined && repository !== undefined) onMirrorAnswer(repository, upstream);
     if (!logRequests) return;
     logger.info('request', {
       method,

@@ -3,6 +3,7 @@ import { OciError } from '../oci/errors.ts';
 import type { ByteRange } from '../oci/range.ts';
 import type { Driver } from '../storage/driver.ts';
 import { layout } from './layout.ts';
+import type { Served } from './served.ts';
 
 export interface BlobInfo {
   digest: Digest;
@@ -24,7 +25,7 @@ export class Blobs {
   }
 
   /** The blob's size if this repository may serve it. */
-  async stat(name: string, digest: Digest): Promise<BlobInfo> {
+  async stat(name: string, digest: Digest): Promise<BlobInfo & Served> {
     const found = await this.find(name, digest);
     if (!found) throw blobUnknown(digest);
     return found;
@@ -55,7 +56,7 @@ export class Blobs {
     await this.#driver.delete(layout.blobLink(name, digest));
   }
 
-
+  /** The blob's bytes, whichever repository links them: for storing, never for serving. */
   async exists(digest: Digest): Promise<BlobInfo | undefined> {
     const info = await this.#driver.stat(layout.blob(digest));
     return info ? { digest, size: info.size } : undefined;

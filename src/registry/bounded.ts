@@ -38,21 +38,34 @@ export async function forEachBounded<T>(items: Iterable<T> | AsyncIterable<T>, f
   const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : items[Symbol.iterator]();
   let failed = false;
   let failure: unknown;
+  const fail = (e: unknown): void => {
+    if (!failed) failure = e;
+    failed = true;
+  };
   const worker = async (): Promise<void> => {
     while (!failed) {
-      const next = await iterator.next();
+      let next: IteratorResult<T>;
+      try {
+        next = await iterator.next();
+      } catch (e) {
+        fail(e);
+        return;
+      }
       if (next.done) return;
       try {
         await fn(next.value);
       } catch (e) {
-        if (!failed) failure = e;
-        failed = true;
+        fail(e);
       }
     }
   };
   await Promise.all(Array.from({ length: limit }, worker));
   if (failed) {
-    await iterator.return?.();
+    try {
+      await iterator.return?.();
+    } catch {
+      // The walk itself may be what failed; the first failure is the one to report.
+    }
     throw failure;
   }
 }

@@ -7,6 +7,7 @@ import type { Blobs } from './blobs.ts';
 import { fanOut } from './fan-out.ts';
 import { layout } from './layout.ts';
 import { parsedOnce } from './parsed.ts';
+import type { Served } from './served.ts';
 import type { Referrers } from './referrers.ts';
 import type { Tags } from './tags.ts';
 
@@ -17,38 +18,14 @@ export function parseReference(reference: string): Reference {
   return looksLikeDigest(reference) ? { digest: parseDigest(reference) } : { tag: validateTag(reference) };
 }
 
-/** One stored manifest as the maintenance passes (gc, the mirror's retention) read it. */
-export interface ManifestOnDisk {
-  /** From the repository's link; undefined when the link cannot be read. */
-  mediaType?: string | undefined;
-  /** When the link was last written. */
-  modified: Date;
-  /** Undefined when the bytes are gone. */
-  bytes?: Uint8Array<ArrayBuffer> | undefined;
-}
-
-/** The link, its time and the bytes of `name`'s manifest `digest`; undefined when the link is gone. */
-export async function readManifestOnDisk(driver: Driver, name: string, digest: Digest): Promise<ManifestOnDisk | undefined> {
-  const [info, link, bytes] = await Promise.all([
-    driver.stat(layout.manifestLink(name, digest)),
-    driver.get(layout.manifestLink(name, digest)),
-    driver.get(layout.blob(digest)),
-  ]);
-  if (!info || !link) return undefined;
-  let mediaType: string | undefined;
-  try {
-    mediaType = parseLink(link).mediaType;
-  } catch {
-    // An unreadable link names no type; parseManifest then goes by the bytes alone.
-  }
-  return { mediaType, modified: info.modified, bytes };
-}
-
 export interface StoredManifest {
   digest: Digest;
   mediaType: string;
   size: number;
 }
+
+/** A manifest as served; `bytes` only from `get`. */
+export type ServedManifest = StoredManifest & Served & { bytes?: Uint8Array<ArrayBuffer> | undefined };
 
 export interface PushedManifest {
   digest: Digest;
@@ -62,7 +39,8 @@ interface ManifestLink {
 }
 
 const text = new TextDecoder();
-const parseLink = parsedOnce((raw): ManifestLink => JSON.parse(text.decode(raw)) as ManifestLink);
+/** A manifest link's record; throws on one that is not JSON. */
+export const parseLink = parsedOnce((raw): ManifestLink => JSON.parse(text.decode(raw)) as ManifestLink);
 
 /** How many missing references a MANIFEST_BLOB_UNKNOWN names. */
 const maxListedMissing = 10;
@@ -96,18 +74,24 @@ export class Manifests {
     return { digest, mediaType: link.mediaType, size: link.size };
   }
 
-  async stat(name: string, ref: Reference): Promise<StoredManifest> {
+  /** `accept` (the client's `Accept`) matters only to a mirror, which may ask its upstream with it. */
+  async stat(name: string, ref: Reference, _accept?: string): Promise<ServedManifest> {
     const found = await this.resolve(name, ref);
     if (!found) throw manifestUnknown(ref.tag ?? formatDigest(ref.digest));
     return found;
   }
 
-  async get(name: string, ref: Reference): Promise<StoredManifest & { bytes: Uint8Array<ArrayBuffer> }> {
+  async get(name: string, ref: Reference, _accept?: string): Promise<ServedManifest & { bytes: Uint8Array<ArrayBuffer> }> {
     const found = await this.resolve(name, ref);
     if (!found) throw manifestUnknown(ref.tag ?? formatDigest(ref.digest));
     const bytes = await this.#driver.get(layout.blob(found.digest));
     if (!bytes) throw manifestUnknown(formatDigest(found.digest));
     return { digest: found.digest, mediaType: found.mediaType, size: found.size, bytes };
+  }
+
+  /** A manifest's bytes by digest, whichever repository links it: for callers that resolved it first. */
+  bytes(digest: Digest): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    return this.#driver.get(layout.blob(digest));
   }
 
   /**
@@ -125,13 +109,21 @@ export class Manifests {
       });
     }
     await this.#checkReferences(name, info);
+    await this.store(name, digest, bytes, info);
+    for (const tag of tags) await this.#tags.set(name, tag, digest);
+    return { digest, info, tags };
+  }
 
+  /**
+   * Records a manifest whose bytes were checked against `digest` and parsed as `info`: the bytes
+   * (once for all repositories), this repository's link, and its referrer entry. A push comes here
+   * after `put`'s checks; a mirror stores what it fetched, whose blobs it fetches only when asked.
+   */
+  async store(name: string, digest: Digest, bytes: Uint8Array, info: ManifestInfo): Promise<void> {
     if (!(await this.#driver.stat(layout.blob(digest)))) await this.#driver.put(layout.blob(digest), bytes);
     const link: ManifestLink = { mediaType: info.mediaType, size: bytes.byteLength };
     await this.#driver.put(layout.manifestLink(name, digest), JSON.stringify(link));
     if (info.subject) await this.#referrers.add(name, info.subject.parsed, referrerDescriptor(digest, bytes.byteLength, info));
-    for (const tag of tags) await this.#tags.set(name, tag, digest);
-    return { digest, info, tags };
   }
 
   /**
@@ -172,9 +164,14 @@ export class Manifests {
   async delete(name: string, digest: Digest): Promise<void> {
     const found = await this.resolve(name, { digest });
     if (!found) throw manifestUnknown(formatDigest(digest));
-    const bytes = await this.#driver.get(layout.blob(digest));
+    const bytes = await this.bytes(digest);
     const subject = bytes ? subjectOf(bytes, found.mediaType) : undefined;
     for (const tag of await this.#tags.pointingAt(name, digest)) await this.#tags.delete(name, tag);
+    await this.unlink(name, digest, subject);
+  }
+
+  /** Removes the repository's link and the referrer entry of its subject; tags are the caller's business. */
+  async unlink(name: string, digest: Digest, subject: Digest | undefined): Promise<void> {
     if (subject) await this.#referrers.remove(name, subject, digest);
     await this.#driver.delete(layout.manifestLink(name, digest));
   }

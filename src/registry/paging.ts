@@ -27,3 +27,20 @@ export function page<T>(all: readonly T[], { n, last }: PageRequest, key: (item:
 }
 
 export const pageOfNames = (all: readonly string[], request: PageRequest): Page<string> => page(all, request, (s) => s);
+
+/**
+ * The page `page` would cut from `names` when they arrive sorted and already past `last`: it
+ * stops reading at the first name beyond the page, so a lazy walk reads no further.
+ */
+export async function pageOfSorted(names: AsyncIterable<string>, { n }: PageRequest): Promise<Page<string>> {
+  const size = Math.min(n ?? maxPageSize, maxPageSize);
+  const items: string[] = [];
+  for await (const name of names) {
+    if (items.length === size) {
+      const lastItem = items.at(-1);
+      return lastItem === undefined ? { items } : { items, next: lastItem };
+    }
+    items.push(name);
+  }
+  return { items };
+}

@@ -3,11 +3,12 @@ import type { Descriptor } from '../oci/manifest.ts';
 import { manifestKind } from '../oci/media-types.ts';
 import type { Driver } from '../storage/driver.ts';
 import { Blobs } from './blobs.ts';
+import { Inventory } from './inventory.ts';
 import { layout, repositoryMarkers } from './layout.ts';
 import { Manifests } from './manifests.ts';
-import { pageOfNames, type Page, type PageRequest } from './paging.ts';
+import { pageOfSorted, type Page, type PageRequest } from './paging.ts';
 import { isDescriptorLike, pageOfReferrers, Referrers, referrersTag } from './referrers.ts';
-import { findRepositories } from './repositories.ts';
+import { walkRepositories } from './repositories.ts';
 import { Tags } from './tags.ts';
 import { Uploads } from './uploads.ts';
 
@@ -18,32 +19,55 @@ export interface ReferrersResult extends Page<Descriptor> {
 
 const text = new TextDecoder();
 
-/** The registry's domain: repositories of blobs, manifests, tags and referrers on one driver. */
-export class Registry {
-  readonly driver: Driver;
+export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'localFile' | 'delete' | 'mount'>;
+export type RegistryUploads = Pick<Uploads, 'start' | 'status' | 'append' | 'finish' | 'cancel'>;
+export type RegistryTags = Pick<Tags, 'resolve' | 'list' | 'delete'>;
+export type RegistryManifests = Pick<Manifests, 'resolve' | 'stat' | 'get' | 'put' | 'delete'>;
+
+/**
+ * The registry as every layer above it uses it (HTTP, auth, the UI): repositories of blobs,
+ * manifests, tags and referrers. `StoredRegistry` implements it on a storage driver; the mirror
+ * implements it around a `StoredRegistry` it holds.
+ */
+export interface Registry {
+  readonly blobs: RegistryBlobs;
+  readonly uploads: RegistryUploads;
+  readonly tags: RegistryTags;
+  readonly manifests: RegistryManifests;
+  repositoryExists(name: string): Promise<boolean>;
+  /** Repositories holding at least one manifest, in lexical order. */
+  catalog(request: PageRequest): Promise<Page<string>>;
+  listReferrers(name: string, subject: Digest, request: PageRequest & { artifactType?: string }): Promise<ReferrersResult>;
+}
+
+/** The registry's domain on one driver, the only code that knows the storage layout. */
+export class StoredRegistry implements Registry {
   readonly blobs: Blobs;
   readonly uploads: Uploads;
   readonly tags: Tags;
   readonly referrers: Referrers;
   readonly manifests: Manifests;
+  /** What maintenance reads and deletes (src/maintenance). */
+  readonly inventory: Inventory;
+  readonly #driver: Driver;
 
   constructor(driver: Driver) {
-    this.driver = driver;
+    this.#driver = driver;
     this.blobs = new Blobs(driver);
     this.uploads = new Uploads(driver, this.blobs);
     this.tags = new Tags(driver);
     this.referrers = new Referrers(driver);
     this.manifests = new Manifests(driver, { blobs: this.blobs, tags: this.tags, referrers: this.referrers });
+    this.inventory = new Inventory(driver, { manifests: this.manifests, tags: this.tags });
   }
 
   async repositoryExists(name: string): Promise<boolean> {
-    const entries = await this.driver.list(layout.repository(name));
+    const entries = await this.#driver.list(layout.repository(name));
     return entries.some((e) => repositoryMarkers.has(e));
   }
 
-  /** Repositories holding at least one manifest, in lexical order. */
   async catalog(request: PageRequest): Promise<Page<string>> {
-    return pageOfNames(await findRepositories(this.driver, (entries) => entries.includes('_manifests')), request);
+    return pageOfSorted(walkRepositories(this.#driver, (entries) => entries.includes('_manifests'), request.last), request);
   }
 
   /**
@@ -59,7 +83,7 @@ export class Registry {
   async #tagSchemaReferrers(name: string, subject: Digest): Promise<Descriptor[]> {
     const index = await this.manifests.resolve(name, { tag: referrersTag(subject) });
     if (!index || manifestKind(index.mediaType) !== 'index') return [];
-    const bytes = await this.driver.get(layout.blob(index.digest));
+    const bytes = await this.manifests.bytes(index.digest);
     if (!bytes) return [];
     try {
       const doc = JSON.parse(text.decode(bytes)) as { manifests?: unknown };

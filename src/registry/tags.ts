@@ -22,6 +22,11 @@ export class Tags {
     return raw ? parseTag(raw) : undefined;
   }
 
+  /** When the tag was last written: a mirror's last confirmation of it, across restarts. */
+  async writtenAt(name: string, tag: string): Promise<Date | undefined> {
+    return (await this.#driver.stat(layout.tag(name, tag)))?.modified;
+  }
+
   async set(name: string, tag: string, digest: Digest): Promise<void> {
     await this.#driver.put(layout.tag(name, tag), formatDigest(digest));
   }

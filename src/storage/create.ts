@@ -11,14 +11,16 @@ export interface StorageHandle {
   describe: string;
   /** Checks again that storage is reachable and writable (readiness probes). */
   check: () => Promise<void>;
+  /** Releases what the driver holds open (S3's connection pool). */
+  close: () => void;
 }
 
 /** Builds the configured driver. */
 export function createStorage(storage: Config['storage']): StorageHandle {
   if (storage.s3) {
     const driver = new S3Driver(storage.s3);
-    return { driver, ready: driver.init(), describe: driver.describe, check: () => driver.init() };
+    return { driver, ready: driver.init(), describe: driver.describe, check: () => driver.init(), close: () => driver.close() };
   }
   const driver = new FsDriver(storage.fs.root);
-  return { driver, ready: driver.init(), describe: `fs:${storage.fs.root}`, check: () => driver.init() };
+  return { driver, ready: driver.init(), describe: `fs:${storage.fs.root}`, check: () => driver.init(), close: () => undefined };
 }

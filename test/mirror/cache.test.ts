@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CachingDriver } from '../../src/cache/driver.ts';
 import { formatDigest } from '../../src/oci/digest.ts';
-import { Registry } from '../../src/registry/registry.ts';
+import { StoredRegistry } from '../../src/registry/registry.ts';
 import { FsDriver } from '../../src/storage/fs/driver.ts';
 import type { Driver } from '../../src/storage/driver.ts';
 import { pushTinyImage } from '../support/mirror.ts';
@@ -32,7 +32,7 @@ async function countingDriver(): Promise<{ driver: Driver; gets: () => number }>
 describe('manifest and tag cache (CachingDriver)', () => {
   it('serves a hot manifest GET without touching storage', async () => {
     const { driver, gets } = await countingDriver();
-    const registry = new Registry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 }));
+    const registry = new StoredRegistry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 }));
     const digest = await pushTinyImage(registry, 'team/app', 'v1', 'one');
     const first = await registry.manifests.get('team/app', { tag: 'v1' });
     expect(formatDigest(first.digest)).toBe(digest);
@@ -45,7 +45,7 @@ describe('manifest and tag cache (CachingDriver)', () => {
 
   it('sees tag moves, tag deletes and manifest deletes at once', async () => {
     const { driver } = await countingDriver();
-    const registry = new Registry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 }));
+    const registry = new StoredRegistry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 }));
     const one = await pushTinyImage(registry, 'team/app', 'v1', 'one');
     expect(formatDigest((await registry.manifests.get('team/app', { tag: 'v1' })).digest)).toBe(one);
     const two = await pushTinyImage(registry, 'team/app', 'v1', 'two');

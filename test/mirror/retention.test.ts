@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
-import { sweepMirrored, UsageLog } from '../../src/mirror/retention.ts';
+import { collectGarbage } from '../../src/maintenance/gc.ts';
+import { expireMirrored, type RetentionPolicy } from '../../src/maintenance/retention.ts';
 import { Router } from '../../src/mirror/router.ts';
 import { Upstream } from '../../src/mirror/upstream.ts';
+import { UsageLog } from '../../src/mirror/usage.ts';
 import { parseDigest } from '../../src/oci/digest.ts';
-import { collectGarbage } from '../../src/registry/gc.ts';
 import { layout } from '../../src/registry/layout.ts';
-import { Registry } from '../../src/registry/registry.ts';
+import { StoredRegistry } from '../../src/registry/registry.ts';
 import { FsDriver } from '../../src/storage/fs/driver.ts';
 import { pushTinyImage, sha256 } from '../support/mirror.ts';
 
@@ -26,8 +27,11 @@ async function setup() {
   await driver.init();
   const config = parseConfig({ mirror: { upstreams: [{ name: 'ghcr', url: 'https://ghcr.io' }] } });
   const router = new Router(config.mirror.upstreams.map((u) => new Upstream(u, config.mirror.timeouts)), undefined, []);
-  // Mirrored content has the layout of a push under its local name, so a plain Registry can stage it.
-  return { dir, driver, router, registry: new Registry(driver), usage: new UsageLog() };
+  const registry = new StoredRegistry(driver);
+  const usage = new UsageLog();
+  const sweepMirrored = (policy: RetentionPolicy, now?: number) => expireMirrored(registry.inventory, usage, (name) => router.stores(name), policy, now === undefined ? {} : { now });
+  // Mirrored content has the layout of a push under its local name, so a plain registry can stage it.
+  return { dir, driver, sweepMirrored, registry, usage };
 }
 
 const minute = 60_000;
@@ -35,16 +39,16 @@ const byAge = { maxAgeMs: 10 * minute, maxBytes: 0 };
 
 describe('mirror retention (cache size policy by age)', () => {
   it('expires unused mirrored manifests and their tags, keeps used ones and local repositories', async () => {
-    const { driver, router, registry, usage } = await setup();
+    const { driver, sweepMirrored, registry, usage } = await setup();
     const old = await pushTinyImage(registry, 'ghcr.io/org/old', 'v1', 'old');
     const used = await pushTinyImage(registry, 'ghcr.io/org/used', 'v1', 'used');
     const local = await pushTinyImage(registry, 'team/app', 'v1', 'local');
     usage.note('ghcr.io/org/used', parseDigest(used));
-    const report = await sweepMirrored(driver, registry.tags, router, usage, byAge, Date.now() + 5 * minute);
+    const report = await sweepMirrored(byAge, Date.now() + 5 * minute);
     expect(report).toMatchObject({ touched: 1, manifestsExpired: 0, tagsExpired: 0 });
 
     // Later: `old` was never used again; `used` was touched by the first sweep.
-    const later = await sweepMirrored(driver, registry.tags, router, usage, byAge, Date.now() + 10 * minute + 1_000);
+    const later = await sweepMirrored(byAge, Date.now() + 10 * minute + 1_000);
     expect(later.manifestsExpired).toBeGreaterThanOrEqual(1);
     expect(await registry.manifests.resolve('ghcr.io/org/old', { tag: 'v1' })).toBeUndefined();
     expect(await registry.manifests.resolve('ghcr.io/org/old', { digest: parseDigest(old) })).toBeUndefined();
@@ -52,19 +56,19 @@ describe('mirror retention (cache size policy by age)', () => {
   });
 
   it('leaves gc every blob a remaining manifest references, even one an expired manifest shared', async () => {
-    const { driver, router, registry, usage } = await setup();
+    const { driver, sweepMirrored, registry, usage } = await setup();
     const shared = randomBytes(1000);
     const onlyOld = randomBytes(1000);
     await pushTinyImage(registry, 'ghcr.io/org/old', 'v1', 'old', [shared, onlyOld]);
     const kept = await pushTinyImage(registry, 'ghcr.io/org/kept', 'v1', 'kept', [shared]);
     usage.note('ghcr.io/org/kept', parseDigest(kept));
-    await sweepMirrored(driver, registry.tags, router, usage, byAge, Date.now());
+    await sweepMirrored(byAge, Date.now());
     // `kept` is pulled again before the next sweep; `old` is not.
     usage.note('ghcr.io/org/kept', parseDigest(kept));
-    await sweepMirrored(driver, registry.tags, router, usage, byAge, Date.now() + 10 * minute + 1_000);
+    await sweepMirrored(byAge, Date.now() + 10 * minute + 1_000);
     expect(await registry.manifests.resolve('ghcr.io/org/kept', { tag: 'v1' })).toBeDefined();
     expect(await registry.manifests.resolve('ghcr.io/org/old', { tag: 'v1' })).toBeUndefined();
-    await collectGarbage(driver, { graceMs: 0 });
+    await collectGarbage(registry.inventory, { graceMs: 0 });
     expect(await driver.stat(layout.blob(parseDigest(sha256(shared))))).toBeDefined();
     expect(await driver.stat(layout.blob(parseDigest(sha256(onlyOld))))).toBeUndefined();
   });
@@ -82,7 +86,7 @@ const blobGone = async (driver: FsDriver, bytes: Uint8Array): Promise<boolean> =
 
 describe('mirror retention (cache size policy by size)', () => {
   it('expires the least recently used images until the rest fits, and frees only what nothing kept or local uses', async () => {
-    const { dir, driver, router, registry, usage } = await setup();
+    const { dir, driver, sweepMirrored, registry, usage } = await setup();
     const [shared, onlyOld, onlyKept, withLocal] = [0, 1, 2, 3].map(() => randomBytes(10_000));
     const old = await pushTinyImage(registry, 'ghcr.io/org/old', 'v1', 'old', [shared!, onlyOld!, withLocal!]);
     const kept = await pushTinyImage(registry, 'ghcr.io/org/kept', 'v1', 'kept', [shared!, onlyKept!]);
@@ -90,7 +94,7 @@ describe('mirror retention (cache size policy by size)', () => {
     await age(dir, hour);
     await age(dir, 2 * hour, layout.manifestLink('ghcr.io/org/old', parseDigest(old)));
 
-    const report = await sweepMirrored(driver, registry.tags, router, usage, { maxAgeMs: 0, maxBytes: 25_000 });
+    const report = await sweepMirrored({ maxAgeMs: 0, maxBytes: 25_000 });
     // old, kept and their shared layer are ~31 kB; the layer team/app also links is not the mirror's to count.
     expect(report.bytesBefore).toBeGreaterThan(30_000);
     expect(report.bytesBefore).toBeLessThan(40_000);
@@ -106,11 +110,11 @@ describe('mirror retention (cache size policy by size)', () => {
     expect(await registry.blobs.find('ghcr.io/org/kept', parseDigest(sha256(shared!)))).toBeDefined();
     expect(await registry.blobs.find('team/app', parseDigest(sha256(withLocal!)))).toBeDefined();
     // Nothing left to do: the rest fits.
-    expect(await sweepMirrored(driver, registry.tags, router, usage, { maxAgeMs: 0, maxBytes: 25_000 })).toMatchObject({ manifestsExpired: 0, blobsDeleted: 0 });
+    expect(await sweepMirrored({ maxAgeMs: 0, maxBytes: 25_000 })).toMatchObject({ manifestsExpired: 0, blobsDeleted: 0 });
   });
 
   it('treats an index and the children stored with it as one image, used when any of them is', async () => {
-    const { dir, driver, router, registry, usage } = await setup();
+    const { dir, driver, sweepMirrored, registry, usage } = await setup();
     const [l1, l2, l3] = [0, 1, 2].map(() => randomBytes(10_000));
     const children = [];
     for (const [i, layer] of [l1!, l2!].entries()) {
@@ -125,7 +129,7 @@ describe('mirror retention (cache size policy by size)', () => {
 
     // Pulled through one child since the last sweep: the whole index stays, however far over the limit.
     usage.note('ghcr.io/org/multi', parseDigest(children[0]!.digest));
-    const first = await sweepMirrored(driver, registry.tags, router, usage, { maxAgeMs: 0, maxBytes: 1 });
+    const first = await sweepMirrored({ maxAgeMs: 0, maxBytes: 1 });
     expect(first.manifestsExpired).toBe(1);
     expect(await registry.manifests.resolve('ghcr.io/org/other', { tag: 'v1' })).toBeUndefined();
     for (const c of children) expect(await registry.manifests.resolve('ghcr.io/org/multi', { digest: parseDigest(c.digest) })).toBeDefined();
@@ -133,7 +137,7 @@ describe('mirror retention (cache size policy by size)', () => {
     expect(await blobGone(driver, l3!)).toBe(true);
 
     // Unused since: it goes whole, the index, both children, their tags and their layers.
-    const second = await sweepMirrored(driver, registry.tags, router, usage, { maxAgeMs: 0, maxBytes: 1 });
+    const second = await sweepMirrored({ maxAgeMs: 0, maxBytes: 1 });
     expect(second).toMatchObject({ manifestsExpired: 3, tagsExpired: 3, bytesAfter: 0 });
     for (const tag of ['v1', 'c0', 'c1']) expect(await registry.manifests.resolve('ghcr.io/org/multi', { tag })).toBeUndefined();
     expect(await blobGone(driver, l1!)).toBe(true);

@@ -5,13 +5,22 @@ import type { AddressInfo } from 'node:net';
 /** What the proxy does to one request instead of (or while) passing it on. */
 export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string> }
-  | { kind: 'delay'; ms: number }
+  /** Wait `ms` before passing the request on, then apply `then` if given. */
+  | { kind: 'delay'; ms: number; then?: Fault }
   /** Forward the head and this many body bytes, then cut the connection. */
   | { kind: 'truncate'; bytes: number }
   /** Destroy the connection without answering. */
   | { kind: 'reset' }
-  /** Forward the body in pieces of `bytes`, `ms` apart. */
-  | { kind: 'slow'; bytes: number; ms: number }
+  /** Forward the body in pieces of `bytes`, `ms` apart; with `cutAfter`, cut the connection after that many bytes. */
+  | { kind: 'slow'; bytes: number; ms: number; cutAfter?: number }
+  /** Forward the head as it is and the body with every byte inverted: garbage of the right length. */
+  | { kind: 'garble' }
+  /**
+   * Declare `length` as the Content-Length and send that many bytes: the upstream's body cut short
+   * or padded with random bytes, a well-framed answer of the wrong size. With `cut`, a body shorter
+   * than `length` is not padded: the connection is cut after it.
+   */
+  | { kind: 'length'; length: number; cut?: boolean }
   /** Answer 307 to the same path on another origin. */
   | { kind: 'redirect'; to: string };
 
@@ -47,7 +56,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * A fault-injecting HTTP proxy in front of a registry: counts requests by method and path, and can
- * delay, truncate, reset, slow down, redirect, or answer any status. With `token`, it also plays a
+ * delay, truncate, reset, slow down, redirect, answer any status, corrupt a body or lie about its length. With `token`, it also plays a
  * token-protected registry and its token service.
  */
 export async function startFaultProxy(target: string, opts: ProxyOptions = {}): Promise<FaultProxy> {
@@ -104,7 +113,11 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
         return;
       }
     }
-    const fault = state.fault?.(seen);
+    let fault = state.fault?.(seen);
+    if (fault?.kind === 'delay') {
+      await sleep(fault.ms);
+      fault = fault.then;
+    }
     if (fault?.kind === 'reset') {
       req.socket.destroy();
       return;
@@ -117,34 +130,50 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       res.writeHead(307, { Location: `${fault.to}${path}` }).end();
       return;
     }
-    if (fault?.kind === 'delay') await sleep(fault.ms);
     const headers = { ...req.headers, host: upstream.host };
     delete headers.authorization;
     const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers }, async (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
+      const head = { ...up.headers };
+      if (fault?.kind === 'length') head['content-length'] = String(fault.length);
+      res.writeHead(up.statusCode ?? 502, head);
+      // Flush what was written, then drop the connection mid-body.
+      const cut = (): void => void setTimeout(() => res.socket?.destroy(), 50);
       let sent = 0;
       for await (const piece of up as AsyncIterable<Buffer>) {
-        if (fault?.kind === 'truncate') {
-          const room = fault.bytes - sent;
+        if (fault?.kind === 'truncate' || fault?.kind === 'length') {
+          const limit = fault.kind === 'truncate' ? fault.bytes : fault.length;
+          const room = limit - sent;
           if (room <= 0) break;
           res.write(piece.subarray(0, room));
           sent += Math.min(room, piece.byteLength);
-          if (sent >= fault.bytes) break;
+          if (sent >= limit) break;
           continue;
         }
         if (fault?.kind === 'slow') {
           for (let at = 0; at < piece.byteLength; at += fault.bytes) {
-            res.write(piece.subarray(at, at + fault.bytes));
+            const part = piece.subarray(at, at + fault.bytes);
+            if (fault.cutAfter !== undefined && sent + part.byteLength > fault.cutAfter) {
+              res.write(part.subarray(0, fault.cutAfter - sent));
+              return cut();
+            }
+            res.write(part);
+            sent += part.byteLength;
             await sleep(fault.ms);
           }
           continue;
         }
+        if (fault?.kind === 'garble') {
+          const inverted = Buffer.from(piece);
+          for (let i = 0; i < inverted.length; i++) inverted[i] = inverted[i]! ^ 0xff;
+          res.write(inverted);
+          continue;
+        }
         res.write(piece);
       }
-      if (fault?.kind === 'truncate') {
-        // Flush what was written, then drop the connection mid-body.
-        setTimeout(() => res.socket?.destroy(), 50);
-        return;
+      if (fault?.kind === 'truncate') return cut();
+      if (fault?.kind === 'length' && sent < fault.length) {
+        if (fault.cut) return cut();
+        res.write(randomBytes(fault.length - sent));
       }
       res.end();
     });

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -26,15 +27,24 @@ const root = ((): string => {
 /** The runtime the suite runs berth on: `TEST_RUNTIME`, node by default. */
 export const testRuntime = (process.env.TEST_RUNTIME ?? 'node') as RuntimeName;
 
-function command(runtime: RuntimeName): [string, string[]] {
+/** How a runtime runs a script: its binary and the arguments that go before the script's path. */
+export function scriptRunner(runtime: RuntimeName): [string, string[]] {
   switch (runtime) {
     case 'node':
-      return [process.execPath, [join(root, 'dist/runtimes/node.js')]];
+      return [process.execPath, []];
     case 'bun':
-      return [join(root, 'node_modules/.bin/bun'), ['run', join(root, 'runtimes/bun.ts')]];
+      return [join(root, 'node_modules/.bin/bun'), ['run']];
     case 'deno':
-      return [join(root, 'node_modules/.bin/deno'), ['run', '-A', '--config', join(root, 'deno.json'), join(root, 'runtimes/deno.ts')]];
+      return [join(root, 'node_modules/.bin/deno'), ['run', '-A', '--config', join(root, 'deno.json')]];
   }
+}
+
+/** berth's library entry point as a runtime imports it: Node the build, Bun and Deno the sources. */
+export const libraryModule = (runtime: RuntimeName): string => pathToFileURL(join(root, runtime === 'node' ? 'dist/src/index.js' : 'src/index.ts')).href;
+
+function command(runtime: RuntimeName): [string, string[]] {
+  const [bin, args] = scriptRunner(runtime);
+  return [bin, [...args, join(root, runtime === 'node' ? 'dist/runtimes/node.js' : `runtimes/${runtime}.ts`)]];
 }
 
 export interface StartOptions {

@@ -4,21 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatDigest, parseDigest, type Digest } from '../../src/oci/digest.ts';
-import { collectGarbage, purgeUploads } from '../../src/registry/gc.ts';
+import { collectGarbage } from '../../src/maintenance/gc.ts';
+import { purgeUploads } from '../../src/maintenance/uploads.ts';
 import { layout } from '../../src/registry/layout.ts';
-import { Registry } from '../../src/registry/registry.ts';
+import { StoredRegistry } from '../../src/registry/registry.ts';
 import { FsDriver } from '../../src/storage/fs/driver.ts';
 
 const later = Date.now() + 10 * 3_600_000;
 let dir: string;
 let driver: FsDriver;
-let registry: Registry;
+let registry: StoredRegistry;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'berth-gc-'));
   driver = new FsDriver(dir);
   await driver.init();
-  registry = new Registry(driver);
+  registry = new StoredRegistry(driver);
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -55,7 +56,7 @@ describe('berth gc', () => {
     const b = await pushImage('r', [l2!, l3!], 'b');
     await registry.manifests.delete('r', b);
 
-    const report = await collectGarbage(driver, { graceMs: 60_000, now: later });
+    const report = await collectGarbage(registry.inventory, { graceMs: 60_000, now: later });
 
     expect(await blobExists(l1!.digest)).toBe(true);
     expect(await blobExists(l2!.digest)).toBe(true);
@@ -70,17 +71,17 @@ describe('berth gc', () => {
   it('changes nothing on a dry run but reports the same', async () => {
     const orphan = await pushBlob('r');
     await pushImage('r', [await pushBlob('r')], 'a');
-    const dry = await collectGarbage(driver, { graceMs: 60_000, now: later, dryRun: true });
+    const dry = await collectGarbage(registry.inventory, { graceMs: 60_000, now: later, dryRun: true });
     expect(dry.blobsDeleted).toBe(1);
     expect(await blobExists(orphan.digest)).toBe(true);
-    const real = await collectGarbage(driver, { graceMs: 60_000, now: later });
+    const real = await collectGarbage(registry.inventory, { graceMs: 60_000, now: later });
     expect(real).toEqual(dry);
     expect(await blobExists(orphan.digest)).toBe(false);
   });
 
   it('keeps what a push under way still needs: blobs younger than the grace period', async () => {
     const layer = await pushBlob('r'); // uploaded, manifest not pushed yet
-    const report = await collectGarbage(driver, { graceMs: 3_600_000 });
+    const report = await collectGarbage(registry.inventory, { graceMs: 3_600_000 });
     expect(report.blobsDeleted).toBe(0);
     await expect(pushImage('r', [layer], 'late')).resolves.toBeDefined();
   });
@@ -88,10 +89,10 @@ describe('berth gc', () => {
   it('keeps an old blob that was just mounted into a repository for a push', async () => {
     const layer = await pushBlob('old');
     // Age everything, then mount the blob into a new repository "now".
-    const aged = await collectGarbage(driver, { graceMs: 1, now: later, dryRun: true });
+    const aged = await collectGarbage(registry.inventory, { graceMs: 1, now: later, dryRun: true });
     expect(aged.blobsDeleted).toBe(1);
     await registry.blobs.mount('new', parseDigest(layer.digest), 'old');
-    const report = await collectGarbage(driver, { graceMs: 3_600_000 });
+    const report = await collectGarbage(registry.inventory, { graceMs: 3_600_000 });
     expect(report.blobsDeleted).toBe(0);
   });
 
@@ -110,7 +111,7 @@ describe('berth gc', () => {
     });
     const untagged = await pushImage('r', [await pushBlob('r')]);
 
-    const report = await collectGarbage(driver, { graceMs: 60_000, now: later, deleteUntagged: true });
+    const report = await collectGarbage(registry.inventory, { graceMs: 60_000, now: later, deleteUntagged: true });
 
     expect(report.manifestsDeleted).toBe(1);
     expect(await registry.manifests.resolve('r', { digest: untagged })).toBeUndefined();
@@ -120,8 +121,8 @@ describe('berth gc', () => {
 
   it('purges upload sessions older than the limit and leaves fresh ones', async () => {
     const old = await registry.uploads.start('r', 'sha256');
-    expect(await purgeUploads(driver, 3_600_000)).toBe(0);
-    expect(await purgeUploads(driver, 3_600_000, later)).toBe(1);
+    expect(await purgeUploads(registry.inventory, 3_600_000)).toBe(0);
+    expect(await purgeUploads(registry.inventory, 3_600_000, { now: later })).toBe(1);
     await expect(registry.uploads.status('r', old.id)).rejects.toMatchObject({ code: 'BLOB_UPLOAD_UNKNOWN' });
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestBytes, type Algorithm, type Digest } from '../../src/oci/digest.ts';
 import { layout } from '../../src/registry/layout.ts';
-import { Registry } from '../../src/registry/registry.ts';
+import { StoredRegistry } from '../../src/registry/registry.ts';
 import type { Chunk } from '../../src/registry/uploads.ts';
 import { FsDriver } from '../../src/storage/fs/driver.ts';
 
@@ -50,9 +50,9 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
 
 describe('upload sessions (Registry on FsDriver)', () => {
   let dir: string;
-  let registry: Registry;
+  let registry: StoredRegistry;
 
-  const newRegistry = (): Registry => new Registry(new FsDriver(dir));
+  const newRegistry = (): StoredRegistry => new StoredRegistry(new FsDriver(dir));
 
   /** Starts a session and appends its first bytes; returns the session id. */
   async function begin(first: string, algorithm: Algorithm = 'sha256'): Promise<string> {
@@ -66,7 +66,7 @@ describe('upload sessions (Registry on FsDriver)', () => {
     expect(await registry.blobs.find(repo, digest)).toEqual({ digest, size: Buffer.byteLength(content) });
     expect(await readAll(await registry.blobs.read(repo, digest))).toBe(content);
     await expect(registry.uploads.status(repo, id)).rejects.toThrow(ociError('BLOB_UPLOAD_UNKNOWN', 404));
-    expect(await registry.driver.list(layout.uploads)).toEqual([]);
+    expect(await new FsDriver(dir).list(layout.uploads)).toEqual([]);
   }
 
   beforeEach(async () => {
@@ -103,8 +103,8 @@ describe('upload sessions (Registry on FsDriver)', () => {
     const id = await begin('hello');
     await expect(registry.uploads.finish(repo, id, digestOf('something else'))).rejects.toThrow(ociError('DIGEST_INVALID', 400));
     await expect(registry.uploads.status(repo, id)).rejects.toThrow(ociError('BLOB_UPLOAD_UNKNOWN'));
-    expect(await registry.driver.list('blobs')).toEqual([]);
-    expect(await registry.driver.list(layout.uploads)).toEqual([]);
+    expect(await new FsDriver(dir).list('blobs')).toEqual([]);
+    expect(await new FsDriver(dir).list(layout.uploads)).toEqual([]);
     expect(await registry.blobs.find(repo, digestOf('hello'))).toBeUndefined();
   });
 
@@ -175,7 +175,7 @@ describe('upload sessions (Registry on FsDriver)', () => {
     it('refuses a wrong digest there too', async () => {
       const id = await begin('hello');
       await expect(newRegistry().uploads.finish(repo, id, digestOf('hullo'))).rejects.toThrow(ociError('DIGEST_INVALID'));
-      expect(await registry.driver.list('blobs')).toEqual([]);
+      expect(await new FsDriver(dir).list('blobs')).toEqual([]);
     });
   });
 
@@ -187,7 +187,7 @@ describe('upload sessions (Registry on FsDriver)', () => {
       const digest = digestOf('hello world', 'sha512');
       expect(await registry.uploads.finish(repo, session.id, digest, chunk('world'))).toEqual({ digest, size: 11 });
       await expectCommitted(session.id, digest, 'hello world');
-      expect(await registry.driver.stat(`blobs/sha512/${digest.hex.slice(0, 2)}/${digest.hex}`)).toMatchObject({ size: 11 });
+      expect(await new FsDriver(dir).stat(`blobs/sha512/${digest.hex.slice(0, 2)}/${digest.hex}`)).toMatchObject({ size: 11 });
     });
 
     it('refuses a wrong sha512 digest', async () => {

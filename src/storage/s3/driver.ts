@@ -122,6 +122,11 @@ export class S3Driver implements Driver {
     await this.delete(from);
   }
 
+  /** Releases the client's connections. */
+  close(): void {
+    this.#bucket.client.destroy();
+  }
+
   /** Checks that the bucket answers and these credentials may use it, with a message that says which is wrong. */
   async init(): Promise<void> {
     try {

@@ -1,0 +1,15 @@
+/**
+ * How a mirror answered (logs and metrics): from its cache, from the upstream, confirmed by the
+ * upstream, or from its cache because the upstream could not be asked.
+ */
+export type Outcome = 'hit' | 'miss' | 'revalidated' | 'stale';
+
+/**
+ * What a layer around the registry adds to an answer, as part of the answer itself; HTTP turns it
+ * into a `Warning` header, logs and metrics. A plain registry leaves both out.
+ */
+export interface Served {
+  outcome?: Outcome | undefined;
+  /** Why a cached answer could not be confirmed by its upstream. */
+  stale?: string | undefined;
+}
