@@ -20,4 +20,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-[ -d node_modules/hono ] || npm install --no-audit --no-fund
+[ -d node_modules/hono ] || npm ci --no-audit --no-fund

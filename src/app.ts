@@ -1,8 +1,10 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Auth } from './auth/create.ts';
-import type { Config } from './config/schema.ts';
+import type { Config } from './schema.ts';
 import type { FastPaths } from './http/options.ts';
+import { errorResponse, toOciError } from './http/errors.ts';
 import { notFound, v2Routes } from './http/routes.ts';
+import { sendText } from './observability/context.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry, StoredRegistry } from './registry/registry.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
@@ -33,6 +35,8 @@ export interface AppParts {
 export function createApp(registry: Registry, config: Config, parts: AppParts): Hono {
   const { logger, metrics, auth } = parts;
   const app = new Hono();
+  const text = { 'Content-Type': 'text/plain; charset=UTF-8' };
+  const logFailure = (e: unknown, c: Context): void => logger.error('request failed', { method: c.req.method, path: c.req.path, ...errorFields(e) });
   const { mirror } = parts;
   const onMirrorAnswer = mirror
     ? (repository: string, outcome: string): void => {
@@ -41,17 +45,27 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
       }
     : undefined;
   app.use('*', observeRequests(metrics, logger, config.log.requests, onMirrorAnswer));
-  app.get('/healthz', (c) => c.text('ok'));
+  app.get('/healthz', (c) => sendText(c, 200, text, 'ok'));
   app.get('/readyz', async (c) => {
     try {
       await parts.readiness();
-      return c.text('ready');
+      return sendText(c, 200, text, 'ready');
     } catch (e) {
       logger.warn('not ready', errorFields(e));
-      return c.text(`not ready: ${e instanceof Error ? e.message : String(e)}`, 503);
+      return sendText(c, 503, text, `not ready: ${e instanceof Error ? e.message : String(e)}`);
     }
   });
-  if (config.metrics.enabled && config.metrics.listen === undefined) app.get('/metrics', metricsHandler(metrics, config.metrics.token));
+  if (config.metrics.enabled && config.metrics.listen === undefined) {
+    // With access control on, the registry's own address is not public: metrics are too (README: Running it).
+    const open = config.metrics.public ?? config.auth.mode === 'none';
+    app.get('/metrics', metricsHandler(metrics, { token: config.metrics.token, open }));
+  }
+  // Access control and the token service throw OciErrors for their refusals; written here.
+  app.onError((err, c) => {
+    const e = toOciError(err);
+    if (e.status >= 500) logFailure(err, c);
+    return errorResponse(c, e);
+  });
   if (auth) {
     app.use('/v2/*', auth.gate);
     app.route('/', auth.routes);
@@ -64,9 +78,6 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
     fastPaths: parts.fastPaths ?? {},
   };
   app.notFound(notFound);
-  app.route(
-    '/',
-    v2Routes(registry, options, (e, c) => logger.error('request failed', { method: c.req.method, path: c.req.path, ...errorFields(e) })),
-  );
+  app.route('/', v2Routes(registry, options, logFailure));
   return app;
 }

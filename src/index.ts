@@ -1,11 +1,11 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { createAuth } from './auth/create.ts';
+import { millis, seconds } from './config/duration.ts';
 import type { FastPaths } from './http/options.ts';
-import { parseConfig } from './config/load.ts';
 import { withCache } from './cache/driver.ts';
 import { createMirror } from './mirror/create.ts';
-import type { Config, ConfigInput } from './config/schema.ts';
+import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { maintenanceFor } from './maintenance/start.ts';
 import { StoredRegistry, type Registry } from './registry/registry.ts';
@@ -14,8 +14,8 @@ import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
 import { MirrorActivity } from './ui/activity.ts';
 
-export { ConfigError, loadConfig, parseConfig } from './config/load.ts';
-export type { Config, ConfigInput } from './config/schema.ts';
+export { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './schema.ts';
+export type { Duration } from './config/duration.ts';
 export type { Driver, ObjectInfo } from './storage/driver.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { StoredRegistry, type Registry } from './registry/registry.ts';
@@ -52,7 +52,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   const metrics = new Metrics();
   // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
   // upstreams are configured.
-  const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? 2 : 0) };
+  const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? seconds(2) : millis(0)) };
   const stored = new StoredRegistry(withCache(instrumented(storage.driver, metrics), cache));
   // With the UI on, the mirror's upstream requests are also counted per upstream for its mirror page.
   const activity = config.ui.enabled && config.mirror.upstreams.length > 0 ? new MirrorActivity() : undefined;
@@ -64,7 +64,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     : metrics.upstreamRequest;
   const mirror = createMirror(config.mirror, stored, observe);
   const registry: Registry = mirror?.registry ?? stored;
-  const auth = createAuth(config, logger);
+  const auth = createAuth(config.auth, config.storage.fs?.root, logger);
   const inner = createApp(registry, config, {
     logger,
     metrics,
@@ -83,6 +83,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   const close = async (): Promise<void> => {
     await maintenance.close();
     await mirror?.close();
+    await auth?.close();
     storage.close();
   };
   return { app, registry, config, ready, storage: storage.describe, metrics, close };

@@ -48,8 +48,8 @@ export function denied(scopes: readonly Scope[]): OciError {
   return new OciError('DENIED', 'requested access to the resource is denied', { detail: accessDetail(scopes) });
 }
 
-export function tooManyRequests(retryAfter: number): OciError {
-  return new OciError('TOOMANYREQUESTS', 'too many failed logins; try again later', {
+export function tooManyRequests(retryAfter: number, message = 'too many failed logins; try again later'): OciError {
+  return new OciError('TOOMANYREQUESTS', message, {
     headers: { 'Retry-After': String(retryAfter) },
     detail: { retryAfter },
   });

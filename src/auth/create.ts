@@ -1,12 +1,13 @@
 /** Builds access control from config: the `/v2/` gate, the token service routes, and readiness. */
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
 import { accounts, type Accounts } from './accounts.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
+import { PasswordChecker } from './passwords.ts';
 import { basicGate, tokenGate } from './middleware.ts';
 import { Rules } from './rules.ts';
+import type { AuthConfig } from './schema.ts';
 import { tokenService } from './service.ts';
 import { Throttle } from './throttle.ts';
 import { UserStore } from './users.ts';
@@ -19,16 +20,21 @@ export interface Auth {
   routes: Hono;
   /** Resolves once users, keys and issuers are loaded; rejects with the reason they cannot be. */
   ready: Promise<void>;
+  /** Stops the password-checking thread. */
+  close(): Promise<void>;
   /** Sign-in and rules for the web UI. */
   accounts: Accounts;
 }
 
-/** Access control for `config.auth`, or undefined when it is off (`mode: none`). */
-export function createAuth(config: Config, logger: Logger): Auth | undefined {
-  const cfg = config.auth;
+/**
+ * Access control for the `auth:` block, or undefined when it is off (`mode: none`). A generated
+ * token key is kept in `dataDir` (local-disk storage); without one, `token.key` is required.
+ */
+export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger: Logger): Auth | undefined {
   if (cfg.mode === 'none') return undefined;
   const rules = new Rules(cfg.rules, cfg.groups);
-  const users = new UserStore(cfg.users, cfg.htpasswd, logger);
+  const passwords = new PasswordChecker(logger);
+  const users = new UserStore(cfg.users, cfg.htpasswd, logger, passwords);
   const { throttle: t, token } = cfg;
   const throttle = new Throttle({
     attempts: (key) => (key.startsWith('addr:') ? t.addressAttempts : t.attempts),
@@ -43,12 +49,11 @@ export function createAuth(config: Config, logger: Logger): Auth | undefined {
     // Reported by whoever awaits `ready` (perhaps only after storage is ready): not an unhandled rejection.
     ready.catch(() => undefined);
     const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, trustForwardedFor: t.trustForwardedFor });
-    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }) };
+    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }), close: () => passwords.close() };
   }
 
   const keys = (async (): Promise<{ key: SigningKey; verifier: TokenVerifier }> => {
     await users.init();
-    const dataDir = config.storage.fs?.root;
     if (token.key === undefined && dataDir === undefined) {
       // Replicas on shared storage must sign with one key; generating one each would split them.
       throw new Error('auth.token.key is required when storage is not on local disk (every replica must sign with the same key)');
@@ -88,5 +93,5 @@ export function createAuth(config: Config, logger: Logger): Auth | undefined {
   );
   const ready = keys.then(() => undefined);
   ready.catch(() => undefined);
-  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }) };
+  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }), close: () => passwords.close() };
 }

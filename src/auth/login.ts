@@ -53,7 +53,13 @@ export class Login {
       this.#logger.warn('login throttled', { user, address, retryAfter: wait });
       return { ok: false, throttled: tooManyRequests(wait) };
     }
-    if (user === creds.user && creds.password.length <= 1024 && (await this.#users.verify(user, creds.password))) {
+    const verified = user === creds.user && creds.password.length <= 1024 ? await this.#users.verify(user, creds.password) : false;
+    if (verified === 'busy') {
+      // More logins than bcrypt keeps up with: shed this one rather than let the queue grow.
+      this.#logger.warn('login shed: too many password checks waiting', { user, address });
+      return { ok: false, throttled: tooManyRequests(1, 'too many logins at once; try again shortly') };
+    }
+    if (verified) {
       this.#throttle.succeed(`user:${user}`);
       return { ok: true, user };
     }

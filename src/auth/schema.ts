@@ -1,19 +1,6 @@
 import { z } from 'zod';
-
-/** Seconds, as a number or with a unit: 300, "5m", "30s", "12h", "30d", "500ms". */
-export const duration = z.union([
-  z.number().nonnegative(),
-  z
-    .string()
-    .regex(/^\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)$/, 'must be seconds or a duration like "500ms", "30s", "5m", "12h", "30d"')
-    .transform(parseDuration),
-]);
-
-function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(s);
-  const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
-  return Number(m?.[1]) * (unit[m?.[2] ?? 's'] ?? 1);
-}
+import { duration } from '../config/duration.ts';
+import { fileOrUrl, filePath } from '../config/path.ts';
 
 /** Basic credentials split at the first colon, so a user name cannot hold one. */
 const userName = z.string().regex(/^[^:\s]{1,128}$/, 'must be 1-128 characters without ":" or spaces');
@@ -57,8 +44,8 @@ export type RuleConfig = z.output<typeof rule>;
 const externalIssuer = z
   .object({
     issuer: z.string().min(1).describe('The `iss` claim of its tokens.'),
-    jwks: z.string().min(1).optional().describe('Its keys: an http(s) URL of a JWKS, or a JWKS file.'),
-    certificates: z.array(z.string().min(1)).default([]).describe('Or PEM certificate files (a file may hold a bundle).'),
+    jwks: fileOrUrl.optional().describe('Its keys: an http(s) URL of a JWKS, or a JWKS file.'),
+    certificates: z.array(filePath).default([]).describe('Or PEM certificate files (a file may hold a bundle).'),
     audience: z.string().min(1).optional().describe('The `aud` its tokens must carry; `auth.token.service` by default.'),
     algorithms: z.array(z.enum(verifyAlgorithms)).min(1).default(['ES256', 'RS256']),
   })
@@ -71,7 +58,7 @@ export const authSchema = z
   .object({
     mode: z.enum(['none', 'basic', 'token']).default('none').describe('`none`: open registry. `basic`: HTTP Basic against the users. `token`: Bearer JWTs.'),
     users: z.record(userName, z.object({ password: bcryptHash }).strict()).default({}).describe('Users with bcrypt password hashes; these win over the htpasswd file\'s.'),
-    htpasswd: z.string().min(1).optional().describe('An htpasswd file of bcrypt entries (`htpasswd -B`), re-read when it changes.'),
+    htpasswd: filePath.optional().describe('An htpasswd file of bcrypt entries (`htpasswd -B`), re-read when it changes.'),
     groups: z.record(z.string().min(1), z.array(userName)).default({}).describe('Group name → member user names.'),
     rules: z.array(rule).default([]).describe('Who may do what; anything no rule allows is denied.'),
     basic: z
@@ -83,11 +70,11 @@ export const authSchema = z
         service: z.string().regex(/^[^"\\\s]{1,200}$/, 'no quotes, backslashes or spaces').default('berth').describe('The `service` of challenges and the `aud` of tokens.'),
         issuer: z.string().min(1).default('berth').describe('The `iss` of tokens berth signs.'),
         realm: z.url({ protocol: /^https?$/ }).optional().describe('Where clients fetch tokens; derived from each request\'s Host / X-Forwarded-* when unset.'),
-        lifetime: duration.default(300).describe('Lifetime of an access token, seconds or a duration ("5m").'),
-        refreshLifetime: duration.default(30 * 86400).describe('Lifetime of a refresh token (`offline_token=true`, `access_type=offline`).'),
-        leeway: duration.default(30).describe('Clock skew allowed on `exp` / `nbf`.'),
+        lifetime: duration.prefault('5m').describe('Lifetime of an access token.'),
+        refreshLifetime: duration.prefault('30d').describe('Lifetime of a refresh token (`offline_token=true`, `access_type=offline`).'),
+        leeway: duration.prefault('30s').describe('Clock skew allowed on `exp` / `nbf`.'),
         algorithm: z.enum(signingAlgorithms).optional().describe('Signing algorithm; a key file decides by itself, ES256 for a generated key.'),
-        key: z.string().min(1).optional().describe('A private key file (PEM or JWK); generated into the data directory when unset.'),
+        key: filePath.optional().describe('A private key file (PEM or JWK); generated into the data directory when unset.'),
         issuers: z.array(externalIssuer).default([]).describe('Other issuers whose tokens berth accepts.'),
       })
       .strict()
@@ -96,8 +83,8 @@ export const authSchema = z
       .object({
         attempts: z.number().int().min(1).default(5).describe('Failed logins allowed per user before each further try must wait.'),
         addressAttempts: z.number().int().min(1).default(20).describe('Failed logins allowed per client address before the same.'),
-        delay: duration.default(1).describe('The first wait; it doubles with every further failure.'),
-        maxDelay: duration.default(900).describe('The longest wait; a quiet period this long forgets the failures.'),
+        delay: duration.prefault('1s').describe('The first wait; it doubles with every further failure.'),
+        maxDelay: duration.prefault('15m').describe('The longest wait; a quiet period this long forgets the failures.'),
         trustForwardedFor: z.boolean().default(false).describe('Take the client address from X-Forwarded-For (set this only behind a proxy that sets it).'),
       })
       .strict()

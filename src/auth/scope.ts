@@ -4,7 +4,6 @@
  */
 import { matchEndpoint } from '../oci/endpoints.ts';
 import { validateName } from '../oci/names.ts';
-import { isValidName } from './names.ts';
 
 export type RepositoryAction = 'pull' | 'push' | 'delete';
 export const repositoryActions: readonly RepositoryAction[] = ['pull', 'push', 'delete'];
@@ -60,13 +59,12 @@ const authenticated: Requirement = { kind: 'authenticated' };
 const repository = (name: string, ...actions: RepositoryAction[]): Scope => ({ type: 'repository', name, actions });
 
 /**
- * The scopes a request needs, from its method, its path (as the router sees it) and its query.
- * Reads need `pull`; everything that writes needs `pull,push`, as distribution asks (an upload
- * session's status and cancel too: they belong to pushing and delete no content); deletes of
- * manifests and blobs need `delete`; a mount also needs `pull` on `from`. Throws NAME_INVALID for a
- * repository name the handler would refuse anyway.
+ * The scopes a request needs, from its method and its path (as the router sees it). Reads need
+ * `pull`; everything that writes needs `pull,push`, as distribution asks (an upload session's
+ * status and cancel too: they belong to pushing and delete no content); deletes of manifests and
+ * blobs need `delete`. Throws NAME_INVALID for a repository name the handler would refuse anyway.
  */
-export function requiredAccess(method: string, path: string, query: (key: string) => string | undefined): Requirement {
+export function requiredAccess(method: string, path: string): Requirement {
   // An endpoint without a HEAD of its own answers HEAD with its GET handler, so HEAD reads like GET.
   const read = method === 'GET' || method === 'HEAD';
   const match = matchEndpoint(path);
@@ -85,11 +83,10 @@ export function requiredAccess(method: string, path: string, query: (key: string
       return authenticated;
     case 'uploads': {
       if (method !== 'POST') return authenticated;
-      const scopes = [repository(name, 'pull', 'push')];
-      const from = query('from');
-      // An invalid `from` makes the handler ignore the mount (a fresh upload), so it needs nothing.
-      if (query('mount') !== undefined && from !== undefined && isValidName(from)) scopes.push(repository(from, 'pull'));
-      return { kind: 'scopes', scopes: mergeScopes(scopes) };
+      // A mount needs nothing on `from`: the handler links only from a repository the caller may
+      // pull and otherwise starts a fresh upload (containerd asks to mount from repositories its
+      // user cannot pull, and a 401 there would fail the push).
+      return { kind: 'scopes', scopes: [repository(name, 'pull', 'push')] };
     }
     case 'upload':
       return read || ['PATCH', 'PUT', 'DELETE'].includes(method)

@@ -5,8 +5,9 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { errorResponse, toOciError } from '../http/errors.ts';
+import type { Duration } from '../config/duration.ts';
 import { OciError } from '../oci/errors.ts';
+import { sendText } from '../observability/context.ts';
 import type { Logger } from '../observability/log.ts';
 import { clientAddress } from './address.ts';
 import { basicChallenge } from './challenge.ts';
@@ -21,9 +22,8 @@ import type { TokenVerifier } from './verify.ts';
 export interface TokenServiceOptions {
   service: string;
   issuer: string;
-  /** Seconds. */
-  lifetime: number;
-  refreshLifetime: number;
+  lifetime: Duration;
+  refreshLifetime: Duration;
   rules: Rules;
   users: UserStore;
   login: Login;
@@ -35,13 +35,13 @@ export interface TokenServiceOptions {
 
 const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
+const json = (c: Context, status: number, body: unknown, headers: Record<string, string>): Response =>
+  sendText(c, status, { 'Content-Type': 'application/json; charset=utf-8', ...headers }, JSON.stringify(body));
+
 /** The error shape of RFC 6749 §5.2 for POST, with the spec's envelope beside it for Docker clients. */
-function oauthError(status: 400 | 401, error: string, description: string): Response {
+function oauthError(c: Context, status: 400 | 401, error: string, description: string): Response {
   const envelope = new OciError(status === 401 ? 'UNAUTHORIZED' : 'UNSUPPORTED', description, { status });
-  return new Response(JSON.stringify({ error, error_description: description, ...envelope.toJSON() }), {
-    status,
-    headers: { 'Content-Type': 'application/json; charset=utf-8', ...noStore },
-  });
+  return json(c, status, { error, error_description: description, ...envelope.toJSON() }, noStore);
 }
 
 export function tokenService(opts: TokenServiceOptions): Hono {
@@ -70,86 +70,79 @@ export function tokenService(opts: TokenServiceOptions): Hono {
     return body;
   }
 
-  const ok = (c: Context, body: Record<string, unknown>): Response => c.json(body, 200, noStore);
+  /** A token for `user`; the user is named in the request log. */
+  const ok = (c: Context, user: string | undefined, body: Record<string, unknown>): Response => {
+    if (user !== undefined) c.set('user', user);
+    return json(c, 200, body, noStore);
+  };
 
+  // Failures are thrown as OciErrors, which the app's error handler writes (src/app.ts).
   app.get('/token', async (c) => {
-    try {
-      const header = c.req.header('Authorization');
-      const creds = parseBasic(header);
-      const challenge = { 'WWW-Authenticate': basicChallenge(opts.service) };
-      let user: string | undefined;
-      if (creds === 'invalid' || (header !== undefined && creds === undefined)) {
-        throw new OciError('UNAUTHORIZED', 'invalid credentials', { headers: challenge });
-      }
-      if (creds !== undefined) {
-        const result = await opts.login.check(creds, clientAddress(c, opts.trustForwardedFor));
-        if (!result.ok) throw result.throttled ?? new OciError('UNAUTHORIZED', 'incorrect username or password', { headers: challenge });
-        user = result.user;
-      }
-      const scopes = parseScopes(c.req.queries('scope') ?? []);
-      return ok(c, await issue(user, scopes, c.req.query('offline_token') === 'true'));
-    } catch (e) {
-      return errorResponse(c, toOciError(e));
+    const header = c.req.header('Authorization');
+    const creds = parseBasic(header);
+    const challenge = { 'WWW-Authenticate': basicChallenge(opts.service) };
+    let user: string | undefined;
+    if (creds === 'invalid' || (header !== undefined && creds === undefined)) {
+      throw new OciError('UNAUTHORIZED', 'invalid credentials', { headers: challenge });
     }
+    if (creds !== undefined) {
+      const result = await opts.login.check(creds, clientAddress(c, opts.trustForwardedFor));
+      if (!result.ok) throw result.throttled ?? new OciError('UNAUTHORIZED', 'incorrect username or password', { headers: challenge });
+      user = result.user;
+    }
+    const scopes = parseScopes(c.req.queries('scope') ?? []);
+    return ok(c, user, await issue(user, scopes, c.req.query('offline_token') === 'true'));
   });
 
   // A token request is a few fields; anything larger is not one, and is not read into memory.
-  const smallForm = bodyLimit({ maxSize: 64 * 1024, onError: () => oauthError(400, 'invalid_request', 'the form is too large') });
+  const smallForm = bodyLimit({ maxSize: 64 * 1024, onError: (c) => oauthError(c, 400, 'invalid_request', 'the form is too large') });
   app.post('/token', smallForm, async (c) => {
     let form: Record<string, unknown>;
     try {
       if (!/^application\/x-www-form-urlencoded\b/i.test(c.req.header('Content-Type') ?? '')) {
-        return oauthError(400, 'invalid_request', 'the body must be application/x-www-form-urlencoded');
+        return oauthError(c, 400, 'invalid_request', 'the body must be application/x-www-form-urlencoded');
       }
       form = await c.req.parseBody();
     } catch {
-      return oauthError(400, 'invalid_request', 'unreadable form body');
+      return oauthError(c, 400, 'invalid_request', 'unreadable form body');
     }
     const field = (k: string): string | undefined => (typeof form[k] === 'string' ? form[k] : undefined);
-    try {
-      const scopes = parseScopes((field('scope') ?? '').split(' '));
-      const grant = field('grant_type');
-      if (grant === 'password') {
-        const username = field('username');
-        const password = field('password');
-        if (!username || password === undefined) return oauthError(400, 'invalid_request', 'username and password are required');
-        const result = await opts.login.check({ user: username, password }, clientAddress(c, opts.trustForwardedFor));
-        if (!result.ok) {
-          if (result.throttled) return errorResponse(c, result.throttled);
-          return oauthError(400, 'invalid_grant', 'incorrect username or password');
-        }
-        return ok(c, await issue(result.user, scopes, field('access_type') === 'offline'));
+    const scopes = parseScopes((field('scope') ?? '').split(' '));
+    const grant = field('grant_type');
+    if (grant === 'password') {
+      const username = field('username');
+      const password = field('password');
+      if (!username || password === undefined) return oauthError(c, 400, 'invalid_request', 'username and password are required');
+      const result = await opts.login.check({ user: username, password }, clientAddress(c, opts.trustForwardedFor));
+      if (!result.ok) {
+        if (result.throttled) throw result.throttled;
+        return oauthError(c, 400, 'invalid_grant', 'incorrect username or password');
       }
-      if (grant === 'refresh_token') {
-        const refresh = field('refresh_token');
-        if (!refresh) return oauthError(400, 'invalid_request', 'refresh_token is required');
-        const { verifier } = await opts.keys();
-        let subject: string;
-        try {
-          const claims = await verifier.verifyRefresh(refresh);
-          const epoch = await opts.users.passwordEpoch(claims.subject);
-          // Unknown user or a password changed since: the refresh token is dead.
-          if (epoch === undefined || !safeEqual(epoch, claims.passwordEpoch)) throw new Error('stale');
-          subject = claims.subject;
-        } catch {
-          return oauthError(400, 'invalid_grant', 'invalid refresh token');
-        }
-        const body = await issue(subject, scopes, false);
-        return ok(c, { ...body, refresh_token: refresh });
-      }
-      return oauthError(400, 'unsupported_grant_type', 'grant_type must be password or refresh_token');
-    } catch (e) {
-      return errorResponse(c, toOciError(e));
+      return ok(c, result.user, await issue(result.user, scopes, field('access_type') === 'offline'));
     }
+    if (grant === 'refresh_token') {
+      const refresh = field('refresh_token');
+      if (!refresh) return oauthError(c, 400, 'invalid_request', 'refresh_token is required');
+      const { verifier } = await opts.keys();
+      let subject: string;
+      try {
+        const claims = await verifier.verifyRefresh(refresh);
+        const epoch = await opts.users.passwordEpoch(claims.subject);
+        // Unknown user or a password changed since: the refresh token is dead.
+        if (epoch === undefined || !safeEqual(epoch, claims.passwordEpoch)) throw new Error('stale');
+        subject = claims.subject;
+      } catch {
+        return oauthError(c, 400, 'invalid_grant', 'invalid refresh token');
+      }
+      const body = await issue(subject, scopes, false);
+      return ok(c, subject, { ...body, refresh_token: refresh });
+    }
+    return oauthError(c, 400, 'unsupported_grant_type', 'grant_type must be password or refresh_token');
   });
 
   const jwks = async (c: Context): Promise<Response> => {
-    try {
-      const { key } = await opts.keys();
-      return c.json({ keys: [key.publicJwk] }, 200, { 'Cache-Control': 'public, max-age=300' });
-    } catch (e) {
-      return errorResponse(c, toOciError(e));
-    }
+    const { key } = await opts.keys();
+    return json(c, 200, { keys: [key.publicJwk] }, { 'Cache-Control': 'public, max-age=300' });
   };
   app.get('/token/jwks.json', jwks);
   app.get('/.well-known/jwks.json', jwks);

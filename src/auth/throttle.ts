@@ -3,12 +3,13 @@
  * try must wait, the wait doubling per failure up to `maxDelay`. A quiet period of `maxDelay`
  * forgets the key. While a key waits, even the right password is refused, so guessing cannot go on.
  */
+import type { Duration } from '../config/duration.ts';
+
 export interface ThrottleOptions {
   /** Failures allowed before waiting, per key prefix: `user:` and `addr:` keys may differ. */
   attempts: (key: string) => number;
-  /** Seconds. */
-  delay: number;
-  maxDelay: number;
+  delay: Duration;
+  maxDelay: Duration;
   now?: () => number;
   /** Bounds memory when an attacker makes up names or addresses. */
   maxEntries?: number;
@@ -31,7 +32,7 @@ export class Throttle {
 
   #entry(key: string): Entry | undefined {
     const e = this.#entries.get(key);
-    if (e && this.#opts.now() - Math.max(e.last, e.until) > this.#opts.maxDelay * 1000) {
+    if (e && this.#opts.now() - Math.max(e.last, e.until) > this.#opts.maxDelay) {
       this.#entries.delete(key);
       return undefined;
     }
@@ -56,7 +57,7 @@ export class Throttle {
       e.failures++;
       e.last = now;
       const over = e.failures - this.#opts.attempts(key);
-      if (over >= 0) e.until = now + Math.min(this.#opts.delay * 2 ** over, this.#opts.maxDelay) * 1000;
+      if (over >= 0) e.until = now + Math.min(this.#opts.delay * 2 ** over, this.#opts.maxDelay);
       // Re-inserting keeps the map in least-recently-failed order, so the oldest go first.
       this.#entries.delete(key);
       this.#entries.set(key, e);

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
+import { toSeconds, type Duration } from '../config/duration.ts';
 import type { SigningKey } from './keys.ts';
 import type { Scope } from './scope.ts';
 
@@ -38,13 +39,13 @@ export const accessTokenType = 'JWT';
 export const refreshTokenType = 'berth-refresh+jwt';
 
 /** Claims of an access token; an anonymous subject is the empty string, as in the token spec. */
-export function accessClaims(opts: { issuer: string; service: string; subject: string; access: Scope[]; now: number; lifetime: number }): AccessClaims {
+export function accessClaims(opts: { issuer: string; service: string; subject: string; access: Scope[]; now: number; lifetime: Duration }): AccessClaims {
   const iat = Math.floor(opts.now / 1000);
   return {
     iss: opts.issuer,
     sub: opts.subject,
     aud: opts.service,
-    exp: iat + Math.max(1, Math.round(opts.lifetime)),
+    exp: iat + Math.max(1, Math.round(toSeconds(opts.lifetime))),
     nbf: iat,
     iat,
     jti: randomUUID(),
@@ -52,13 +53,13 @@ export function accessClaims(opts: { issuer: string; service: string; subject: s
   };
 }
 
-export function refreshClaims(opts: { issuer: string; service: string; subject: string; passwordEpoch: string; now: number; lifetime: number }): RefreshClaims {
+export function refreshClaims(opts: { issuer: string; service: string; subject: string; passwordEpoch: string; now: number; lifetime: Duration }): RefreshClaims {
   const iat = Math.floor(opts.now / 1000);
   return {
     iss: opts.issuer,
     sub: opts.subject,
     aud: refreshAudience(opts.service),
-    exp: iat + Math.max(1, Math.round(opts.lifetime)),
+    exp: iat + Math.max(1, Math.round(toSeconds(opts.lifetime))),
     iat,
     jti: randomUUID(),
     pwe: opts.passwordEpoch,

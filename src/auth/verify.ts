@@ -18,6 +18,7 @@ import {
   type JWTPayload,
   type JWTVerifyOptions,
 } from 'jose';
+import { toSeconds, type Duration } from '../config/duration.ts';
 import type { Logger } from '../observability/log.ts';
 import type { SigningKey } from './keys.ts';
 import type { ExternalIssuerConfig } from './schema.ts';
@@ -156,13 +157,13 @@ function reason(e: unknown): string {
 
 export class TokenVerifier {
   readonly #service: string;
-  readonly #leeway: number;
+  readonly #leeway: Duration;
   readonly #logger: Logger;
   readonly #issuers = new Map<string, Issuer>();
   readonly #builtIn: Issuer | undefined;
   readonly #refresh: Issuer | undefined;
 
-  private constructor(service: string, leeway: number, logger: Logger, builtIn: Issuer | undefined, refresh: Issuer | undefined) {
+  private constructor(service: string, leeway: Duration, logger: Logger, builtIn: Issuer | undefined, refresh: Issuer | undefined) {
     this.#service = service;
     this.#leeway = leeway;
     this.#logger = logger;
@@ -173,7 +174,7 @@ export class TokenVerifier {
 
   static async create(opts: {
     service: string;
-    leeway: number;
+    leeway: Duration;
     logger: Logger;
     builtIn?: { issuer: string; key: SigningKey };
     issuers: readonly ExternalIssuerConfig[];
@@ -221,7 +222,7 @@ export class TokenVerifier {
       issuer: issuer.issuer,
       audience: issuer.audience,
       algorithms: issuer.algorithms,
-      clockTolerance: this.#leeway,
+      clockTolerance: toSeconds(this.#leeway),
       requiredClaims: ['exp'],
       ...(issuer.typ === undefined ? {} : { typ: issuer.typ }),
     };

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import type { Duration } from '../config/duration.ts';
 import type { ByteRange } from '../oci/range.ts';
 import type { Driver, ObjectInfo } from '../storage/driver.ts';
 
@@ -6,10 +7,10 @@ export interface CacheOptions {
   /** Bytes of cached objects (plus a small overhead per entry). */
   maxBytes: number;
   /**
-   * Seconds a tag or link entry is trusted; 0 keeps it until evicted or overwritten. Manifest bytes
+   * How long a tag or link entry is trusted; 0 keeps it until evicted or overwritten. Manifest bytes
    * (`blobs/`) are content addressed and never change, so they are kept regardless.
    */
-  ttl: number;
+  ttl: Duration;
 }
 
 /** Upload sessions change with every chunk and are read once: caching them only evicts useful entries. */
@@ -52,7 +53,7 @@ export class CachingDriver implements Driver {
       maxEntrySize: Math.max(1, Math.floor(opts.maxBytes / 4)),
       sizeCalculation: (value, key) => value.byteLength + key.length + entryOverhead,
     });
-    this.#ttlMs = opts.ttl * 1000;
+    this.#ttlMs = opts.ttl;
   }
 
   async get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {

@@ -1,7 +1,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.ts';
-import { parseDuration } from '../config/schema.ts';
+import { ConfigError, loadConfig } from '../schema.ts';
+import { parseDuration } from '../config/duration.ts';
 import { collectGarbage, type GcReport } from '../maintenance/gc.ts';
 import { purgeUploads } from '../maintenance/uploads.ts';
 import { StoredRegistry } from '../registry/registry.ts';

@@ -1,7 +1,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { authUsage, runAuthCommand } from '../auth/cli.ts';
-import { ConfigError, loadConfig } from '../config/load.ts';
+import { ConfigError, loadConfig } from '../schema.ts';
 import { configUsage, runConfigCheck } from './config-check.ts';
 import { gcUsage, runGc } from './gc.ts';
 import type { FastPaths } from '../http/options.ts';

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config } from './schema.ts';
+import { mapKinds } from './kinds.ts';
+import { resolveAgainst } from './path.ts';
 
 /** A configuration problem, worded for the operator: which key, and what is wrong with it. */
 export class ConfigError extends Error {
@@ -74,40 +76,41 @@ function describe(error: z.ZodError, origin: string): string {
   return `invalid configuration (${origin}):\n${lines.join('\n')}`;
 }
 
-/** Configurations this module produced. */
-const parsed = new WeakSet<object>();
-
-/** Validates a configuration object (defaults filled in) or throws a ConfigError naming the keys. */
-export function parseConfig(input: unknown, origin = 'configuration'): Config {
-  // Parsing is not idempotent (a duration of 1000 ms would be read again as 1000 s), so a
-  // configuration parsed once, as `createRegistry(await loadConfig(...))` passes it, is kept.
-  if (typeof input === 'object' && input !== null && parsed.has(input)) return input as Config;
-  const result = configSchema.safeParse(input ?? {});
+/** Validates a configuration object against `schema` (defaults filled in) or throws a ConfigError naming the keys. */
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, origin = 'configuration'): z.output<S> {
+  const result = schema.safeParse(input ?? {});
   if (!result.success) throw new ConfigError(describe(result.error, origin));
-  parsed.add(result.data);
   return result.data;
 }
 
-/** Reads file, environment and flags, in rising precedence, into one validated config. */
-export async function loadConfig(sources: ConfigSources): Promise<Config> {
+/** The file's settings, its relative paths read against the file's folder. */
+async function readFileTree(schema: z.ZodType, file: string): Promise<Tree> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (doc !== null && doc !== undefined && !isTree(doc)) throw new ConfigError(`config file ${file} must hold a mapping of keys`);
+  const dir = dirname(file);
+  return mapKinds(schema, doc ?? {}, (kind, value) =>
+    (kind === 'path' || kind === 'path-or-url') && typeof value === 'string' && value !== '' ? resolveAgainst(dir, value, kind === 'path-or-url') : value,
+  ) as Tree;
+}
+
+/** Reads file, environment and flags, in rising precedence, into one configuration validated by `schema`. */
+export async function loadConfig<S extends z.ZodType>(schema: S, sources: ConfigSources): Promise<z.output<S>> {
   let tree: Tree = {};
   const origins: string[] = [];
   const file = sources.file ?? sources.env?.BERTH_CONFIG;
   if (file) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${file}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    let doc: unknown;
-    try {
-      doc = parseYaml(text);
-    } catch (e) {
-      throw new ConfigError(`config file ${file} is not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (doc !== null && doc !== undefined && !isTree(doc)) throw new ConfigError(`config file ${file} must hold a mapping of keys`);
-    tree = merge(tree, (doc as Tree | null) ?? {});
+    tree = merge(tree, await readFileTree(schema, file));
     origins.push(file);
   }
   if (sources.env) {
@@ -119,5 +122,5 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     origins.push('command-line flags');
     tree = merge(tree, sources.overrides);
   }
-  return parseConfig(tree, origins.join(' + ') || 'defaults');
+  return parseConfig(schema, tree, origins.join(' + ') || 'defaults');
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { configSchema } from './schema.ts';
 
 interface JsonSchema {
+  kind?: string;
   type?: string | string[];
   description?: string;
   default?: unknown;
@@ -15,7 +15,10 @@ interface JsonSchema {
   pattern?: string;
 }
 
+const kindNames: Record<string, string> = { duration: 'duration', size: 'size', path: 'path', 'path-or-url': 'path or URL' };
+
 function typeOf(s: JsonSchema): string {
+  if (s.kind !== undefined && kindNames[s.kind]) return kindNames[s.kind]!;
   if (s.enum) return s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' | ');
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   const alternatives = s.anyOf ?? s.oneOf;
@@ -44,7 +47,7 @@ function rows(s: JsonSchema, path: string, out: string[][]): void {
 }
 
 /** The configuration reference (docs/configuration.md), generated from the schema itself. */
-export function configReference(): string {
+export function configReference(configSchema: z.ZodType): string {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const table: string[][] = [];
   rows(schema, '', table);
@@ -52,13 +55,15 @@ export function configReference(): string {
   return [
     '# Configuration reference',
     '',
-    'Generated from `src/config/schema.ts` by `npm run docs`; a test fails when this file and the schema disagree.',
+    'Generated from the schema (`src/schema.ts`, composed of each part\'s own `schema.ts`) by `npm run docs`; a test fails when this file and the schema disagree.',
     '',
     'Every key can come from the YAML file (`--config FILE`, `BERTH_CONFIG`), from the environment',
     '(`BERTH_` + the key path, `__` between levels, `_` between words: `BERTH_MANIFESTS__MAX_SIZE=8MiB`;',
     '`BERTH_DATA` is short for `storage.fs.root`) or, for `listen` and `storage.fs.root`, from the flags',
     '`--listen` and `--data`. Flags win over the environment, which wins over the file. Sizes are byte',
-    'counts or strings such as `"8MiB"`; durations are seconds or strings such as `"30m"`, `"24h"`.',
+    'counts or strings such as `"8MiB"`; durations are seconds or strings such as `"500ms"`, `"30m"`, `"24h"`, `"7d"`.',
+    'A relative path in the file is read against the file\'s folder; from a flag or the environment, against',
+    'the working directory.',
     '',
     '| key | type | default | meaning |',
     '|---|---|---|---|',

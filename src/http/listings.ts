@@ -1,11 +1,10 @@
 import type { Context } from 'hono';
-import { visiblePage } from '../auth/catalog.ts';
 import { mediaTypes } from '../oci/media-types.ts';
 import { OciError } from '../oci/errors.ts';
+import { visiblePage } from '../registry/paging.ts';
 import type { Registry } from '../registry/registry.ts';
 import { json } from './responses.ts';
 import { digestParam, nameParam, nextLink, pageParams, pathParam } from './params.ts';
-
 
 /** GET /v2/<name>/tags/list (spec: Listing Tags). */
 export async function listTags(c: Context, registry: Registry): Promise<Response> {

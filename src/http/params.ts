@@ -4,7 +4,7 @@ import type { PathParams } from '../oci/endpoints.ts';
 import { OciError } from '../oci/errors.ts';
 import { validateName } from '../oci/names.ts';
 import type { PageRequest } from '../registry/paging.ts';
-import './context.ts';
+import '../observability/context.ts';
 
 /** A parameter of the request's path, as the endpoint table read it (src/http/routes.ts). */
 export function pathParam(c: Context, key: keyof PathParams): string {

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import './context.ts';
+import { sendBytes } from '../observability/context.ts';
 
 /** The header every /v2/ response carries (spec: API Version Check). */
 export const apiVersion = { 'Docker-Distribution-API-Version': 'registry/2.0' } as const;
@@ -20,8 +20,7 @@ export function empty(status: number, headers: Record<string, string> = {}): Res
 
 /** A response whose body is held in memory, its length recorded for the request metrics. */
 export function bytes(c: Context, status: number, headers: Record<string, string>, body: Uint8Array<ArrayBuffer>): Response {
-  c.set('sent', { status, length: body.byteLength });
-  return new Response(body, { status, headers: { ...apiVersion, ...headers, 'Content-Length': String(body.byteLength) } });
+  return sendBytes(c, status, { ...apiVersion, ...headers }, body);
 }
 
 const utf8 = new TextEncoder();

@@ -6,7 +6,7 @@ import { deleteBlob, getBlob } from './blobs.ts';
 import { errorResponse, toOciError } from './errors.ts';
 import { catalog, listReferrers, listTags } from './listings.ts';
 import { deleteManifest, getManifest, putManifest } from './manifests.ts';
-import './context.ts';
+import '../observability/context.ts';
 import type { HttpOptions } from './options.ts';
 import { apiVersion, json } from './responses.ts';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './uploads.ts';

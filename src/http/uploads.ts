@@ -24,6 +24,15 @@ function uploadId(c: Context): string {
   return pathParam(c, 'id');
 }
 
+/**
+ * Whom an upload session belongs to: with access control on, the caller (anonymous callers are
+ * one principal, ''); with it off, nobody in particular.
+ */
+function ownerOf(c: Context): string | undefined {
+  const access = c.get('access');
+  return access ? (access.user ?? '') : undefined;
+}
+
 /** The request body as an upload chunk; an absent body is an empty chunk. */
 function chunkOf(c: Context, options: HttpOptions, withRange: boolean): Chunk {
   const length = contentLength(c);
@@ -41,24 +50,36 @@ function chunkOf(c: Context, options: HttpOptions, withRange: boolean): Chunk {
  */
 export async function startUpload(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
   const name = nameParam(c);
+  const owner = ownerOf(c);
   const mount = c.req.query('mount');
   const digestQuery = c.req.query('digest');
   const algorithmQuery = c.req.query('digest-algorithm');
   if (mount !== undefined) {
     const digest = mountable(mount, c.req.query('from'));
-    // With access control on (the gate sets `access`), a mount without `from` could link a blob of a
-    // repository the caller cannot pull, so it is answered as unmountable: a fresh upload.
-    const safe = digest?.from !== undefined || c.get('access') === undefined;
-    if (digest && safe && (await registry.blobs.mount(name, digest.digest, digest.from))) return created(name, digest.digest);
+    const from = digest && (await mountSource(c, registry, digest));
+    if (digest && from !== null && (await registry.blobs.mount(name, digest.digest, from))) return created(name, digest.digest);
   } else if (digestQuery !== undefined) {
     const digest = parseDigest(digestQuery);
-    const session = await registry.uploads.start(name, digest.algorithm);
-    await registry.uploads.finish(name, session.id, digest, chunkOf(c, options, false));
+    const session = await registry.uploads.start(name, digest.algorithm, owner);
+    await registry.uploads.finish(name, session.id, digest, chunkOf(c, options, false), owner);
     return created(name, digest);
   }
   const algorithm = algorithmQuery === undefined ? defaultAlgorithm : parseAlgorithm(algorithmQuery);
-  const session = await registry.uploads.start(name, algorithm);
+  const session = await registry.uploads.start(name, algorithm, owner);
   return empty(202, { ...sessionHeaders(session), 'OCI-Chunk-Min-Length': String(options.chunkMinLength) });
+}
+
+/**
+ * Where a mount may link the blob from; null when it may not (a fresh upload then, which the spec
+ * allows and every client handles). Without access control: `from`, or with none any repository.
+ * With it, only a repository the caller may pull: `from` when they may pull it (a client may ask to
+ * mount from one they cannot: containerd does), else, without `from`, one found to link the blob.
+ */
+async function mountSource(c: Context, registry: Registry, mount: { digest: Digest; from?: string }): Promise<string | undefined | null> {
+  const access = c.get('access');
+  if (!access) return mount.from;
+  if (mount.from !== undefined) return access.mayPull(mount.from) ? mount.from : null;
+  return (await registry.blobs.visibleSource(mount.digest, (repo) => access.mayPull(repo))) ?? null;
 }
 
 /**
@@ -77,7 +98,7 @@ function mountable(mount: string, from: string | undefined): { digest: Digest; f
 
 /** GET /v2/<name>/blobs/uploads/<id>: where the upload stands. */
 export async function uploadStatus(c: Context, registry: Registry): Promise<Response> {
-  const session = await registry.uploads.status(nameParam(c), uploadId(c));
+  const session = await registry.uploads.status(nameParam(c), uploadId(c), ownerOf(c));
   return empty(204, sessionHeaders(session));
 }
 
@@ -86,7 +107,7 @@ export async function patchUpload(c: Context, registry: Registry, options: HttpO
   const name = nameParam(c);
   const id = uploadId(c);
   try {
-    const session = await registry.uploads.append(name, id, chunkOf(c, options, true));
+    const session = await registry.uploads.append(name, id, chunkOf(c, options, true), ownerOf(c));
     return empty(202, sessionHeaders(session));
   } catch (e) {
     throw withLocation(e, `/v2/${name}/blobs/uploads/${id}`);
@@ -99,12 +120,12 @@ export async function finishUpload(c: Context, registry: Registry, options: Http
   const digestQuery = c.req.query('digest');
   if (digestQuery === undefined) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required');
   const digest = parseDigest(digestQuery);
-  const blob = await registry.uploads.finish(name, uploadId(c), digest, chunkOf(c, options, true));
+  const blob = await registry.uploads.finish(name, uploadId(c), digest, chunkOf(c, options, true), ownerOf(c));
   return created(name, blob.digest);
 }
 
 export async function cancelUpload(c: Context, registry: Registry): Promise<Response> {
-  await registry.uploads.cancel(nameParam(c), uploadId(c));
+  await registry.uploads.cancel(nameParam(c), uploadId(c), ownerOf(c));
   return empty(204);
 }
 

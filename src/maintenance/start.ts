@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.ts';
+import type { Duration } from '../config/duration.ts';
 import { errorFields, type Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Inventory } from '../registry/inventory.ts';
@@ -17,6 +17,12 @@ export interface MirrorRetention {
   everyMs: number;
 }
 
+/** The settings maintenance reads (the `uploads` and `gc` blocks). */
+export interface MaintenanceConfig {
+  uploads: { purgeAfter: Duration };
+  gc: { interval: Duration; grace: Duration; deleteUntagged: boolean };
+}
+
 export interface MaintenanceParts {
   logger: Logger;
   metrics: Metrics;
@@ -29,7 +35,7 @@ export interface MaintenanceParts {
  * (and at start), garbage collection when `gc.interval` asks for it, and mirror retention when
  * the mirror has a policy, all through one scheduler. Nothing runs before `start()`.
  */
-export function maintenanceFor(inventory: Inventory, config: Config, parts: MaintenanceParts): Scheduler {
+export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, parts: MaintenanceParts): Scheduler {
   const { logger, metrics, retention } = parts;
   const tasks: Task[] = [
     {

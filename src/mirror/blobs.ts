@@ -76,6 +76,11 @@ export class MirrorBlobs implements RegistryBlobs {
     return this.#stored.blobs.delete(name, digest);
   }
 
+  /** A repository the caller may pull that links the blob, for a mount without `from` (stored names). */
+  visibleSource(digest: Digest, visible: (name: string) => boolean): Promise<string | undefined> {
+    return this.#stored.blobs.visibleSource(digest, visible);
+  }
+
   async mount(name: string, digest: Digest, from?: string): Promise<BlobInfo | undefined> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);

@@ -31,7 +31,7 @@ export function createMirror(options: MirrorOptions, store: StoredRegistry, obse
   const { maxAge, maxSize, interval } = options.retention;
   const retention =
     maxAge > 0 || maxSize > 0
-      ? { usage, mirrored: (name: string) => router.stores(name), policy: { maxAgeMs: maxAge * 1000, maxBytes: maxSize }, everyMs: interval * 1000 }
+      ? { usage, mirrored: (name: string) => router.stores(name), policy: { maxAgeMs: maxAge, maxBytes: maxSize }, everyMs: interval }
       : undefined;
   return {
     registry,

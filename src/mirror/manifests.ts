@@ -182,7 +182,7 @@ export class MirrorManifests implements RegistryManifests {
       at = (await this.#store.tags.writtenAt(route.local, tag))?.getTime() ?? 0;
       this.#validated.set(key, at);
     }
-    return Date.now() - at < route.upstream.tagTtlMs;
+    return Date.now() - at < route.upstream.tagTtl;
   }
 
   /**
@@ -198,7 +198,7 @@ export class MirrorManifests implements RegistryManifests {
     const key = `${route.local}:${tag}|${types}`;
     const known = this.#narrowed.get(key);
     const stored = known?.digest ? await this.#store.manifests.resolve(route.local, { digest: known.digest }) : undefined;
-    if (known && Date.now() - known.at < route.upstream.tagTtlMs && (stored || !known.digest)) return stored ? { ...stored, outcome: 'hit' } : shared;
+    if (known && Date.now() - known.at < route.upstream.tagTtl && (stored || !known.digest)) return stored ? { ...stored, outcome: 'hit' } : shared;
     const answer = (found: Found | undefined): Found => {
       this.#narrowed.set(key, { digest: found?.digest, at: Date.now() });
       return found ?? shared;

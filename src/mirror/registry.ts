@@ -68,26 +68,26 @@ class MirrorUploads implements RegistryUploads {
     this.#router = router;
   }
 
-  status(name: string, id: string): Promise<UploadSession> {
-    return this.#uploads.status(name, id);
+  status(name: string, id: string, owner?: string): Promise<UploadSession> {
+    return this.#uploads.status(name, id, owner);
   }
 
-  append(name: string, id: string, chunk: Chunk): Promise<UploadSession> {
-    return this.#uploads.append(name, id, chunk);
+  append(name: string, id: string, chunk: Chunk, owner?: string): Promise<UploadSession> {
+    return this.#uploads.append(name, id, chunk, owner);
   }
 
-  finish(name: string, id: string, digest: Digest, chunk?: Chunk): Promise<BlobInfo> {
-    return this.#uploads.finish(name, id, digest, chunk);
+  finish(name: string, id: string, digest: Digest, chunk?: Chunk, owner?: string): Promise<BlobInfo> {
+    return this.#uploads.finish(name, id, digest, chunk, owner);
   }
 
-  cancel(name: string, id: string): Promise<void> {
-    return this.#uploads.cancel(name, id);
+  cancel(name: string, id: string, owner?: string): Promise<void> {
+    return this.#uploads.cancel(name, id, owner);
   }
 
-  async start(name: string, algorithm: Algorithm): Promise<UploadSession> {
+  async start(name: string, algorithm: Algorithm, owner?: string): Promise<UploadSession> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);
-    return this.#uploads.start(name, algorithm);
+    return this.#uploads.start(name, algorithm, owner);
   }
 }
 

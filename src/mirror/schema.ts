@@ -1,6 +1,17 @@
 import { z } from 'zod';
-import { duration } from '../auth/schema.ts';
+import { duration } from '../config/duration.ts';
 import { size } from '../config/size.ts';
+
+const dockerHubHosts = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io', 'registry.hub.docker.com']);
+
+/** Whether `url` is Docker Hub's registry, whose prefix is `docker.io` and whose official images live under `library/`. */
+export const isDockerHub = (url: URL): boolean => dockerHubHosts.has(url.hostname);
+
+/** The names Docker Hub's registry is known by, for containerd's `?ns=`. */
+export const dockerHubAliases: ReadonlySet<string> = dockerHubHosts;
+
+/** The prefix an upstream is reached under when none is configured: the URL's host name (no port: a repository name cannot hold a colon). */
+export const defaultPrefix = (url: URL): string => (isDockerHub(url) ? 'docker.io' : url.hostname);
 
 /** Repository-name prefixes: one or more name components, no leading or trailing slash. */
 const prefix = z
@@ -13,7 +24,7 @@ const upstream = z
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL like https://ghcr.io' }),
     username: z.string().min(1).optional().describe('Credentials for the upstream\'s token service (or Basic auth); anonymous without them.'),
     password: z.string().min(1).optional(),
-    tagTtl: duration.default(300).describe('How long a tag is served from the cache before a HEAD revalidates it, in seconds or "5m".'),
+    tagTtl: duration.prefault('5m').describe('How long a tag is served from the cache before a HEAD revalidates it.'),
     prefix: prefix.optional().describe('`/v2/<prefix>/<name>/...` reaches this upstream. Default: the URL\'s host name (`docker.io` for Docker Hub).'),
     libraryPrefix: z.boolean().optional().describe('Add `library/` to one-component names (always on for Docker Hub).'),
   })
@@ -31,21 +42,21 @@ export const mirrorSchema = z
     local: z.array(prefix).default([]).describe('With a default upstream, names under these prefixes stay local push repositories.'),
     timeouts: z
       .object({
-        connect: duration.default(10).describe('TCP/TLS connect.'),
-        headers: duration.default(30).describe('From request sent to response headers.'),
-        body: duration.default(60).describe('Longest silence while a body streams.'),
+        connect: duration.prefault('10s').describe('TCP/TLS connect.'),
+        headers: duration.prefault('30s').describe('From request sent to response headers.'),
+        body: duration.prefault('60s').describe('Longest silence while a body streams.'),
       })
       .strict()
       .prefault({}),
     retention: z
       .object({
-        maxAge: duration.default(0).describe('Seconds or "30d": mirrored images unused this long expire; 0 keeps them however old.'),
+        maxAge: duration.prefault(0).describe('Mirrored images unused this long expire; 0 keeps them however old.'),
         maxSize: size
           .prefault(0)
           .describe(
             'Bytes ("50GiB") mirrored content may occupy (each image\'s manifests and the blobs they use, shared blobs once); past it the least recently used images expire. 0: no limit.',
           ),
-        interval: duration.default(3600).describe('How often the sweep runs; it also deletes the bytes only expired content used.'),
+        interval: duration.prefault('1h').describe('How often the sweep runs; it also deletes the bytes only expired content used.'),
       })
       .strict()
       .prefault({})
@@ -56,6 +67,19 @@ export const mirrorSchema = z
   .superRefine((m, ctx) => {
     const names = new Set(m.upstreams.map((u) => u.name));
     if (names.size !== m.upstreams.length) ctx.addIssue({ code: 'custom', message: 'upstream names must be unique', path: ['upstreams'] });
+    // Routing takes the first upstream with a matching prefix: a second one with the same prefix could never be reached.
+    const byPrefix = new Map<string, string>();
+    for (const [i, u] of m.upstreams.entries()) {
+      const url = URL.parse(u.url);
+      if (!url) continue;
+      const prefix = u.prefix ?? defaultPrefix(url);
+      const first = byPrefix.get(prefix);
+      if (first === undefined) byPrefix.set(prefix, u.name);
+      else {
+        const why = u.prefix === undefined ? ` (the default for ${url.host}; set \`prefix\` on one of them)` : '';
+        ctx.addIssue({ code: 'custom', message: `prefix "${prefix}"${why} is already upstream "${first}"'s: this one could never be reached`, path: ['upstreams', i, 'prefix'] });
+      }
+    }
     if (m.default !== undefined && !names.has(m.default)) {
       ctx.addIssue({ code: 'custom', message: `names no upstream (have: ${[...names].join(', ') || 'none'})`, path: ['default'] });
     }

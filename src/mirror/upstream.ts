@@ -1,6 +1,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
+import type { Duration } from '../config/duration.ts';
 import { OciError } from '../oci/errors.ts';
-import type { MirrorOptions, UpstreamOptions } from './schema.ts';
+import { defaultPrefix, dockerHubAliases, isDockerHub, type MirrorOptions, type UpstreamOptions } from './schema.ts';
 import { basicAuth, parseChallenge, TokenCache, type Credentials } from './token.ts';
 
 export interface UpstreamResponse {
@@ -24,7 +25,6 @@ type Timeouts = MirrorOptions['timeouts'];
 
 const redirects = new Set([301, 302, 303, 307, 308]);
 const maxRedirects = 5;
-const dockerHubHosts = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io', 'registry.hub.docker.com']);
 
 type NodeBody = AsyncIterable<Uint8Array> & { destroy?(error?: Error): unknown; on?(event: 'error', listener: () => void): unknown };
 
@@ -43,7 +43,7 @@ export class Upstream {
   /** Names the upstream answers to in containerd's `?ns=`. */
   readonly aliases: ReadonlySet<string>;
   readonly libraryPrefix: boolean;
-  readonly tagTtlMs: number;
+  readonly tagTtl: Duration;
   readonly #agent: Dispatcher;
   readonly #timeouts: Timeouts;
   readonly #credentials: Credentials | undefined;
@@ -57,19 +57,18 @@ export class Upstream {
     this.#observe = observe;
     this.name = opts.name;
     this.url = new URL(opts.url.replace(/\/+$/, ''));
-    const dockerHub = dockerHubHosts.has(this.url.hostname);
-    // The host name without its port: a repository name cannot hold a colon.
-    this.prefix = opts.prefix ?? (dockerHub ? 'docker.io' : this.url.hostname);
-    this.aliases = new Set([opts.name, this.prefix, this.url.host, this.url.hostname, ...(dockerHub ? dockerHubHosts : [])]);
+    const dockerHub = isDockerHub(this.url);
+    this.prefix = opts.prefix ?? defaultPrefix(this.url);
+    this.aliases = new Set([opts.name, this.prefix, this.url.host, this.url.hostname, ...(dockerHub ? dockerHubAliases : [])]);
     this.libraryPrefix = opts.libraryPrefix ?? dockerHub;
-    this.tagTtlMs = opts.tagTtl * 1000;
+    this.tagTtl = opts.tagTtl;
     this.#timeouts = timeouts;
     this.#credentials = opts.username !== undefined && opts.password !== undefined ? { username: opts.username, password: opts.password } : undefined;
     this.#agent = new Agent({
       keepAliveTimeout: 30_000,
-      connect: { timeout: timeouts.connect * 1000 },
-      headersTimeout: timeouts.headers * 1000,
-      bodyTimeout: timeouts.body * 1000,
+      connect: { timeout: timeouts.connect },
+      headersTimeout: timeouts.headers,
+      bodyTimeout: timeouts.body,
     });
     this.#tokens = new TokenCache(async (url, headers) => {
       const res = await this.#send('GET', new URL(url), headers);
@@ -151,7 +150,7 @@ export class Upstream {
   async #once(method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>): Promise<UpstreamResponse> {
     // undici has its own timeouts; this one also bounds runtimes whose undici ignores them (Bun).
     const abort = new AbortController();
-    const limit = (this.#timeouts.connect + this.#timeouts.headers) * 1000;
+    const limit = this.#timeouts.connect + this.#timeouts.headers;
     const timer = setTimeout(() => abort.abort(new Error(`no response headers in ${limit / 1000}s`)), limit);
     let res: Dispatcher.ResponseData;
     try {
@@ -168,7 +167,7 @@ export class Upstream {
       await discard(webStream(body, 1000));
       return { status: res.statusCode, headers: flat, body: null };
     }
-    return { status: res.statusCode, headers: flat, body: webStream(body, this.#timeouts.body * 1000) };
+    return { status: res.statusCode, headers: flat, body: webStream(body, this.#timeouts.body) };
   }
 
   async close(): Promise<void> {
@@ -177,10 +176,32 @@ export class Upstream {
   }
 }
 
-export const unavailable = (upstream: string, e: unknown): OciError =>
-  new OciError('UNAVAILABLE', `upstream ${upstream} is unavailable: ${e instanceof Error ? e.message : String(e)}`, {
-    detail: { upstream },
-  });
+const reasons: Array<[RegExp, string]> = [
+  [/^ECONNREFUSED$/, 'connection refused'],
+  [/^(ENOTFOUND|EAI_AGAIN)$/, 'host name not found'],
+  [/^(ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT)$/, 'connection timed out'],
+  [/^(UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|ABORT_ERR)$/, 'no answer in time'],
+  [/^(ECONNRESET|EPIPE|UND_ERR_CLOSED)$/, 'connection reset'],
+  [/CERT|SSL|TLS/, 'TLS failure'],
+];
+
+/**
+ * An upstream that cannot be reached, as clients see it: which upstream and what kind of failure,
+ * never its host or port (the log has those, from the cause).
+ */
+export const unavailable = (upstream: string, e: unknown): OciError => {
+  let reason = 'request failed';
+  // The first code along the causes that names a failure (undici wraps the system's error).
+  for (let at: unknown = e, depth = 0; at instanceof Error && depth < 5; at = at.cause, depth++) {
+    const code = (at as { code?: unknown }).code;
+    const known = typeof code === 'string' ? reasons.find(([re]) => re.test(code)) : undefined;
+    if (known) {
+      reason = known[1];
+      break;
+    }
+  }
+  return new OciError('UNAVAILABLE', `upstream ${upstream} is unavailable: ${reason}`, { detail: { upstream }, cause: e });
+};
 
 /**
  * A Node-style body as a pull-based web stream: nothing is read ahead of the consumer, and a

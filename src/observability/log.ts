@@ -21,5 +21,21 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-export const errorFields = (e: unknown): LogFields =>
-  e instanceof Error ? { error: e.message, stack: e.stack } : { error: String(e) };
+/**
+ * An error as log fields: its message, its code, and the messages of its causes. Only an error
+ * without a code gets its stack: a coded one (an OciError, a system error) is a condition berth
+ * names, logged once per request as one line; an uncoded one is a bug, and the stack finds it.
+ */
+export function errorFields(e: unknown): LogFields {
+  if (!(e instanceof Error)) return { error: String(e) };
+  const code = (e as { code?: unknown }).code;
+  const fields: LogFields = { error: e.message };
+  if (typeof code === 'string') fields.code = code;
+  const causes: string[] = [];
+  for (let at = e.cause, depth = 0; at !== undefined && depth < 5; at = at instanceof Error ? at.cause : undefined, depth++) {
+    causes.push(at instanceof Error ? at.message || String((at as { code?: unknown }).code ?? at.name) : String(at));
+  }
+  if (causes.length > 0) fields.cause = causes.join(': ');
+  if (typeof code !== 'string') fields.stack = e.stack;
+  return fields;
+}

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import '../http/context.ts';
+import { matchEndpoint } from '../oci/endpoints.ts';
+import './context.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -12,8 +13,9 @@ const lengthOf = (v: string | null | undefined): number => {
 };
 
 /**
- * The response body's length without reading the response back where the handler recorded it:
- * every /v2/ response with a body does (src/http/responses.ts), so one without is bodiless.
+ * The response body's length where the handler recorded it (src/observability/context.ts
+ * sendBytes), without reading the response back: every response berth builds in memory does, so
+ * one without is bodiless or was streamed natively with its length declared.
  */
 function bytesOut(c: Context): number {
   if (c.req.method === 'HEAD') return 0;
@@ -43,7 +45,8 @@ export function observeRequests(
       if (upload) metrics.uploadsInFlight.dec();
     }
     const seconds = (performance.now() - started) / 1000;
-    const endpoint = c.get('endpoint');
+    // A request refused before the router (access control) still names its endpoint and repository.
+    const endpoint = c.get('endpoint') ?? matchEndpoint(c.req.path);
     const route = endpoint?.route ?? 'other';
     const method = c.req.method;
     const status = c.get('sent')?.status ?? c.res.status;
@@ -64,7 +67,7 @@ export function observeRequests(
       bytesOut: sent,
       ms: Math.round(seconds * 1000 * 10) / 10,
       repository: endpoint?.params.name,
-      user: c.get('access')?.user,
+      user: c.get('access')?.user ?? c.get('user'),
       upstream,
     });
   };

@@ -42,9 +42,10 @@ export class OciError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { status?: number; detail?: unknown; headers?: Record<string, string> } = {},
+    opts: { status?: number; detail?: unknown; headers?: Record<string, string>; cause?: unknown } = {},
   ) {
-    super(message);
+    // The cause (a network error, say) is for the log; the message and detail are what clients see.
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'OciError';
     this.code = code;
     this.status = opts.status ?? errorCodes[code];

@@ -4,11 +4,18 @@ import type { ByteRange } from '../oci/range.ts';
 import type { Driver } from '../storage/driver.ts';
 import { layout } from './layout.ts';
 import type { Served } from './served.ts';
+import { walkRepositories } from './repositories.ts';
 
 export interface BlobInfo {
   digest: Digest;
   size: number;
 }
+
+/**
+ * Repositories a mount without `from` looks in before it gives up (and the client uploads): one
+ * stat each, one at a time.
+ */
+const maxMountSources = 1000;
 
 export const blobUnknown = (d: Digest): OciError =>
   new OciError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest: formatDigest(d) } });
@@ -64,6 +71,22 @@ export class Blobs {
 
   async link(name: string, digest: Digest): Promise<void> {
     await this.#driver.put(layout.blobLink(name, digest), formatDigest(digest));
+  }
+
+  /**
+   * A repository linking the blob that `visible` lets the caller read, if one is found among the
+   * first repositories that hold blobs: where a mount without `from` may link it from when access
+   * control is on, so it never reveals a blob of a repository the caller cannot pull.
+   */
+  async visibleSource(digest: Digest, visible: (name: string) => boolean): Promise<string | undefined> {
+    if (!(await this.exists(digest))) return undefined;
+    let looked = 0;
+    for await (const name of walkRepositories(this.#driver, (entries) => entries.includes('_blobs'))) {
+      if (!visible(name)) continue;
+      if (await this.#driver.stat(layout.blobLink(name, digest))) return name;
+      if (++looked >= maxMountSources) return undefined;
+    }
+    return undefined;
   }
 
   /**

@@ -21,6 +21,8 @@ interface SessionInfo {
   name: string;
   algorithm: Algorithm;
   startedAt: string;
+  /** Who opened it, when access control is on; nobody else may see or write it. */
+  owner?: string;
 }
 
 export interface Chunk {
@@ -57,24 +59,29 @@ export class Uploads {
     this.#blobs = blobs;
   }
 
-  async start(name: string, algorithm: Algorithm): Promise<UploadSession> {
+  /**
+   * Opens a session. With an `owner` (the principal, when access control is on), every later call
+   * must name the same owner, or the session does not exist for it (BLOB_UPLOAD_UNKNOWN): knowing
+   * an upload's id is not enough to write into it.
+   */
+  async start(name: string, algorithm: Algorithm, owner?: string): Promise<UploadSession> {
     const id = randomUUID();
-    const info: SessionInfo = { name, algorithm, startedAt: new Date().toISOString() };
+    const info: SessionInfo = { name, algorithm, startedAt: new Date().toISOString(), ...(owner === undefined ? {} : { owner }) };
     await this.#driver.put(layout.uploadInfo(id), JSON.stringify(info));
     await this.#driver.append(layout.uploadData(id), 0, nothing());
     this.#remember(id, 0, createHasher(algorithm));
     return { id, name, algorithm, offset: 0 };
   }
 
-  async status(name: string, id: string): Promise<UploadSession> {
-    const info = await this.#info(name, id);
+  async status(name: string, id: string, owner?: string): Promise<UploadSession> {
+    const info = await this.#info(name, id, owner);
     return { id, name, algorithm: info.algorithm, offset: await this.#offset(id) };
   }
 
   /** Appends one chunk (PATCH). A chunk that does not start at the current offset is a 416. */
-  async append(name: string, id: string, chunk: Chunk): Promise<UploadSession> {
+  async append(name: string, id: string, chunk: Chunk, owner?: string): Promise<UploadSession> {
     return this.#lock.run(id, async () => {
-      const info = await this.#info(name, id);
+      const info = await this.#info(name, id, owner);
       const offset = await this.#write(id, info, chunk);
       return { id, name, algorithm: info.algorithm, offset };
     });
@@ -84,9 +91,9 @@ export class Uploads {
    * Completes a session (PUT): appends the optional last chunk, verifies the digest, and commits
    * the bytes under `blobs/` and the link in the repository. Nothing is committed unverified.
    */
-  async finish(name: string, id: string, digest: Digest, chunk?: Chunk): Promise<BlobInfo> {
+  async finish(name: string, id: string, digest: Digest, chunk?: Chunk, owner?: string): Promise<BlobInfo> {
     return this.#lock.run(id, async () => {
-      const info = await this.#info(name, id);
+      const info = await this.#info(name, id, owner);
       if (digest.algorithm !== info.algorithm) {
         // The hash so far was computed with the session's algorithm; switch and re-hash at the end.
         this.#hashes.delete(id);
@@ -107,8 +114,8 @@ export class Uploads {
     });
   }
 
-  async cancel(name: string, id: string): Promise<void> {
-    await this.#info(name, id);
+  async cancel(name: string, id: string, owner?: string): Promise<void> {
+    await this.#info(name, id, owner);
     await this.#forget(id);
   }
 
@@ -117,13 +124,15 @@ export class Uploads {
     await this.#driver.deletePrefix(layout.upload(id));
   }
 
-  async #info(name: string, id: string): Promise<SessionInfo> {
+  async #info(name: string, id: string, owner: string | undefined): Promise<SessionInfo> {
     if (!idPattern.test(id)) throw uploadUnknown();
     const raw = await this.#driver.get(layout.uploadInfo(id));
     if (!raw) throw uploadUnknown();
     const info = JSON.parse(new TextDecoder().decode(raw)) as SessionInfo;
     // A session belongs to the repository it was started in; elsewhere it does not exist.
     if (info.name !== name) throw uploadUnknown();
+    // Likewise for anyone but its owner (a session opened before access control was on has none: nobody's).
+    if (owner !== undefined && info.owner !== owner) throw uploadUnknown();
     return info;
   }
 

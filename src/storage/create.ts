@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.ts';
+import type { StorageConfig } from './schema.ts';
 import type { Driver } from './driver.ts';
 import { FsDriver } from './fs/driver.ts';
 import { S3Driver } from './s3/driver.ts';
@@ -16,7 +16,7 @@ export interface StorageHandle {
 }
 
 /** Builds the configured driver. */
-export function createStorage(storage: Config['storage']): StorageHandle {
+export function createStorage(storage: StorageConfig): StorageHandle {
   if (storage.s3) {
     const driver = new S3Driver(storage.s3);
     return { driver, ready: driver.init(), describe: driver.describe, check: () => driver.init(), close: () => driver.close() };

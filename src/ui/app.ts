@@ -9,8 +9,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { generateCookie, getCookie } from 'hono/cookie';
 import type { Accounts } from '../auth/accounts.ts';
 import { externalOrigin } from '../auth/challenge.ts';
-import type { Config } from '../config/schema.ts';
+import { toSeconds, type Duration } from '../config/duration.ts';
 import type { Router } from '../mirror/router.ts';
+import type { MirrorOptions } from '../mirror/schema.ts';
+import type { StorageConfig } from '../storage/schema.ts';
+import type { UiOptions } from './schema.ts';
 import { isOciError } from '../oci/errors.ts';
 import { isTag } from '../oci/names.ts';
 import { errorFields, type Logger } from '../observability/log.ts';
@@ -36,11 +39,21 @@ import { Prober } from './probe.ts';
 import { Sessions, type Session } from './session.ts';
 import { registrySource, repositoryName } from './source.ts';
 
+/** The settings the UI reads: its own block, and what the storage and mirror pages show. */
+export interface UiConfig {
+  ui: UiOptions;
+  storage: StorageConfig;
+  delete: { tags: boolean; manifests: boolean };
+  gc: { interval: Duration; grace: Duration; deleteUntagged: boolean };
+  uploads: { purgeAfter: Duration };
+  mirror: Pick<MirrorOptions, 'default' | 'retention'>;
+}
+
 export interface UiParts {
   registry: Registry;
   /** The stored registry `registry` decorates (itself without a mirror): what browsing reads. */
   stored: StoredRegistry;
-  config: Config;
+  config: UiConfig;
   logger: Logger;
   metrics: Metrics;
   /** With access control on: sign-in and rules. */
@@ -92,9 +105,11 @@ export function uiRoutes(parts: UiParts): Hono {
     deletes: { tags: config.delete.tags, manifests: config.delete.manifests },
     settings: {
       storage: config.storage.s3 ? 'S3' : 'local disk',
-      gc: { interval: config.gc.interval / 1000, grace: config.gc.grace / 1000, deleteUntagged: config.gc.deleteUntagged },
-      uploadsPurgeAfter: config.uploads.purgeAfter / 1000,
-      retention: parts.mirror ? config.mirror.retention : undefined,
+      gc: { interval: toSeconds(config.gc.interval), grace: toSeconds(config.gc.grace), deleteUntagged: config.gc.deleteUntagged },
+      uploadsPurgeAfter: toSeconds(config.uploads.purgeAfter),
+      retention: parts.mirror
+        ? { maxAge: toSeconds(config.mirror.retention.maxAge), maxSize: config.mirror.retention.maxSize, interval: toSeconds(config.mirror.retention.interval) }
+        : undefined,
     },
   };
 

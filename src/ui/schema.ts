@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../auth/schema.ts';
+import { duration } from '../config/duration.ts';
 
 /** Paths berth answers itself; the UI may not sit on or under them. */
 const taken = ['/v2', '/token', '/healthz', '/readyz', '/metrics', '/.well-known'];
@@ -22,7 +22,7 @@ export const uiSchema = z
           .min(32, 'must be at least 32 characters')
           .optional()
           .describe('Signs the UI\'s session cookies. Replicas behind one load balancer need the same one. Default: random per process, so sign-ins end when it stops.'),
-        lifetime: duration.default(12 * 3600).describe('How long a sign-in lasts, seconds or a duration ("12h").'),
+        lifetime: duration.prefault('12h').describe('How long a sign-in lasts.'),
       })
       .strict()
       .prefault({}),

@@ -5,6 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Duration } from '../config/duration.ts';
 
 export interface Session {
   user?: string;
@@ -27,9 +28,9 @@ export class Sessions {
   readonly lifetimeMs: number;
 
   /** `secret` undefined: a random one, so sessions end with this process. */
-  constructor(secret: string | undefined, lifetimeSeconds: number) {
+  constructor(secret: string | undefined, lifetime: Duration) {
     this.#secret = secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
-    this.lifetimeMs = lifetimeSeconds * 1000;
+    this.lifetimeMs = lifetime;
   }
 
   #mac(purpose: string, data: string): string {

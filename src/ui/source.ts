@@ -14,6 +14,7 @@ import { readLimited } from '../registry/metered-stream.ts';
 import { maxPageSize } from '../registry/paging.ts';
 import type { Reference } from '../registry/manifests.ts';
 import type { Registry, StoredRegistry } from '../registry/registry.ts';
+import { toSeconds } from '../config/duration.ts';
 
 export interface ManifestRef {
   digest: string;
@@ -115,7 +116,7 @@ export function registrySource(registry: Registry, plain: StoredRegistry, mirror
         name: u.name,
         url: u.url.href.replace(/\/$/, ''),
         prefix: u.prefix,
-        tagTtlSeconds: u.tagTtlMs / 1000,
+        tagTtlSeconds: toSeconds(u.tagTtl),
         isDefault: u.name === mirror?.defaultUpstream,
       })),
     exists: (name) => plain.repositoryExists(name),

@@ -8,6 +8,7 @@ import { StoredRegistry } from '../../src/registry/registry.ts';
 import { FsDriver } from '../../src/storage/fs/driver.ts';
 import type { Driver } from '../../src/storage/driver.ts';
 import { pushTinyImage } from '../support/mirror.ts';
+import { millis } from '../../src/config/duration.ts';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -32,7 +33,7 @@ async function countingDriver(): Promise<{ driver: Driver; gets: () => number }>
 describe('manifest and tag cache (CachingDriver)', () => {
   it('serves a hot manifest GET without touching storage', async () => {
     const { driver, gets } = await countingDriver();
-    const registry = new StoredRegistry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 }));
+    const registry = new StoredRegistry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: millis(0) }));
     const digest = await pushTinyImage(registry, 'team/app', 'v1', 'one');
     const first = await registry.manifests.get('team/app', { tag: 'v1' });
     expect(formatDigest(first.digest)).toBe(digest);
@@ -45,7 +46,7 @@ describe('manifest and tag cache (CachingDriver)', () => {
 
   it('sees tag moves, tag deletes and manifest deletes at once', async () => {
     const { driver } = await countingDriver();
-    const registry = new StoredRegistry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 }));
+    const registry = new StoredRegistry(new CachingDriver(driver, { maxBytes: 1 << 20, ttl: millis(0) }));
     const one = await pushTinyImage(registry, 'team/app', 'v1', 'one');
     expect(formatDigest((await registry.manifests.get('team/app', { tag: 'v1' })).digest)).toBe(one);
     const two = await pushTinyImage(registry, 'team/app', 'v1', 'two');
@@ -58,7 +59,7 @@ describe('manifest and tag cache (CachingDriver)', () => {
 
   it('stays within its byte budget, evicting the least recently used', async () => {
     const { driver, gets } = await countingDriver();
-    const cache = new CachingDriver(driver, { maxBytes: 4096, ttl: 0 });
+    const cache = new CachingDriver(driver, { maxBytes: 4096, ttl: millis(0) });
     for (let i = 0; i < 10; i++) await cache.put(`k/${i}`, new Uint8Array(600));
     for (let i = 0; i < 10; i++) await cache.get(`k/${i}`);
     const before = gets();
@@ -70,7 +71,7 @@ describe('manifest and tag cache (CachingDriver)', () => {
 
   it('never caches what a read found while a write replaced it', async () => {
     const { driver } = await countingDriver();
-    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 });
+    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: millis(0) });
     await cache.put('k/tag', 'old');
     const reading = cache.get('k/tag');
     await cache.put('k/tag', 'new');
@@ -80,7 +81,7 @@ describe('manifest and tag cache (CachingDriver)', () => {
 
   it('keeps its own copy of what it read, not the reader\'s', async () => {
     const { driver } = await countingDriver();
-    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0 });
+    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: millis(0) });
     await cache.put('k/x', 'abc');
     const first = await cache.get('k/x');
     const second = await cache.get('k/x');
@@ -95,7 +96,7 @@ const digestOf = (s: string) => ({ algorithm: 'sha256' as const, hex: s.slice(7)
 describe('cache TTL (for replicas sharing a store)', () => {
   it('re-reads tags after the TTL but keeps content-addressed manifest bytes', async () => {
     const { driver, gets } = await countingDriver();
-    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: 0.05 });
+    const cache = new CachingDriver(driver, { maxBytes: 1 << 20, ttl: millis(50) });
     await cache.put('repositories/a/_tags/v1', 'x');
     await cache.put('blobs/sha256/ab/abcd', 'y');
     await cache.get('repositories/a/_tags/v1');

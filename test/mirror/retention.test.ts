@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.ts';
+import { parseConfig } from '../../src/schema.ts';
 import { collectGarbage } from '../../src/maintenance/gc.ts';
 import { expireMirrored, type RetentionPolicy } from '../../src/maintenance/retention.ts';
 import { Router } from '../../src/mirror/router.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.ts';
+import { parseConfig } from '../../src/schema.ts';
 import { Router } from '../../src/mirror/router.ts';
 import { Upstream } from '../../src/mirror/upstream.ts';
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.ts';
+import { parseConfig } from '../../src/schema.ts';
 import { isOciError } from '../../src/oci/errors.ts';
 import { Appendables } from '../../src/storage/s3/appendable.ts';
 import { Bucket } from '../../src/storage/s3/bucket.ts';

@@ -1,9 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type ConfigSources } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/schema.ts';
+import { formatDuration, millis, parseDuration } from '../../src/config/duration.ts';
+import { formatSize } from '../../src/config/size.ts';
+import { ConfigError, loadConfig, parseConfig, type ConfigSources } from '../../src/schema.ts';
+import type { Config } from '../../src/schema.ts';
 
 const MiB = 1024 * 1024;
 
@@ -144,6 +146,95 @@ log:
     const file = await yamlFile('listen: 127.0.0.1:1101\n');
     const other = await yamlFile('listen: 127.0.0.1:1102\n');
     expect((await loadConfig({ file, env: { BERTH_CONFIG: other } })).listen).toBe('127.0.0.1:1101');
+  });
+
+  it('reads every duration as milliseconds: a bare number is seconds, a string carries its unit', async () => {
+    const file = await yamlFile(
+      [
+        'uploads: { purgeAfter: 90 }',
+        'gc: { grace: 2h, interval: 500ms }',
+        'cache: { ttl: 2s }',
+        'mirror:',
+        '  upstreams: [{ name: a, url: "http://a.test", tagTtl: 5m }]',
+        '  timeouts: { connect: 3 }',
+        '  retention: { maxAge: 7d }',
+        'auth: { token: { lifetime: 10m, leeway: 30 }, throttle: { delay: 1s, maxDelay: 1m } }',
+        '',
+      ].join('\n'),
+    );
+    const c = await loadConfig({ file });
+    expect(c.uploads.purgeAfter).toBe(90_000);
+    expect(c.gc).toMatchObject({ grace: 7_200_000, interval: 500 });
+    expect(c.cache.ttl).toBe(2000);
+    expect(c.mirror.upstreams[0]?.tagTtl).toBe(300_000);
+    expect(c.mirror.timeouts).toEqual({ connect: 3000, headers: 30_000, body: 60_000 });
+    expect(c.mirror.retention.maxAge).toBe(7 * 86_400_000);
+    expect(c.auth.token).toMatchObject({ lifetime: 600_000, leeway: 30_000 });
+    expect(c.auth.throttle).toMatchObject({ delay: 1000, maxDelay: 60_000 });
+    // cache.ttl takes the same syntax as every other duration, and a bad one is named.
+    expect((await loadConfig({ env: { BERTH_CACHE__TTL: '0' } })).cache.ttl).toBe(0);
+    expect(await configError({ env: { BERTH_CACHE__TTL: 'soon' } })).toMatch(/cache\.ttl.*duration/);
+  });
+
+  it('keeps a parsed configuration as it is when it is handed back (durations are not read twice)', async () => {
+    const config = await loadConfig({ file: await yamlFile('gc: { grace: 1h }\n') });
+    expect(parseConfig(config)).toBe(config);
+    expect(parseConfig({ ...config, listen: '127.0.0.1:1' }).gc.grace).toBe(3_600_000);
+  });
+
+  it('formats durations and sizes the way they are written, and reads them back to the same value', () => {
+    const durations: Array<[number, string]> = [[0, '0s'], [500, '500ms'], [1500, '1500ms'], [90_000, '90s'], [300_000, '5m'], [86_400_000, '24h'], [30 * 86_400_000, '30d']];
+    for (const [ms, text] of durations) {
+      expect(formatDuration(millis(ms))).toBe(text);
+      expect(parseDuration(text)).toBe(ms);
+    }
+    expect([0, 1, 1000, 1024, 64 * MiB, 1536 * 1024, 50 * 1024 * MiB].map(formatSize)).toEqual([0, 1, 1000, '1KiB', '64MiB', '1536KiB', '50GiB']);
+  });
+
+  it('reads relative paths in a file against the file\'s folder; flags and the environment against the working directory', async () => {
+    const sub = join(dir, 'etc');
+    await mkdir(sub, { recursive: true });
+    const file = join(sub, 'berth.yml');
+    await writeFile(
+      file,
+      [
+        'storage: { fs: { root: ./data } }',
+        'auth:',
+        '  mode: token',
+        '  htpasswd: htpasswd',
+        '  token:',
+        '    key: ../keys/token.pem',
+        '    issuers:',
+        '      - { issuer: a, jwks: ./a.json }',
+        '      - { issuer: b, jwks: "https://idp.test/jwks.json", certificates: [b.pem, /abs/c.pem] }',
+        '',
+      ].join('\n'),
+    );
+    const c = await loadConfig({ file });
+    expect(c.storage.fs?.root).toBe(join(sub, 'data'));
+    expect(c.auth.htpasswd).toBe(join(sub, 'htpasswd'));
+    expect(c.auth.token.key).toBe(join(dir, 'keys', 'token.pem'));
+    expect(c.auth.token.issuers.map((i) => i.jwks)).toEqual([join(sub, 'a.json'), 'https://idp.test/jwks.json']);
+    expect(c.auth.token.issuers[1]?.certificates).toEqual([join(sub, 'b.pem'), '/abs/c.pem']);
+    // Not from the file: left for the working directory, as a shell user means it.
+    expect((await loadConfig({ file, env: { BERTH_DATA: 'here' } })).storage.fs?.root).toBe('here');
+    expect((await loadConfig({ file, overrides: { storage: { fs: { root: 'there' } } } })).storage.fs?.root).toBe('there');
+    expect((await loadConfig({})).storage.fs?.root).toBe('./data');
+  });
+
+  it('refuses two upstreams that would share a prefix, naming both', async () => {
+    const same = await yamlFile('mirror:\n  upstreams:\n    - { name: one, url: "https://r.test", prefix: r }\n    - { name: two, url: "https://s.test", prefix: r }\n');
+    const message = await configError({ file: same });
+    expect(message).toMatch(/mirror\.upstreams\.1\.prefix/);
+    expect(message).toMatch(/"r".*"one".*never be reached/);
+    // Two URLs on one host default to the same prefix (its name, without the port).
+    const host = await yamlFile('mirror:\n  upstreams:\n    - { name: one, url: "https://r.test:5000" }\n    - { name: two, url: "https://r.test:6000/x" }\n');
+    expect(await configError({ file: host })).toMatch(/prefix "r\.test" \(the default for r\.test:6000; set `prefix` on one of them\)/);
+    // Docker Hub's URLs all default to docker.io.
+    const hub = await yamlFile('mirror:\n  upstreams:\n    - { name: one, url: "https://registry-1.docker.io" }\n    - { name: two, url: "https://index.docker.io" }\n');
+    expect(await configError({ file: hub })).toMatch(/prefix "docker\.io"/);
+    const distinct = await yamlFile('mirror:\n  upstreams:\n    - { name: one, url: "https://r.test:5000" }\n    - { name: two, url: "https://r.test:6000", prefix: r2 }\n');
+    expect((await loadConfig({ file: distinct })).mirror.upstreams).toHaveLength(2);
   });
 
   describe('errors name the key and the problem', () => {

@@ -5,6 +5,7 @@ import { html, trusted } from '../../src/ui/html.ts';
 import { configView, manifestView } from '../../src/ui/model.ts';
 import { Paths } from '../../src/ui/paths.ts';
 import { Sessions } from '../../src/ui/session.ts';
+import { seconds } from '../../src/config/duration.ts';
 
 describe('html', () => {
   it('escapes everything interpolated, in text and in quoted attributes, but not its own markup', () => {
@@ -36,7 +37,7 @@ describe('Paths.safeNext', () => {
 
 describe('Sessions', () => {
   it('reads back what it signed, and nothing altered, foreign or expired', () => {
-    const sessions = new Sessions('a-secret-of-at-least-thirty-two-characters', 60);
+    const sessions = new Sessions('a-secret-of-at-least-thirty-two-characters', seconds(60));
     const s = sessions.create('alice', 'stamp');
     const cookie = sessions.encode(s);
     expect(sessions.decode(cookie)).toEqual(s);
@@ -44,13 +45,13 @@ describe('Sessions', () => {
     const forged = Buffer.from(JSON.stringify({ u: 'root', n: s.nonce, e: s.expires, s: 'stamp' })).toString('base64url');
     expect(sessions.decode(`${forged}.${mac}`)).toBeUndefined();
     expect(sessions.decode(`${payload}.${mac.slice(0, -1)}A`)).toBeUndefined();
-    expect(sessions.decode(new Sessions('another-secret-of-at-least-thirty-two-chars', 60).encode(s))).toBeUndefined();
+    expect(sessions.decode(new Sessions('another-secret-of-at-least-thirty-two-chars', seconds(60)).encode(s))).toBeUndefined();
     expect(sessions.decode(sessions.encode({ ...s, expires: Date.now() - 1 }))).toBeUndefined();
     for (const junk of [undefined, '', '.', 'x.y', 'a'.repeat(5000)]) expect(sessions.decode(junk)).toBeUndefined();
   });
 
   it('derives CSRF tokens per session and checks them in constant time', () => {
-    const sessions = new Sessions(undefined, 60);
+    const sessions = new Sessions(undefined, seconds(60));
     const a = sessions.create();
     const b = sessions.create();
     expect(sessions.checkCsrf(a, sessions.csrfToken(a))).toBe(true);

@@ -1,6 +1,6 @@
 import process from 'node:process';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { S3Options } from '../../config/schema.ts';
+import type { S3Options } from './schema.ts';
 
 /**
  * Concurrent connections to S3. Every blob GET in flight holds one for as long as its client
@@ -10,6 +10,9 @@ const maxSockets = 512;
 
 /** Builds the SDK client: AWS defaults, plus what S3-compatible stores need and AWS tolerates. */
 export function createS3Client(o: S3Options): S3Client {
+  // On Node < 22 the SDK prints a multi-line notice about its future Node support to stderr, in the
+  // middle of berth's JSON log lines. The SDK's own switch turns it off; berth supports Node 20+.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agent = { keepAlive: true, maxSockets };
   return new S3Client({
     region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',

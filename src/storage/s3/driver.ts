@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { S3Options } from '../../config/schema.ts';
+import type { S3Options } from './schema.ts';
 import type { ByteRange } from '../../oci/range.ts';
 import type { Driver, ObjectInfo } from '../driver.ts';
 import { assertKey } from '../keys.ts';

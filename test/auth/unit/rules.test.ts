@@ -84,11 +84,11 @@ describe('auth config', () => {
   it('defaults to mode none with nothing else needed', () => {
     const c = authSchema.parse({});
     expect(c.mode).toBe('none');
-    expect(c.token.lifetime).toBe(300);
+    expect(c.token.lifetime).toBe(300_000);
   });
 
-  it('reads durations', () => {
-    expect(authSchema.parse({ token: { lifetime: '10m', refreshLifetime: '2d', leeway: '500ms' } }).token).toMatchObject({ lifetime: 600, refreshLifetime: 172800, leeway: 0.5 });
+  it('reads durations as milliseconds', () => {
+    expect(authSchema.parse({ token: { lifetime: '10m', refreshLifetime: '2d', leeway: '500ms' } }).token).toMatchObject({ lifetime: 600_000, refreshLifetime: 172_800_000, leeway: 500 });
   });
 
   it('refuses plain passwords, undefined groups, rules that grant nothing, HMAC or none algorithms', () => {

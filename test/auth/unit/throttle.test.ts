@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { visiblePage } from '../../../src/auth/catalog.ts';
+import { visiblePage } from '../../../src/registry/paging.ts';
 import { basicChallenge, bearerChallenge, externalOrigin } from '../../../src/auth/challenge.ts';
 import { parseHtpasswd } from '../../../src/auth/htpasswd.ts';
 import { Login, parseBasic } from '../../../src/auth/login.ts';
@@ -8,11 +8,12 @@ import { createLogger } from '../../../src/observability/log.ts';
 import { parseScopes } from '../../../src/auth/scope.ts';
 import { Throttle } from '../../../src/auth/throttle.ts';
 import { pageOfNames } from '../../../src/registry/paging.ts';
+import { seconds } from '../../../src/config/duration.ts';
 
 describe('Throttle', () => {
   it('lets `attempts` failures through, then doubles the wait, up to maxDelay; quiet forgets', () => {
     let now = 0;
-    const t = new Throttle({ attempts: () => 3, delay: 1, maxDelay: 8, now: () => now });
+    const t = new Throttle({ attempts: () => 3, delay: seconds(1), maxDelay: seconds(8), now: () => now });
     const k = ['user:a'];
     t.fail(k);
     t.fail(k);
@@ -32,7 +33,7 @@ describe('Throttle', () => {
   });
 
   it('keys are independent; success clears only the given key; the table is bounded', () => {
-    const t = new Throttle({ attempts: (key) => (key.startsWith('addr:') ? 2 : 1), delay: 10, maxDelay: 100, maxEntries: 3 });
+    const t = new Throttle({ attempts: (key) => (key.startsWith('addr:') ? 2 : 1), delay: seconds(10), maxDelay: seconds(100), maxEntries: 3 });
     t.fail(['user:a', 'addr:1']);
     expect(t.retryAfter(['user:a'])).toBe(10);
     expect(t.retryAfter(['addr:1'])).toBe(0);
@@ -106,7 +107,7 @@ describe('credentials', () => {
 
 describe('Login', () => {
   const users = { verify: async (user: string, password: string) => user === 'a' && password === 'right' } as unknown as UserStore;
-  const login = () => new Login(users, new Throttle({ attempts: () => 1, delay: 60, maxDelay: 60 }), createLogger('silent'));
+  const login = () => new Login(users, new Throttle({ attempts: () => 1, delay: seconds(60), maxDelay: seconds(60) }), createLogger('silent'));
 
   it('locks a user after failures, and the address with it', async () => {
     const l = login();

@@ -8,6 +8,7 @@ import { TokenVerifier } from '../../../src/auth/verify.ts';
 import { createLogger } from '../../../src/observability/log.ts';
 import { claims, hmacToken, makeKey, tamper, unsignedToken, type TestKey } from '../../support/tokens.ts';
 import { calculateJwkThumbprint } from 'jose';
+import { seconds } from '../../../src/config/duration.ts';
 
 const logger = createLogger('silent');
 let dir: string;
@@ -22,7 +23,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'key.pem'), forged.pem, { mode: 0o600 });
   // The server's key is the one the test holds, so it can sign tokens with bad claims.
   key = await readSigningKey(join(dir, 'key.pem'));
-  verifier = await TokenVerifier.create({ service: 'berth', leeway: 30, logger, builtIn: { issuer: 'berth', key }, issuers: [] });
+  verifier = await TokenVerifier.create({ service: 'berth', leeway: seconds(30), logger, builtIn: { issuer: 'berth', key }, issuers: [] });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -60,10 +61,10 @@ describe('signing keys', () => {
 
 describe('token claims', () => {
   it('carries issuer, subject, audience, lifetime and the granted access', async () => {
-    const c = accessClaims({ issuer: 'berth', service: 'svc', subject: 'alice', access: repoA, now: 1_700_000_000_500, lifetime: 300 });
+    const c = accessClaims({ issuer: 'berth', service: 'svc', subject: 'alice', access: repoA, now: 1_700_000_000_500, lifetime: seconds(300) });
     expect(c).toMatchObject({ iss: 'berth', sub: 'alice', aud: 'svc', iat: 1_700_000_000, nbf: 1_700_000_000, exp: 1_700_000_300, access: repoA });
     expect(typeof c.jti).toBe('string');
-    const token = await signClaims(accessClaims({ issuer: 'berth', service: 'berth', subject: '', access: repoA, now: Date.now(), lifetime: 60 }), key, 'JWT');
+    const token = await signClaims(accessClaims({ issuer: 'berth', service: 'berth', subject: '', access: repoA, now: Date.now(), lifetime: seconds(60) }), key, 'JWT');
     expect(await verifier.verifyAccess(token)).toEqual({ issuer: 'berth', subject: '', access: repoA, builtIn: true });
   });
 
@@ -118,7 +119,7 @@ describe('external issuers', () => {
     execFileSync('openssl', ['req', '-new', '-x509', '-key', join(dir, 'cert-key.pem'), '-subj', '/CN=issuer', '-days', '2', '-out', join(dir, 'cert.pem')]);
     const v = await TokenVerifier.create({
       service: 'berth',
-      leeway: 30,
+      leeway: seconds(30),
       logger,
       issuers: [
         { issuer: 'https://idp.example', jwks: join(dir, 'jwks.json'), certificates: [], algorithms: ['RS256'], audience: 'registry' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig } from '../../../src/config/load.ts';
+import { ConfigError, loadConfig, parseConfig } from '../../../src/schema.ts';
 
 const MiB = 1024 * 1024;
 

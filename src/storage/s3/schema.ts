@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { size } from '../../config/size.ts';
+
+const mib = 1024 * 1024;
+
+/** S3 storage (DESIGN.md: the shared store behind many replicas). */
+export const s3Schema = z
+  .object({
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z 0-9 . -)'),
+    prefix: z
+      .string()
+      .default('')
+      .transform((p) => p.replace(/^\/+|\/+$/g, ''))
+      .refine((p) => p === '' || p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'must be a plain key prefix like "berth" or "a/b"')
+      .describe('Keys go under this prefix (e.g. `berth`), so one bucket can hold several registries.'),
+    region: z.string().min(1).optional().describe('Default: AWS_REGION, else us-east-1 (what S3-compatible stores expect).'),
+    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional().describe('For S3-compatible stores (Ceph RGW, MinIO, R2): their URL. Absent means AWS.'),
+    forcePathStyle: z.boolean().default(false).describe('Bucket in the path rather than the host name; most self-hosted stores need it.'),
+    accessKeyId: z.string().min(1).optional().describe('Explicit keys; without them the SDK\'s default chain applies (env, profile, instance role).'),
+    secretAccessKey: z.string().min(1).optional().describe('Goes with accessKeyId.'),
+    sessionToken: z.string().min(1).optional().describe('For temporary credentials.'),
+    // S3 wants at least 5 MiB for all parts but the last, at most 5 GiB, and at most 10,000 parts.
+    partSize: size
+      .refine((n) => n >= 5 * mib && n <= 5 * 1024 * mib, 'must be between 5MiB and 5GiB')
+      .prefault('8MiB')
+      .describe('Uploads are stored in parts of this size, which bounds the largest blob at 10,000 parts (80 GiB by default); memory per upload in flight is two parts.'),
+    maxAttempts: z.number().int().min(1).max(20).default(5).describe('Attempts per S3 request; throttling, 5xx and network errors are retried with backoff.'),
+  })
+  .strict()
+  .refine((o) => (o.accessKeyId === undefined) === (o.secretAccessKey === undefined), {
+    message: 'accessKeyId and secretAccessKey go together',
+    path: ['secretAccessKey'],
+  });
+
+export type S3Options = z.output<typeof s3Schema>;
