@@ -57,7 +57,19 @@ export async function pushBlob(ctx: CaseContext, repo: string, blob: Content): P
   const reply = await ctx.client.request('PUT', withDigest(location, blob.digest), { body: blob.bytes, headers: octetStream });
   if (reply.status !== 201) fail(`pushing blob ${blob.digest} (POST then PUT): expected 201, got ${reply.describe()}`);
   ctx.cleanup(() => ctx.client.request('DELETE', paths.blob(repo, blob.digest)));
+  await expectStored(ctx.client, paths.blob(repo, blob.digest), blob, 'pushed blob');
   return reply;
+}
+
+/**
+ * A 201 is a claim; a HEAD checks it. Every case builds on content it pushed, so a registry that
+ * acknowledges writes without keeping them fails at the first push instead of passing what follows.
+ */
+async function expectStored(client: RegistryClient, path: string, item: Content, what: string, accept?: string): Promise<void> {
+  const head = await client.request('HEAD', path, accept ? { headers: { Accept: accept } } : {});
+  if (head.status !== 200) fail(`${what} ${item.digest} was acknowledged but is not there: HEAD ${path} → ${head.status}`);
+  const length = head.header('Content-Length');
+  if (length !== null && length !== String(item.size)) fail(`${what} ${item.digest}: HEAD says ${length} bytes, ${item.size} were pushed`);
 }
 
 /** PUT a manifest (end-7) and expect 201; it is deleted after the case. */
@@ -71,6 +83,7 @@ export async function pushManifest(
   const reply = await putManifest(ctx.client, repo, reference, manifest, query);
   if (reply.status !== 201) fail(`pushing manifest to ${repo}:${reference}: expected 201, got ${reply.describe()}`);
   ctx.cleanup(() => ctx.client.request('DELETE', paths.manifest(repo, manifest.digest)));
+  await expectStored(ctx.client, paths.manifest(repo, reference), manifest, `manifest ${repo}:${reference}`, ACCEPT_ALL_MANIFESTS);
   return reply;
 }
 

@@ -5,12 +5,12 @@ import { managementCases } from './cases/management.ts';
 import { pullCases } from './cases/pull.ts';
 import { pushCases } from './cases/push.ts';
 import { uniqueId } from './fixtures.ts';
-import type { CaseContext, CaseDefinition, CaseResult, Category, ConformanceOptions, ConformanceSummary } from './types.ts';
+import type { CaseContext, CaseDefinition, CaseLevel, CaseResult, Category, ConformanceOptions, ConformanceSummary, Tally } from './types.ts';
 
-export type { CaseResult, CaseStatus, Category, ConformanceOptions, ConformanceSummary } from './types.ts';
+export type { CaseLevel, CaseResult, CaseStatus, Category, ConformanceOptions, ConformanceSummary, Tally } from './types.ts';
 
 /** In the spec's order: Pull is required of every registry, the other three are claimed per category. */
-const CATEGORIES: ReadonlyArray<{ category: Category; cases: CaseDefinition[] }> = [
+export const CATEGORIES: ReadonlyArray<{ category: Category; cases: CaseDefinition[] }> = [
   { category: 'pull', cases: pullCases },
   { category: 'push', cases: pushCases },
   { category: 'discovery', cases: discoveryCases },
@@ -22,13 +22,37 @@ const DEFAULT_CASE_TIMEOUT_MS = 120_000;
 /** Spec: Pulling manifests — the `<name>` grammar. */
 const REPOSITORY_NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 
+export const LEVELS: readonly CaseLevel[] = ['required', 'optional', 'berth'];
+
+/** How a result line marks a case that is not a MUST of the spec. */
+const LEVEL_TAGS: Record<CaseLevel, string> = { required: '', optional: '[optional] ', berth: '[berth rule] ' };
+
+/** What each level counts, in the summary line. */
+const LEVEL_LABELS: Record<CaseLevel, string> = { required: 'spec requires', optional: 'spec optional', berth: 'berth rules' };
+
 export function formatResult(result: CaseResult): string {
   const status = result.status.toUpperCase();
-  return `${status}  ${result.category}: ${result.name}${result.message ? ` — ${result.message}` : ''}`;
+  return `${status}  ${result.category}: ${LEVEL_TAGS[result.level]}${result.name}${result.message ? ` — ${result.message}` : ''}`;
 }
 
+const counts = (t: Tally): string => `${t.passed} passed, ${t.failed} failed${t.skipped > 0 ? `, ${t.skipped} skipped` : ''}`;
+
+/** `N passed, M failed`, then the same per level: a berth rule failed elsewhere is no spec failure. */
 export function formatSummary(summary: ConformanceSummary): string {
-  return `${summary.passed} passed, ${summary.failed} failed${summary.skipped > 0 ? `, ${summary.skipped} skipped` : ''}`;
+  const levels = LEVELS.map((level) => `${LEVEL_LABELS[level]}: ${summary.byLevel[level].passed}/${total(summary.byLevel[level])}`);
+  return `${counts(summary)} (${levels.join('; ')})`;
+}
+
+const total = (t: Tally): number => t.passed + t.failed + t.skipped;
+
+/** Counts the results that `keep` selects. */
+export function tally(results: readonly CaseResult[], keep: (r: CaseResult) => boolean = () => true): Tally {
+  const kept = results.filter(keep);
+  return {
+    passed: kept.filter((r) => r.status === 'pass').length,
+    failed: kept.filter((r) => r.status === 'fail').length,
+    skipped: kept.filter((r) => r.status === 'skip').length,
+  };
 }
 
 export async function runConformance(options: ConformanceOptions): Promise<ConformanceSummary> {
@@ -58,7 +82,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       // The first case (GET /v2/) still runs and reports the connection error itself.
       const result: CaseResult =
         unreachable && results.length > 0
-          ? { category, name: definition.name, status: 'fail', message: `not run: registry unreachable (${unreachable})` }
+          ? { category, name: definition.name, level: definition.level ?? 'required', status: 'fail', message: `not run: registry unreachable (${unreachable})` }
           : await runCase(category, definition, {
               client,
               newRepo: (label) => newRepo(namespace, label),
@@ -69,12 +93,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       log(formatResult(result));
     }
   }
-  return {
-    passed: results.filter((r) => r.status === 'pass').length,
-    failed: results.filter((r) => r.status === 'fail').length,
-    skipped: results.filter((r) => r.status === 'skip').length,
-    results,
-  };
+  const byLevel = Object.fromEntries(LEVELS.map((level) => [level, tally(results, (r) => r.level === level)])) as Record<CaseLevel, Tally>;
+  return { ...tally(results), byLevel, results };
 }
 
 async function probe(client: RegistryClient): Promise<string | undefined> {
@@ -103,7 +123,13 @@ async function runCase(category: Category, definition: CaseDefinition, env: Case
     note: (text) => notes.push(text),
     cleanup: (action) => cleanups.push(action),
   };
-  const result = (status: CaseResult['status'], message: string): CaseResult => ({ category, name: definition.name, status, message });
+  const result = (status: CaseResult['status'], message: string): CaseResult => ({
+    category,
+    name: definition.name,
+    level: definition.level ?? 'required',
+    status,
+    message,
+  });
   let outcome: CaseResult;
   try {
     await withTimeout(definition.run(ctx), env.timeoutMs, `case did not finish within ${env.timeoutMs} ms`);

@@ -5,9 +5,19 @@ export type Category = 'pull' | 'push' | 'discovery' | 'management';
 
 export type CaseStatus = 'pass' | 'fail' | 'skip';
 
+/**
+ * How the spec binds a case, so registries are compared on what the spec asks of them:
+ * - `required`: a MUST of the spec (within the category: a registry claiming Push implements all of Push);
+ * - `optional`: something the spec lets a registry do or not (SHOULD, MAY, and the optional APIs:
+ *   Range, sha512, referrers, deletion), required of berth;
+ * - `berth`: a rule of berth's own where the spec is silent or leaves the answer open.
+ */
+export type CaseLevel = 'required' | 'optional' | 'berth';
+
 export interface CaseResult {
   category: Category;
   name: string;
+  level: CaseLevel;
   status: CaseStatus;
   /** Why a case failed or was skipped; for a pass, an optional note (e.g. an allowed fallback). */
   message: string;
@@ -28,6 +38,8 @@ export interface CaseContext {
 
 export interface CaseDefinition {
   name: string;
+  /** Default `required`. */
+  level?: CaseLevel;
   run(ctx: CaseContext): Promise<void>;
 }
 
@@ -44,9 +56,14 @@ export interface ConformanceOptions {
   caseTimeoutMs?: number;
 }
 
-export interface ConformanceSummary {
+export interface Tally {
   passed: number;
   failed: number;
   skipped: number;
+}
+
+export interface ConformanceSummary extends Tally {
+  /** The same counts per level, so required cases are never mixed with berth's own rules. */
+  byLevel: Record<CaseLevel, Tally>;
   results: CaseResult[];
 }

@@ -1,17 +1,21 @@
 // berth on Bun: `bun run runtimes/bun.ts serve [flags]`. Bun runs the TypeScript sources directly.
+import type { Context } from 'hono';
 import process from 'node:process';
-import { onProcessSignals, runCli, type Runtime } from '../src/cli/main.ts';
-import type { Serve } from '../src/cli/server.ts';
-import type { FileResponder } from '../src/http/options.ts';
+import { onProcessSignals, runCli } from '../src/cli/main.ts';
+import { withSilenceLimit } from '../src/http/silent-body.ts';
+import type { FileResponder, Runtime } from '../src/runtime.ts';
 
 interface BunServer {
   port: number;
   stop(closeActiveConnections?: boolean): Promise<void>;
+  /** Sets the idle timer of the connection carrying `request`, in seconds; 0 turns it off. */
+  timeout(request: Request, seconds: number): void;
+  requestIP(request: Request): { address: string } | null;
 }
 declare const Bun: {
   file(path: string): Blob;
   serve(options: {
-    fetch: (request: Request) => Response | Promise<Response>;
+    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
     hostname: string;
     port: number;
     maxRequestBodySize: number;
@@ -21,16 +25,51 @@ declare const Bun: {
 
 /** In-flight requests get this long to finish after SIGTERM before their connections are closed. */
 const drainMs = 10_000;
+/** The longest idle timer Bun accepts, in seconds. */
+const bunMaxIdle = 255;
 
-const serve: Serve = async (app, { hostname, port }) => {
+/** What the app gets as its env: the server and the request as Bun handed it over. */
+interface BunEnv {
+  server: BunServer;
+  request: Request;
+}
+
+/**
+ * Bun's one knob is a per-connection idle timer that only writes re-arm: body bytes arriving do
+ * not, nor does a handler at work. So it guards idle keep-alive connections only: it is switched
+ * off while a request is under way and set again as its response starts; a silent body is found
+ * by a watchdog on the body stream (src/http/silent-body.ts), which then sets a 1 s timer to close
+ * the connection. A request's headers must arrive within uWS's fixed ~10 s, whatever
+ * `server.headersTimeout` says. More in runtimes/README.md.
+ */
+const serve: Runtime['serve'] = async (app, { hostname, port, limits, logger }) => {
+  let idle = Math.ceil(limits.idle / 1000);
+  if (idle > bunMaxIdle) {
+    logger.warn('server.idleTimeout is above what Bun allows; using its maximum', { idleTimeout: `${idle}s`, used: `${bunMaxIdle}s` });
+    idle = bunMaxIdle;
+  }
+  const fetch = async (request: Request, server: BunServer): Promise<Response> => {
+    setIdle(server, request, 0);
+    let cut = false;
+    const env: BunEnv = { server, request };
+    const served = withSilenceLimit(request, limits.bodyIdle, () => {
+      cut = true;
+      logger.info('connection closed: request body silent', { method: request.method, path: new URL(request.url).pathname, silentMs: limits.bodyIdle });
+      setIdle(server, request, 1);
+    });
+    try {
+      return await app.fetch(served, env);
+    } finally {
+      if (!cut) setIdle(server, request, idle);
+    }
+  };
   const server = Bun.serve({
-    fetch: app.fetch,
+    fetch,
     hostname,
     port,
     // Bun refuses bodies over 128 MiB by default; a registry takes layers of many GiB in one PUT.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    // Seconds; 0 disables the idle timeout so a slow client's long upload is not cut off.
-    idleTimeout: 0,
+    idleTimeout: idle,
   });
   return {
     address: { hostname, port: server.port },
@@ -42,6 +81,14 @@ const serve: Serve = async (app, { hostname, port }) => {
   };
 };
 
+function setIdle(server: BunServer, request: Request, seconds: number): void {
+  try {
+    server.timeout(request, seconds);
+  } catch {
+    // The connection is gone already.
+  }
+}
+
 /**
  * Blob GETs as Bun file blobs: Bun sends them with sendfile, and, unlike a stream body, keeps the
  * Content-Length the spec requires (Bun turns a streamed body into chunked encoding).
@@ -51,6 +98,10 @@ const sendFile: FileResponder = async (_c, { path, start, end }, init) => new Re
 const runtime: Runtime = {
   name: 'bun',
   serve,
+  clientAddress: (c: Context) => {
+    const env = c.env as BunEnv | undefined;
+    return env?.server.requestIP(env.request)?.address;
+  },
   fastPaths: { sendFile },
   env: process.env,
   onSignal: onProcessSignals,

@@ -1,12 +1,12 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Auth } from './auth/create.ts';
 import type { Config } from './schema.ts';
-import type { FastPaths } from './http/options.ts';
 import { errorResponse, toOciError } from './http/errors.ts';
 import { notFound, v2Routes } from './http/routes.ts';
 import { sendText } from './observability/context.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry, StoredRegistry } from './registry/registry.ts';
+import type { FastPaths } from './runtime.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';
@@ -17,12 +17,14 @@ import type { Router } from './mirror/router.ts';
 export interface AppParts {
   logger: Logger;
   metrics: Metrics;
-  /** Resolves when the registry can serve: storage reachable, keys loaded. */
+  /** Resolves when the registry can serve: storage reachable, writable and not full. Bounded in time (storage/create.ts). */
   readiness: () => Promise<void>;
   fastPaths?: FastPaths | undefined;
   auth?: Auth | undefined;
   /** The stored registry `registry` decorates (itself without a mirror), which the UI browses. */
   stored: StoredRegistry;
+  /** Opens each request's trace span, when OpenTelemetry is on: outermost, so the request log sees it. */
+  traceRequests?: MiddlewareHandler | undefined;
   /** With a mirror and the UI on: the mirror's router, and where its activity is counted for the UI. */
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
 }
@@ -37,6 +39,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
   const app = new Hono();
   const text = { 'Content-Type': 'text/plain; charset=UTF-8' };
   const logFailure = (e: unknown, c: Context): void => logger.error('request failed', { method: c.req.method, path: c.req.path, ...errorFields(e) });
+  if (parts.traceRequests) app.use('*', parts.traceRequests);
   const { mirror } = parts;
   const onMirrorAnswer = mirror
     ? (repository: string, outcome: string): void => {
@@ -51,8 +54,9 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
       await parts.readiness();
       return sendText(c, 200, text, 'ready');
     } catch (e) {
+      // The log gets the detail; the probe's body says what, never where (no keys, paths, hosts).
       logger.warn('not ready', errorFields(e));
-      return sendText(c, 503, text, `not ready: ${e instanceof Error ? e.message : String(e)}`);
+      return sendText(c, 503, text, `not ready: ${toOciError(e).message}`);
     }
   });
   if (config.metrics.enabled && config.metrics.listen === undefined) {

@@ -2,25 +2,27 @@ import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { createAuth } from './auth/create.ts';
 import { millis, seconds } from './config/duration.ts';
-import type { FastPaths } from './http/options.ts';
 import { withCache } from './cache/driver.ts';
 import { createMirror } from './mirror/create.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { maintenanceFor } from './maintenance/start.ts';
-import { StoredRegistry, type Registry } from './registry/registry.ts';
+import { keyKind, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
+import { telemetryFor } from './observability/otel/start.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
+import type { RequestEdge } from './runtime.ts';
 import { MirrorActivity } from './ui/activity.ts';
 
 export { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './schema.ts';
 export type { Duration } from './config/duration.ts';
 export type { Driver, ObjectInfo } from './storage/driver.ts';
+export { StorageError, type StorageErrorKind } from './storage/errors.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { StoredRegistry, type Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';
-export type { FastPaths, FileRange, FileResponder } from './http/options.ts';
+export type { ConnectionLimits, FastPaths, FileRange, FileResponder, RequestEdge, Runtime, RunningServer, ServeOptions } from './runtime.ts';
 
 export interface BerthRegistry {
   /** The Hono app serving `/v2/...`; mount it in another Hono app or serve it as it is. */
@@ -35,7 +37,8 @@ export interface BerthRegistry {
   metrics: Metrics;
   /**
    * Stops what the registry started: maintenance (its timers and the pass running, which is cut
-   * short), the mirror's upstream connections, the storage client. Until then the process stays alive.
+   * short), the mirror's upstream connections, the storage client; then sends the telemetry still
+   * pending. Until then the process stays alive.
    */
   close(): Promise<void>;
 }
@@ -43,13 +46,16 @@ export interface BerthRegistry {
 /**
  * Builds a registry from a configuration (defaults fill what is left out) and, once storage is
  * ready, starts the maintenance the configuration asks for (upload purge, `gc.interval`, mirror
- * retention). The returned app has no knowledge of the runtime serving it.
+ * retention). The returned app knows of the runtime serving it only what `opts.runtime` tells it
+ * (src/runtime.ts): the client address of a request, for auth's per-address throttle, and fast paths.
  */
-export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; fastPaths?: FastPaths } = {}): BerthRegistry {
+export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
   const config = parseConfig(input);
-  const logger = opts.logger ?? createLogger(config.log.level);
   const storage = createStorage(config.storage);
   const metrics = new Metrics();
+  const baseLogger = opts.logger ?? createLogger(config.log.level);
+  const telemetry = telemetryFor(config.otel, { logger: baseLogger, metricsText: () => metrics.text(), keyKind });
+  const logger = telemetry ? telemetry.logger(baseLogger) : baseLogger;
   // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
   // upstreams are configured.
   const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? seconds(2) : millis(0)) };
@@ -64,19 +70,22 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     : metrics.upstreamRequest;
   const mirror = createMirror(config.mirror, stored, observe);
   const registry: Registry = mirror?.registry ?? stored;
-  const auth = createAuth(config.auth, config.storage.fs?.root, logger);
+  const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
+  const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
   const inner = createApp(registry, config, {
     logger,
     metrics,
     readiness: storage.check,
-    fastPaths: opts.fastPaths,
+    fastPaths: opts.runtime?.fastPaths,
     auth,
     stored,
+    traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
   });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
-  const ready = auth ? storage.ready.then(() => auth.ready) : storage.ready;
+  const usable = auth ? storage.ready.then(() => auth.ready) : storage.ready;
+  const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
   const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
   storage.ready.then(() => maintenance.start(), () => undefined);
@@ -85,6 +94,8 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     await mirror?.close();
     await auth?.close();
     storage.close();
+    // Last, so that what the others logged or traced while stopping is sent too.
+    await telemetry?.close();
   };
   return { app, registry, config, ready, storage: storage.describe, metrics, close };
 }

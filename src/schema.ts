@@ -6,10 +6,12 @@
 import { z } from 'zod';
 import { authSchema } from './auth/schema.ts';
 import { cacheSchema } from './cache/schema.ts';
+import { serverSchema } from './cli/schema.ts';
 import { listen } from './config/listen.ts';
 import { ConfigError, loadConfig as load, parseConfig as parse, type ConfigSources } from './config/load.ts';
 import { mirrorSchema } from './mirror/schema.ts';
 import { observabilitySchemas } from './observability/schema.ts';
+import { otelSchema, withOtelEnvironment } from './observability/otel/schema.ts';
 import { registrySchemas } from './registry/schema.ts';
 import { storageSchema } from './storage/schema.ts';
 import { uiSchema } from './ui/schema.ts';
@@ -24,6 +26,7 @@ const parsedMark: unique symbol = Symbol('berth.config.parsed');
 export const configSchema = z
   .object({
     listen: listen.default('0.0.0.0:5000').describe('Address the server listens on.'),
+    server: serverSchema,
     storage: storageSchema.prefault({}),
     manifests: registrySchemas.manifests,
     uploads: registrySchemas.uploads,
@@ -35,6 +38,7 @@ export const configSchema = z
     metrics: observabilitySchemas.metrics,
     gc: registrySchemas.gc,
     log: observabilitySchemas.log,
+    otel: otelSchema,
   })
   .strict()
   .transform((c) => ({ ...c, [parsedMark]: true as const }));
@@ -53,4 +57,6 @@ export function parseConfig(input: unknown, origin?: string): Config {
 }
 
 /** Reads file, environment and flags, in rising precedence, into one validated config. */
-export const loadConfig = (sources: ConfigSources): Promise<Config> => load(configSchema, sources);
+export const loadConfig = (sources: ConfigSources): Promise<Config> =>
+  // The standard OTEL_* variables are read as the `otel.*` keys they name (an explicit BERTH_OTEL__* wins).
+  load(configSchema, sources.env ? { ...sources, env: withOtelEnvironment(sources.env) } : sources);

@@ -156,6 +156,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'tags list ?n=2 → Link rel="next" (RFC 8288) while more remain; following it yields every tag',
+    level: 'optional',
     async run(ctx) {
       const repo = await pushTaggedRepo(ctx);
       let reply = await listTags(ctx, repo, { n: '2' });
@@ -212,6 +213,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'catalog GET /v2/_catalog lists pushed repositories (Docker API; not in the spec endpoint table)',
+    level: 'berth',
     async run(ctx) {
       const repos = [ctx.repo('catalog'), ctx.repo('catalog')];
       for (const repo of repos) await pushImage(ctx, repo);
@@ -229,6 +231,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'catalog ?n=1 → one repository and a Link rel="next" header',
+    level: 'berth',
     async run(ctx) {
       for (const label of ['catalog-a', 'catalog-b']) await pushImage(ctx, ctx.repo(label));
       const reply = await ctx.client.request('GET', paths.catalog, { query: { n: '1' } });
@@ -239,6 +242,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'referrers → 200 OCI index listing the manifests whose subject is the digest (end-12a)',
+    level: 'optional',
     async run(ctx) {
       const graph = await pushReferrerGraph(ctx);
       const entries = referrersOf(await getReferrers(ctx, graph.repo, graph.subject.digest));
@@ -249,6 +253,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'referrers entries carry mediaType, digest, size, artifactType and the annotations',
+    level: 'optional',
     async run(ctx) {
       const graph = await pushReferrerGraph(ctx);
       const entry = entryFor(referrersOf(await getReferrers(ctx, graph.repo, graph.subject.digest)), graph.sbom, 'sbom referrer');
@@ -264,6 +269,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'referrers artifactType falls back to config.mediaType when the manifest has none',
+    level: 'optional',
     async run(ctx) {
       const graph = await pushReferrerGraph(ctx);
       const entry = entryFor(referrersOf(await getReferrers(ctx, graph.repo, graph.subject.digest)), graph.signature, 'signature referrer');
@@ -275,6 +281,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'referrers ?artifactType= → only matching entries and OCI-Filters-Applied: artifactType (end-12b)',
+    level: 'optional',
     async run(ctx) {
       const graph = await pushReferrerGraph(ctx);
       const reply = await getReferrers(ctx, graph.repo, graph.subject.digest, { artifactType: SBOM_TYPE });
@@ -286,6 +293,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'referrers of a digest nothing refers to → 200 with an empty manifests list (never 404)',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('referrers');
       const { manifest } = await pushImage(ctx, repo);
@@ -297,6 +305,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'referrers with a malformed digest → 400',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('referrers');
       await pushImage(ctx, repo);
@@ -305,6 +314,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'referrers lists an index with a subject, without artifactType when the index has none',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('referrers');
       const { manifest: subject } = await pushImage(ctx, repo, { tag: 'subject' });
@@ -318,6 +328,7 @@ export const discoveryCases: CaseDefinition[] = [
   },
   {
     name: 'referrers lists a manifest whose subject was never pushed',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('referrers');
       const config = emptyConfig();

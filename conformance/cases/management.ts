@@ -24,6 +24,7 @@ function deleteManifest(ctx: CaseContext, repo: string, reference: string): Prom
 export const managementCases: CaseDefinition[] = [
   {
     name: 'DELETE tag → 202; the tag then 404s, the manifest is still pullable by digest (end-9)',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('delete-tag');
       const { manifest } = await pushImage(ctx, repo, { tag: 'doomed' });
@@ -34,6 +35,7 @@ export const managementCases: CaseDefinition[] = [
   },
   {
     name: 'deleted tag disappears from the tags list',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('delete-tag');
       const { manifest } = await pushImage(ctx, repo, { tag: 'keep' });
@@ -47,6 +49,7 @@ export const managementCases: CaseDefinition[] = [
   },
   {
     name: 'DELETE manifest by digest → 202; it and its tags then 404 MANIFEST_UNKNOWN (end-9)',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('delete-manifest');
       const { manifest } = await pushImage(ctx, repo, { tag: 'tagged' });
@@ -57,6 +60,7 @@ export const managementCases: CaseDefinition[] = [
   },
   {
     name: 'DELETE blob → 202, then GET → 404 BLOB_UNKNOWN (end-10)',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('delete-blob');
       const blob = randomBlob(512);
@@ -68,6 +72,7 @@ export const managementCases: CaseDefinition[] = [
   },
   {
     name: "deleted manifest disappears from its subject's referrers list",
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('delete-referrer');
       const { manifest: subject } = await pushImage(ctx, repo, { tag: 'subject' });
@@ -91,6 +96,7 @@ export const managementCases: CaseDefinition[] = [
   },
   {
     name: 'DELETE of an unknown manifest digest → 404 MANIFEST_UNKNOWN',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('delete-unknown');
       await pushImage(ctx, repo, { tag: 'present' });
@@ -99,6 +105,7 @@ export const managementCases: CaseDefinition[] = [
   },
   {
     name: 'DELETE of an unknown tag → 404 MANIFEST_UNKNOWN',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('delete-unknown');
       await pushImage(ctx, repo, { tag: 'present' });
@@ -107,6 +114,7 @@ export const managementCases: CaseDefinition[] = [
   },
   {
     name: 'DELETE of an unknown blob → 404 BLOB_UNKNOWN',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('delete-unknown');
       await pushBlob(ctx, repo, randomBlob(16));
@@ -115,6 +123,7 @@ export const managementCases: CaseDefinition[] = [
   },
   {
     name: 'DELETE manifest in an unknown repository → 404 NAME_UNKNOWN or MANIFEST_UNKNOWN',
+    level: 'optional',
     async run(ctx) {
       expectError(await deleteManifest(ctx, ctx.repo('never-pushed'), unknownDigest()), 404, 'NAME_UNKNOWN', 'MANIFEST_UNKNOWN');
     },

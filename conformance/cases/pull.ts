@@ -196,6 +196,7 @@ export const pullCases: CaseDefinition[] = [
   },
   {
     name: 'blob Range bytes=0-9 → 206, Content-Range bytes 0-9/size',
+    level: 'optional',
     async run(ctx) {
       const { repo, blob } = await pushRangeBlob(ctx);
       const reply = await rangeGet(ctx, repo, blob, '0-9');
@@ -205,6 +206,7 @@ export const pullCases: CaseDefinition[] = [
   },
   {
     name: 'blob Range bytes=10- (open-ended) → 206 with the rest of the blob',
+    level: 'optional',
     async run(ctx) {
       const { repo, blob } = await pushRangeBlob(ctx);
       expectPartial(await rangeGet(ctx, repo, blob, '10-'), blob, 10, blob.size - 1);
@@ -212,6 +214,7 @@ export const pullCases: CaseDefinition[] = [
   },
   {
     name: 'blob Range bytes=-5 (suffix) → 206 with the last 5 bytes',
+    level: 'optional',
     async run(ctx) {
       const { repo, blob } = await pushRangeBlob(ctx);
       expectPartial(await rangeGet(ctx, repo, blob, '-5'), blob, blob.size - 5, blob.size - 1);
@@ -219,6 +222,7 @@ export const pullCases: CaseDefinition[] = [
   },
   {
     name: 'blob Range with last-pos past the end → 206 clipped to the last byte',
+    level: 'optional',
     async run(ctx) {
       const { repo, blob } = await pushRangeBlob(ctx);
       expectPartial(await rangeGet(ctx, repo, blob, `90-${blob.size * 10}`), blob, 90, blob.size - 1);
@@ -226,6 +230,7 @@ export const pullCases: CaseDefinition[] = [
   },
   {
     name: 'blob Range bytes=size- (unsatisfiable) → 416 with Content-Range bytes */size',
+    level: 'optional',
     async run(ctx) {
       const { repo, blob } = await pushRangeBlob(ctx);
       const reply = await rangeGet(ctx, repo, blob, `${blob.size}-`);
@@ -237,6 +242,7 @@ export const pullCases: CaseDefinition[] = [
   },
   {
     name: 'GET blob by sha512 digest → 200, exact bytes, sha512 Docker-Content-Digest',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('sha512');
       const blob = randomBlob(512, 'sha512');
@@ -253,7 +259,8 @@ export const pullCases: CaseDefinition[] = [
   {
     // The spec only promises 404 for content that is not found and lists DIGEST_INVALID without
     // tying it to GET; answering 400 for a digest that cannot be parsed is berth's own rule.
-    name: '[berth rule] GET blob with a malformed digest → 400 DIGEST_INVALID',
+    name: 'GET blob with a malformed digest → 400 DIGEST_INVALID',
+    level: 'berth',
     async run(ctx) {
       const repo = ctx.repo('pull');
       await pushBlob(ctx, repo, randomBlob(16));
@@ -261,7 +268,8 @@ export const pullCases: CaseDefinition[] = [
     },
   },
   {
-    name: '[berth rule] GET blob with an unsupported digest algorithm (sha1) → 400 DIGEST_INVALID',
+    name: 'GET blob with an unsupported digest algorithm (sha1) → 400 DIGEST_INVALID',
+    level: 'berth',
     async run(ctx) {
       const repo = ctx.repo('pull');
       await pushBlob(ctx, repo, randomBlob(16));
@@ -269,7 +277,8 @@ export const pullCases: CaseDefinition[] = [
     },
   },
   {
-    name: '[berth rule] GET manifest with a malformed digest → 400 DIGEST_INVALID',
+    name: 'GET manifest with a malformed digest → 400 DIGEST_INVALID',
+    level: 'berth',
     async run(ctx) {
       const repo = ctx.repo('pull');
       await pushImage(ctx, repo, { tag: 'known' });

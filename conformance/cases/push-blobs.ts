@@ -60,31 +60,48 @@ async function startChunkedSession(ctx: CaseContext, repo: string, algorithm: Di
   return { upload, chunk, blob: randomBlob(chunk * 3 - 5, algorithm) };
 }
 
-function unknownUploadCase(method: 'GET' | 'PATCH' | 'PUT' | 'DELETE'): CaseDefinition {
+type UploadMethod = 'GET' | 'PATCH' | 'PUT' | 'DELETE';
+
+/** `method` on an upload id the registry never handed out (in a repository that exists). */
+async function onUnknownUpload(ctx: CaseContext, method: UploadMethod): Promise<Reply> {
+  const repo = ctx.repo('uploads');
+  await pushBlob(ctx, repo, randomBlob(16));
+  const target = paths.upload(repo, randomUUID());
+  const blob = randomBlob(16);
+  const options =
+    method === 'PATCH'
+      ? { body: blob.bytes, headers: { ...octetStream, 'Content-Range': `0-${blob.size - 1}` } }
+      : method === 'PUT'
+        ? { body: blob.bytes, headers: octetStream, query: { digest: blob.digest } }
+        : {};
+  const reply = await ctx.client.request(method, target, options);
+  // Whatever it answered, a PUT must not have made a blob out of a session that never existed.
+  if (method === 'PUT') expectStatus(await ctx.client.request('HEAD', paths.blob(repo, blob.digest)), 404);
+  return reply;
+}
+
+/** Spec: end-5, end-6, end-13 and end-14 fail with 404; the spec ties no error code to it. */
+function unknownUploadCase(method: UploadMethod): CaseDefinition {
   return {
-    name: `${method} on an unknown upload id → 404 BLOB_UPLOAD_UNKNOWN`,
+    name: `${method} on an unknown upload id → 404 with the error envelope`,
     async run(ctx) {
-      const repo = ctx.repo('uploads');
-      await pushBlob(ctx, repo, randomBlob(16));
-      const target = paths.upload(repo, randomUUID());
-      const blob = randomBlob(16);
-      const options =
-        method === 'PATCH'
-          ? { body: blob.bytes, headers: { ...octetStream, 'Content-Range': `0-${blob.size - 1}` } }
-          : method === 'PUT'
-            ? { body: blob.bytes, headers: octetStream, query: { digest: blob.digest } }
-            : {};
-      expectError(await ctx.client.request(method, target, options), 404, 'BLOB_UPLOAD_UNKNOWN');
+      expectError(await onUnknownUpload(ctx, method), 404);
     },
   };
 }
 
+const uploadMethods: readonly UploadMethod[] = ['GET', 'PATCH', 'PUT', 'DELETE'];
+
 const blobUploadCases: CaseDefinition[] = [
   {
-    name: 'POST /blobs/uploads/ → 202 with Location (end-4a)',
+    name: 'POST /blobs/uploads/ → 202 with a Location that takes the upload (end-4a)',
     async run(ctx) {
-      const { reply } = await startUpload(ctx, ctx.repo('upload'));
-      expectHeader(reply, 'Location', /\S/);
+      const repo = ctx.repo('upload');
+      const { location } = await startUpload(ctx, repo);
+      // The Location is only right if the upload it names works: finish it there and pull the blob.
+      const blob = randomBlob(1024);
+      const reply = await ctx.client.request('PUT', withDigest(location, blob.digest), { body: blob.bytes, headers: octetStream });
+      await expectBlobCreated(ctx, reply, repo, blob);
     },
   },
   {
@@ -142,18 +159,24 @@ const blobUploadCases: CaseDefinition[] = [
       const status = await ctx.client.request('GET', location);
       expectStatus(status, 204);
       expectHeader(status, 'Range', `0-${chunk - 1}`);
-      expectHeader(status, 'Location', /\S/);
+      // The status's Location continues the same upload: the rest goes there and the blob is whole.
+      const resumed = await patchInChunks(ctx, locationOf(ctx.client, status), blob, chunk, chunk);
+      await expectBlobCreated(ctx, await closeUpload(ctx, resumed, blob.digest), repo, blob);
     },
   },
   {
     name: 'GET status of a new upload (no bytes yet) → 204 with Location and Range headers (end-13)',
     async run(ctx) {
-      const { location } = await startUpload(ctx, ctx.repo('status'));
+      const repo = ctx.repo('status');
+      const { location } = await startUpload(ctx, repo);
       const status = await ctx.client.request('GET', location);
       expectStatus(status, 204);
-      expectHeader(status, 'Location', /\S/);
       // The spec does not say how to write "nothing yet" (0-0 is Docker's habit), only that Range is there.
       expectHeader(status, 'Range', /^0-\d+$/);
+      // Nothing was received: the whole blob still goes to the status's Location, from byte 0.
+      const blob = randomBlob(700);
+      const reply = await ctx.client.request('PUT', withDigest(locationOf(ctx.client, status), blob.digest), { body: blob.bytes, headers: octetStream });
+      await expectBlobCreated(ctx, reply, repo, blob);
     },
   },
   {
@@ -193,19 +216,24 @@ const blobUploadCases: CaseDefinition[] = [
     },
   },
   {
-    name: 'OCI-Chunk-Min-Length on POST, when present, is a positive integer',
+    name: 'chunks of the advertised OCI-Chunk-Min-Length (a positive integer, when present) → 201, the blob is whole',
+    level: 'optional',
     async run(ctx) {
-      const { reply } = await startUpload(ctx, ctx.repo('chunk-min'));
-      const value = reply.header('OCI-Chunk-Min-Length');
-      if (value === null) {
-        ctx.note('not advertised (optional)');
-        return;
-      }
-      check(/^[1-9][0-9]*$/.test(value.trim()), `OCI-Chunk-Min-Length is "${value}", expected a positive integer`);
+      const repo = ctx.repo('chunk-min');
+      const upload = await startUpload(ctx, repo);
+      const value = upload.reply.header('OCI-Chunk-Min-Length');
+      if (value === null) ctx.note('not advertised (optional)');
+      else check(/^[1-9][0-9]*$/.test(value.trim()), `OCI-Chunk-Min-Length is "${value}", expected a positive integer`);
+      // Chunks of exactly the advertised size (the smallest the registry asks for), then a short last one.
+      const chunk = value === null ? DEFAULT_CHUNK : Number(value.trim());
+      const blob = randomBlob(chunk * 2 + 7);
+      const location = await patchInChunks(ctx, upload.location, blob, chunk);
+      await expectBlobCreated(ctx, await closeUpload(ctx, location, blob.digest), repo, blob);
     },
   },
   {
     name: 'streamed PATCH without Content-Range, then PUT → 201 (Docker client flow)',
+    level: 'berth',
     async run(ctx) {
       const repo = ctx.repo('streamed');
       const blob = randomBlob(3000);
@@ -264,6 +292,7 @@ const blobUploadCases: CaseDefinition[] = [
   },
   {
     name: 'POST then PUT with a sha512 digest → 201 with the sha512 Docker-Content-Digest',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('sha512');
       const blob = randomBlob(2048, 'sha512');
@@ -274,6 +303,7 @@ const blobUploadCases: CaseDefinition[] = [
   },
   {
     name: 'POST ?digest-algorithm=sha512 (end-4c), chunked PATCH, PUT with the sha512 digest → 201',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('sha512');
       const { upload, chunk, blob } = await startChunkedSession(ctx, repo, 'sha512', { 'digest-algorithm': 'sha512' });
@@ -282,7 +312,8 @@ const blobUploadCases: CaseDefinition[] = [
     },
   },
   {
-    name: '[berth rule] POST ?digest-algorithm=sha1 (unsupported) → 400 DIGEST_INVALID',
+    name: 'POST ?digest-algorithm=sha1 (unsupported) → 400 DIGEST_INVALID',
+    level: 'berth',
     async run(ctx) {
       const repo = ctx.repo('unsupported-alg');
       const reply = await ctx.client.request('POST', paths.uploads(repo), { body: new Uint8Array(0), query: { 'digest-algorithm': 'sha1' } });
@@ -291,7 +322,8 @@ const blobUploadCases: CaseDefinition[] = [
     },
   },
   {
-    name: 'closing PUT with an unsupported digest algorithm (sha1) → 400 (SHOULD) DIGEST_INVALID (berth\'s code)',
+    name: 'closing PUT with an unsupported digest algorithm (sha1) → 400 (SHOULD), DIGEST_INVALID',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('unsupported-alg');
       const blob = randomBlob(256);
@@ -310,10 +342,15 @@ const blobUploadCases: CaseDefinition[] = [
       expectError(await ctx.client.request('GET', location), 404, 'BLOB_UPLOAD_UNKNOWN');
     },
   },
-  unknownUploadCase('GET'),
-  unknownUploadCase('PATCH'),
-  unknownUploadCase('PUT'),
-  unknownUploadCase('DELETE'),
+  ...uploadMethods.map(unknownUploadCase),
+  {
+    // The code table has BLOB_UPLOAD_UNKNOWN for exactly this; distribution answers BLOB_UPLOAD_INVALID.
+    name: 'GET, PATCH, PUT and DELETE on an unknown upload id → BLOB_UPLOAD_UNKNOWN',
+    level: 'berth',
+    async run(ctx) {
+      for (const method of uploadMethods) expectError(await onUnknownUpload(ctx, method), 404, 'BLOB_UPLOAD_UNKNOWN');
+    },
+  },
 ];
 
 const mountCases: CaseDefinition[] = [
@@ -359,8 +396,11 @@ const mountCases: CaseDefinition[] = [
       await pushBlob(ctx, source, blob);
       const reply = await ctx.client.request('POST', paths.uploads(target), { body: new Uint8Array(0), query: { mount: blob.digest } });
       if (reply.status === 202) {
+        // Spec: a registry that does not mount SHOULD answer 202 and start an upload; it must take the blob.
         const location = locationOf(ctx.client, reply);
         ctx.cleanup(() => ctx.client.request('DELETE', location));
+        const put = await ctx.client.request('PUT', withDigest(location, blob.digest), { body: blob.bytes, headers: octetStream });
+        await expectBlobCreated(ctx, put, target, blob);
         ctx.note('no anonymous mount: 202 + upload session (the spec makes `from`-less mounts optional)');
         return;
       }

@@ -96,7 +96,8 @@ export const manifestPushCases: CaseDefinition[] = [
   {
     // Spec: a registry MAY reject a manifest whose blobs are missing; if it does, the code MUST be
     // MANIFEST_BLOB_UNKNOWN. berth rejects, so accepting (201) is reported as a failure here.
-    name: 'manifest referencing a missing blob → 400 MANIFEST_BLOB_UNKNOWN (spec: MAY reject; berth does)',
+    name: 'manifest referencing a missing blob → 400 MANIFEST_BLOB_UNKNOWN (spec: MAY reject)',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('manifest');
       const config = imageConfig();
@@ -120,7 +121,8 @@ export const manifestPushCases: CaseDefinition[] = [
     },
   },
   {
-    name: '[berth rule] manifest PUT to an invalid tag ("-bad") → 400',
+    name: 'manifest PUT to an invalid tag ("-bad") → 400',
+    level: 'berth',
     async run(ctx) {
       const repo = ctx.repo('manifest');
       const config = imageConfig();
@@ -133,7 +135,8 @@ export const manifestPushCases: CaseDefinition[] = [
     },
   },
   {
-    name: '[berth rule] upload to an invalid repository name (upper case) → 400 NAME_INVALID',
+    name: 'upload to an invalid repository name (upper case) → 400 NAME_INVALID',
+    level: 'berth',
     async run(ctx) {
       const reply = await ctx.client.request('POST', paths.uploads(`${ctx.repo('name')}/Upper`), { body: new Uint8Array(0) });
       if (reply.status === 202) ctx.cleanup(() => ctx.client.request('DELETE', locationOf(ctx.client, reply)));
@@ -141,7 +144,8 @@ export const manifestPushCases: CaseDefinition[] = [
     },
   },
   {
-    name: 'manifest PUT by digest ?tag=a&tag=b → 201, OCI-Tag for each tag, both tags resolve (spec: MAY; berth does)',
+    name: 'manifest PUT by digest ?tag=a&tag=b → 201, OCI-Tag for each tag, both tags resolve (spec: MAY)',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('tag-params');
       const config = imageConfig();
@@ -161,7 +165,8 @@ export const manifestPushCases: CaseDefinition[] = [
     },
   },
   {
-    name: 'manifest with a subject → 201 with OCI-Subject = the subject digest (subject need not exist)',
+    name: 'manifest with a subject → 201 with OCI-Subject = the subject digest (subject need not exist; with the referrers API)',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('subject');
       const config = emptyConfig();
@@ -223,6 +228,7 @@ export const manifestPushCases: CaseDefinition[] = [
   },
   {
     name: 'manifest PUT by sha512 digest → 201; pullable by that digest',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('sha512');
       const config = imageConfig();
@@ -232,7 +238,8 @@ export const manifestPushCases: CaseDefinition[] = [
     },
   },
   {
-    name: '[SHOULD] manifest of exactly 4 MiB → 201 (registries should accept at least 4 MiB)',
+    name: 'manifest of exactly 4 MiB → 201 (registries SHOULD accept at least 4 MiB)',
+    level: 'optional',
     async run(ctx) {
       const repo = ctx.repo('large');
       const config = imageConfig();
@@ -242,7 +249,8 @@ export const manifestPushCases: CaseDefinition[] = [
     },
   },
   {
-    name: '[SHOULD] manifest of 4 MiB + 1 byte → 413 (berth default limit)',
+    name: 'manifest of 4 MiB + 1 byte → 413 (berth\'s default limit)',
+    level: 'berth',
     async run(ctx) {
       const repo = ctx.repo('large');
       const config = imageConfig();

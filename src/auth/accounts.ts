@@ -3,7 +3,6 @@
  * users, failed-login throttle and rules as the API, so one policy decides everywhere.
  */
 import type { Context } from 'hono';
-import { clientAddress } from './address.ts';
 import type { Login, LoginResult } from './login.ts';
 import type { Rules } from './rules.ts';
 import type { RepositoryAction } from './scope.ts';
@@ -23,12 +22,12 @@ export interface Accounts {
   mayListCatalog(user: string | undefined): boolean;
 }
 
-export function accounts(parts: { login: Login; users: UserStore; rules: Rules; ready: () => Promise<void>; trustForwardedFor: boolean }): Accounts {
+export function accounts(parts: { login: Login; users: UserStore; rules: Rules; ready: () => Promise<void>; clientAddress: (c: Context) => string }): Accounts {
   const { login, users, rules } = parts;
   return {
     async login(user, password, c) {
       await parts.ready();
-      return login.check({ user, password }, clientAddress(c, parts.trustForwardedFor));
+      return login.check({ user, password }, parts.clientAddress(c));
     },
     stamp: (user) => users.passwordEpoch(user),
     actions: (user, name) => rules.actions(rules.principal(user), name),

@@ -1,29 +1,20 @@
 import type { Context } from 'hono';
+import type { Runtime } from '../runtime.ts';
+
+/** How the runtime serving a request tells its client's address (src/runtime.ts). */
+export type PeerAddress = Runtime['clientAddress'];
 
 /**
- * The client's address, for throttling. Each runtime hands its connection info to `fetch` as the
- * env: @hono/node-server `{ incoming }`, Bun the server (`requestIP`), Deno `{ remoteAddr }`. Read by
- * shape, so no runtime global is touched. Behind a proxy, X-Forwarded-For's last entry (the one the
- * proxy added) when trusted.
+ * The client's address, for throttling: as the runtime saw the connection, or behind a proxy,
+ * X-Forwarded-For's last entry (the one the proxy added) when trusted. 'unknown' when neither
+ * tells (berth mounted in another server that passed no `clientAddress`).
  */
-export function clientAddress(c: Context, trustForwardedFor: boolean): string {
-  if (trustForwardedFor) {
-    const last = c.req.header('X-Forwarded-For')?.split(',').at(-1)?.trim();
-    if (last) return last;
-  }
-  const env = c.env as Record<string, unknown> | undefined;
-  try {
-    const incoming = env?.incoming as { socket?: { remoteAddress?: string } } | undefined;
-    if (incoming?.socket?.remoteAddress) return incoming.socket.remoteAddress;
-    const requestIP = (env as { requestIP?: (r: Request) => { address?: string } | null } | undefined)?.requestIP;
-    if (typeof requestIP === 'function') {
-      const ip = requestIP.call(env, c.req.raw)?.address;
-      if (ip) return ip;
+export function clientAddressOf(peer: PeerAddress | undefined, trustForwardedFor: boolean): (c: Context) => string {
+  return (c) => {
+    if (trustForwardedFor) {
+      const last = c.req.header('X-Forwarded-For')?.split(',').at(-1)?.trim();
+      if (last) return last;
     }
-    const remote = env?.remoteAddr as { hostname?: string } | undefined;
-    if (remote?.hostname) return remote.hostname;
-  } catch {
-    // An env of another shape: fall through.
-  }
-  return 'unknown';
+    return peer?.(c) || 'unknown';
+  };
 }

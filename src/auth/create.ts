@@ -2,6 +2,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from '../observability/log.ts';
 import { accounts, type Accounts } from './accounts.ts';
+import { clientAddressOf, type PeerAddress } from './address.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 import { Login } from './login.ts';
 import { PasswordChecker } from './passwords.ts';
@@ -29,8 +30,9 @@ export interface Auth {
 /**
  * Access control for the `auth:` block, or undefined when it is off (`mode: none`). A generated
  * token key is kept in `dataDir` (local-disk storage); without one, `token.key` is required.
+ * `peer` tells the client address of a request, for the per-address login throttle.
  */
-export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger: Logger): Auth | undefined {
+export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger: Logger, peer?: PeerAddress): Auth | undefined {
   if (cfg.mode === 'none') return undefined;
   const rules = new Rules(cfg.rules, cfg.groups);
   const passwords = new PasswordChecker(logger);
@@ -42,14 +44,15 @@ export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger:
     maxDelay: t.maxDelay,
   });
   const login = new Login(users, throttle, logger);
+  const clientAddress = clientAddressOf(peer, t.trustForwardedFor);
   const routes = new Hono();
 
   if (cfg.mode === 'basic') {
     const ready = users.init();
     // Reported by whoever awaits `ready` (perhaps only after storage is ready): not an unhandled rejection.
     ready.catch(() => undefined);
-    const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, trustForwardedFor: t.trustForwardedFor });
-    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }), close: () => passwords.close() };
+    const gate = basicGate({ realm: cfg.basic.realm, rules, login, ready: () => ready, clientAddress });
+    return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, clientAddress }), close: () => passwords.close() };
   }
 
   const keys = (async (): Promise<{ key: SigningKey; verifier: TokenVerifier }> => {
@@ -86,12 +89,12 @@ export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger:
       rules,
       users,
       login,
-      trustForwardedFor: t.trustForwardedFor,
+      clientAddress,
       keys: () => keys,
       logger,
     }),
   );
   const ready = keys.then(() => undefined);
   ready.catch(() => undefined);
-  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, trustForwardedFor: t.trustForwardedFor }), close: () => passwords.close() };
+  return { gate, routes, ready, accounts: accounts({ login, users, rules, ready: () => ready, clientAddress }), close: () => passwords.close() };
 }

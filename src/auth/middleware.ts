@@ -6,7 +6,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { OciError } from '../oci/errors.ts';
 import type { Logger } from '../observability/log.ts';
-import { clientAddress } from './address.ts';
 import { basicChallenge, bearerChallenge, denied, externalOrigin, unauthorized } from './challenge.ts';
 import '../observability/context.ts';
 import { parseBasic, type Login } from './login.ts';
@@ -72,7 +71,8 @@ export interface BasicGateOptions {
   rules: Rules;
   login: Login;
   ready: () => Promise<void>;
-  trustForwardedFor: boolean;
+  /** The client's address of a request, for the per-address login throttle. */
+  clientAddress: (c: Context) => string;
 }
 
 /**
@@ -90,7 +90,7 @@ export function basicGate(opts: BasicGateOptions): MiddlewareHandler {
     if (creds === 'invalid' || (header !== undefined && creds === undefined)) throw challenge('invalid credentials');
     let principal: Principal = anonymous;
     if (creds !== undefined) {
-      const result = await opts.login.check(creds, clientAddress(c, opts.trustForwardedFor));
+      const result = await opts.login.check(creds, opts.clientAddress(c));
       if (!result.ok) throw result.throttled ?? challenge('invalid credentials');
       principal = opts.rules.principal(result.user);
       c.set('user', result.user);

@@ -9,7 +9,6 @@ import type { Duration } from '../config/duration.ts';
 import { OciError } from '../oci/errors.ts';
 import { sendText } from '../observability/context.ts';
 import type { Logger } from '../observability/log.ts';
-import { clientAddress } from './address.ts';
 import { basicChallenge } from './challenge.ts';
 import type { SigningKey } from './keys.ts';
 import { parseBasic, type Login } from './login.ts';
@@ -27,7 +26,8 @@ export interface TokenServiceOptions {
   rules: Rules;
   users: UserStore;
   login: Login;
-  trustForwardedFor: boolean;
+  /** The client's address of a request, for the per-address login throttle. */
+  clientAddress: (c: Context) => string;
   /** Resolves once the key is loaded or generated. */
   keys: () => Promise<{ key: SigningKey; verifier: TokenVerifier }>;
   logger: Logger;
@@ -86,7 +86,7 @@ export function tokenService(opts: TokenServiceOptions): Hono {
       throw new OciError('UNAUTHORIZED', 'invalid credentials', { headers: challenge });
     }
     if (creds !== undefined) {
-      const result = await opts.login.check(creds, clientAddress(c, opts.trustForwardedFor));
+      const result = await opts.login.check(creds, opts.clientAddress(c));
       if (!result.ok) throw result.throttled ?? new OciError('UNAUTHORIZED', 'incorrect username or password', { headers: challenge });
       user = result.user;
     }
@@ -113,7 +113,7 @@ export function tokenService(opts: TokenServiceOptions): Hono {
       const username = field('username');
       const password = field('password');
       if (!username || password === undefined) return oauthError(c, 400, 'invalid_request', 'username and password are required');
-      const result = await opts.login.check({ user: username, password }, clientAddress(c, opts.trustForwardedFor));
+      const result = await opts.login.check({ user: username, password }, opts.clientAddress(c));
       if (!result.ok) {
         if (result.throttled) throw result.throttled;
         return oauthError(c, 400, 'invalid_grant', 'incorrect username or password');

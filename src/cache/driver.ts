@@ -34,6 +34,7 @@ const entryOverhead = 64;
 export class CachingDriver implements Driver {
   readonly name: string;
   readonly localPath?: (key: string) => string;
+  readonly sweep?: () => Promise<number>;
   readonly #inner: Driver;
   readonly #cache: LRUCache<string, Uint8Array<ArrayBuffer>>;
   /**
@@ -47,6 +48,8 @@ export class CachingDriver implements Driver {
     this.#inner = inner;
     this.name = inner.name;
     if (inner.localPath) this.localPath = (key) => inner.localPath!(key);
+    // Temporary files are never cached: nothing to drop.
+    if (inner.sweep) this.sweep = () => inner.sweep!();
     this.#cache = new LRUCache({
       maxSize: Math.max(1, opts.maxBytes),
       // One object may use at most a quarter of the budget, so a few big manifests cannot flush the rest.

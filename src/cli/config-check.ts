@@ -12,13 +12,15 @@ export const configUsage = `  config check FILE   validate a configuration file 
 
 // Values under these keys are credentials: printed as "***" so the output can be pasted anywhere.
 const secretKey = /(password|secret|token|sessiontoken|secretaccesskey)$/i;
+// Every value under these keys may be one (an API key in `otel.headers`).
+const secretMap = /headers$/i;
 
 /** A deep copy with every string under a secret-looking key replaced. */
 export function maskSecrets(value: unknown, key = ''): unknown {
   if (typeof value === 'string') return secretKey.test(key) ? '***' : value;
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, key));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, k)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, secretMap.test(key) ? 'secret' : k)]));
   }
   return value;
 }

@@ -35,7 +35,7 @@ export function summary(r: GcReport, purged: number, dryRun: boolean): string {
   const verb = dryRun ? 'would delete' : 'deleted';
   return [
     `${dryRun ? 'dry run: ' : ''}${r.repositories} repositories checked`,
-    `${verb} ${r.blobsDeleted} blobs (${mib(r.bytesFreed)}), ${r.manifestsDeleted} manifests, ${r.linksDeleted} dangling links, ${purged} stale uploads`,
+    `${verb} ${r.blobsDeleted} blobs (${mib(r.bytesFreed)}), ${r.manifestsDeleted} manifests, ${r.linksDeleted} dangling links, ${purged} stale uploads, ${r.temporariesDeleted} leftover temporary files`,
     `kept ${r.blobsKept} blobs`,
   ].join('\n');
 }

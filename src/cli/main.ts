@@ -4,21 +4,12 @@ import { authUsage, runAuthCommand } from '../auth/cli.ts';
 import { ConfigError, loadConfig } from '../schema.ts';
 import { configUsage, runConfigCheck } from './config-check.ts';
 import { gcUsage, runGc } from './gc.ts';
-import type { FastPaths } from '../http/options.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
 import { metricsApp } from '../observability/metrics-endpoint.ts';
-import { formatAddress, parseListen, type RunningServer, type Serve } from './server.ts';
-
-export interface Runtime {
-  name: string;
-  serve: Serve;
-  env: Record<string, string | undefined>;
-  /** The runtime's fast paths (native file sending, its own request streams), where they pay. */
-  fastPaths?: FastPaths;
-  /** Registers a handler for SIGINT and SIGTERM. */
-  onSignal(handler: (signal: string) => void): void;
-}
+import type { RunningServer, Runtime } from '../runtime.ts';
+import { connectionLimits, formatAddress, parseListen } from './server.ts';
+import { packageVersion } from './version.ts';
 
 /** SIGINT and SIGTERM through node:process (Node and Bun; Deno has its own signal API). */
 export function onProcessSignals(handler: (signal: string) => void): void {
@@ -32,7 +23,8 @@ commands:
     --config FILE        YAML configuration file (env BERTH_CONFIG)
     --listen HOST:PORT   listen address, default 0.0.0.0:5000 (env BERTH_LISTEN)
     --data DIR           local storage directory, default ./data (env BERTH_DATA)
-${authUsage}${gcUsage}${configUsage}  help      show this text
+${authUsage}${gcUsage}${configUsage}  version   print berth's version (also --version)
+  help      show this text
 `;
 
 /** Runs the `berth` command; returns once the server stops, with the exit code. */
@@ -41,6 +33,10 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(usage);
     return command === undefined ? 2 : 0;
+  }
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`berth ${await packageVersion()}\n`);
+    return 0;
   }
   if (command === 'htpasswd' || command === 'keygen') return runAuthCommand(command, rest);
   if (command === 'gc') return runGc(rest, runtime.env);
@@ -79,7 +75,8 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     throw e;
   }
   const logger = createLogger(config.log.level);
-  const berth = createRegistry(config, runtime.fastPaths ? { logger, fastPaths: runtime.fastPaths } : { logger });
+  const limits = connectionLimits(config);
+  const berth = createRegistry(config, { logger, runtime });
   try {
     await berth.ready;
   } catch (e) {
@@ -89,7 +86,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
   }
   let server;
   try {
-    server = await runtime.serve(berth.app, parseListen(config.listen));
+    server = await runtime.serve(berth.app, { ...parseListen(config.listen), limits, logger });
   } catch (e) {
     process.stderr.write(`berth: cannot listen on ${config.listen}: ${e instanceof Error ? e.message : String(e)}\n`);
     await berth.close();
@@ -98,7 +95,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
   let metricsServer: RunningServer | undefined;
   if (config.metrics.enabled && config.metrics.listen !== undefined) {
     try {
-      metricsServer = await runtime.serve(metricsApp(berth.metrics, config.metrics.token), parseListen(config.metrics.listen));
+      metricsServer = await runtime.serve(metricsApp(berth.metrics, config.metrics.token), { ...parseListen(config.metrics.listen), limits, logger });
     } catch (e) {
       process.stderr.write(`berth: cannot listen on ${config.metrics.listen} (metrics.listen): ${e instanceof Error ? e.message : String(e)}\n`);
       await server.close();
@@ -107,12 +104,14 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     }
     logger.info('metrics listening', { url: `${formatAddress(metricsServer.address)}/metrics` });
   }
-  logger.info('listening', { url: formatAddress(server.address), runtime: runtime.name, storage: berth.storage });
+  logger.info('listening', { url: formatAddress(server.address), runtime: runtime.name, version: await packageVersion(), storage: berth.storage });
   await new Promise<void>((resolve) => {
     runtime.onSignal((signal) => {
       logger.info('shutting down', { signal });
       void metricsServer?.close();
-      Promise.all([server.close(), berth.close()])
+      server
+        .close()
+        .then(() => berth.close())
         .catch((e: unknown) => logger.error('shutdown failed', errorFields(e)))
         .finally(resolve);
     });

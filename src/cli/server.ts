@@ -1,19 +1,5 @@
-import type { Hono } from 'hono';
-
-export interface ListenAddress {
-  hostname: string;
-  port: number;
-}
-
-export interface RunningServer {
-  /** Where it actually listens (port 0 is resolved). */
-  address: ListenAddress;
-  /** Stops accepting, lets in-flight requests finish, then resolves. */
-  close(): Promise<void>;
-}
-
-/** How a runtime serves a Hono app; each of `runtimes/` provides one. */
-export type Serve = (app: Hono, address: ListenAddress) => Promise<RunningServer>;
+import type { Config } from '../schema.ts';
+import type { ConnectionLimits, ListenAddress } from '../runtime.ts';
 
 export function parseListen(listen: string): ListenAddress {
   const colon = listen.lastIndexOf(':');
@@ -23,3 +9,9 @@ export function parseListen(listen: string): ListenAddress {
 
 export const formatAddress = ({ hostname, port }: ListenAddress): string =>
   `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
+
+export const connectionLimits = ({ server }: Config): ConnectionLimits => ({
+  idle: server.idleTimeout,
+  headers: server.headersTimeout,
+  bodyIdle: server.bodyIdleTimeout,
+});

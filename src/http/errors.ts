@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { isOciError, OciError } from '../oci/errors.ts';
+import { OciError } from '../oci/errors.ts';
+import { asOciError } from '../registry/failures.ts';
 import { apiVersion, bytes } from './responses.ts';
 
 /** Writes the spec's error envelope for `e`; a HEAD response keeps the status and headers, not the body. */
@@ -12,9 +13,10 @@ export function errorResponse(c: Context, e: OciError): Response {
 
 const utf8 = new TextEncoder();
 
-/** Maps anything thrown by a handler to a response. Only a bug reaches the 500 branch. */
+/** Maps anything thrown by a handler to a response (storage failures: registry/failures.ts). Only a bug reaches the 500 branch. */
 export function toOciError(err: unknown): OciError {
-  if (isOciError(err)) return err;
+  const known = asOciError(err);
+  if (known) return known;
   if (err instanceof HTTPException) {
     return new OciError(err.status >= 500 ? 'UNAVAILABLE' : 'UNSUPPORTED', err.message || 'request rejected', {
       status: err.status,

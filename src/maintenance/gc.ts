@@ -24,6 +24,8 @@ export interface GcReport {
   blobsDeleted: number;
   bytesFreed: number;
   linksDeleted: number;
+  /** Temporary files left by writes a crash cut short. */
+  temporariesDeleted: number;
 }
 
 /**
@@ -35,9 +37,10 @@ export interface GcReport {
  */
 export async function collectGarbage(inventory: Inventory, opts: GcOptions): Promise<GcReport> {
   const keepAfter = (opts.now ?? Date.now()) - opts.graceMs;
+  const temporariesDeleted = opts.dryRun ? 0 : await inventory.temporaries();
   const signal = opts.signal;
   const expired = opts.deleteUntagged ? { ...nothingExpired(), manifests: await untaggedManifests(inventory, keepAfter, signal) } : nothingExpired();
   const report = await sweep(inventory, expired, { repositories: () => true, candidates: 'store' }, { keepAfter, dryRun: opts.dryRun, signal, onProgress: opts.onProgress });
   const { repositories, manifestsDeleted, blobsKept, blobsDeleted, bytesFreed, linksDeleted } = report;
-  return { repositories, manifestsDeleted, blobsKept, blobsDeleted, bytesFreed, linksDeleted };
+  return { repositories, manifestsDeleted, blobsKept, blobsDeleted, bytesFreed, linksDeleted, temporariesDeleted };
 }

@@ -6,7 +6,8 @@ import { nothingExpired, sweep } from './sweep.ts';
 export async function staleUploads(inventory: Inventory, maxAgeMs: number, now: number): Promise<string[]> {
   const stale: string[] = [];
   await forEachBounded(await inventory.uploads(), async (id) => {
-    if (now - (await inventory.uploadStarted(id)) > maxAgeMs) stale.push(id);
+    const started = await inventory.uploadStarted(id);
+    if (started !== undefined && now - started > maxAgeMs) stale.push(id);
   });
   return stale;
 }

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { digestBytes, formatDigest, parseDigest, sameDigest, type Digest } from '../oci/digest.ts';
-import { isOciError, OciError } from '../oci/errors.ts';
+import { OciError } from '../oci/errors.ts';
 import { parseManifest, type ManifestInfo } from '../oci/manifest.ts';
+import { asOciError } from '../registry/failures.ts';
 import { acceptsManifest, bareMediaType, manifestMediaTypes, namedManifestTypes } from '../oci/media-types.ts';
 import { manifestUnknown, type PushedManifest, type Reference, type ServedManifest, type StoredManifest } from '../registry/manifests.ts';
 import { readLimited } from '../registry/metered-stream.ts';
@@ -170,7 +171,10 @@ export class MirrorManifests implements RegistryManifests {
     try {
       return await this.#fetch(route, tag, undefined);
     } catch (e) {
-      if (local && isOciError(e) && e.status >= 429) return this.#stale(route, local, e);
+      // Upstream refusing, or storage failing to take the new copy: what we have is still good. The
+      // Warning says what happened in the spec's words, never storage's detail (keys, hosts).
+      const known = asOciError(e);
+      if (local && known && known.status >= 429) return this.#stale(route, local, known);
       throw e;
     }
   }

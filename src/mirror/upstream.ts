@@ -1,5 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Duration } from '../config/duration.ts';
+import { tracing, within } from '../observability/otel/hooks.ts';
 import { OciError } from '../oci/errors.ts';
 import { defaultPrefix, dockerHubAliases, isDockerHub, type MirrorOptions, type UpstreamOptions } from './schema.ts';
 import { basicAuth, parseChallenge, TokenCache, type Credentials } from './token.ts';
@@ -70,10 +71,18 @@ export class Upstream {
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.body,
     });
-    this.#tokens = new TokenCache(async (url, headers) => {
-      const res = await this.#send('GET', new URL(url), headers);
-      return { status: res.status, text: res.body ? await new Response(res.body).text() : '' };
-    }, this.#credentials);
+    this.#tokens = new TokenCache(
+      (url, headers) =>
+        within(
+          tracing?.start('upstream token', 'internal', { 'berth.upstream': this.name }),
+          async () => {
+            const res = await this.#send('GET', new URL(url), headers);
+            return { status: res.status, text: res.body ? await new Response(res.body).text() : '' };
+          },
+          (r) => ({ 'http.response.status_code': r.status }),
+        ),
+      this.#credentials,
+    );
   }
 
   /**
@@ -82,7 +91,8 @@ export class Upstream {
    */
   async fetch(req: UpstreamRequest): Promise<UpstreamResponse> {
     try {
-      const res = await this.#fetch(req);
+      const span = tracing?.start(`upstream ${req.method}`, 'internal', { 'berth.upstream': this.name, 'berth.upstream.repository': req.repository });
+      const res = await within(span, () => this.#fetch(req), (r) => ({ 'http.response.status_code': r.status }));
       this.#observe?.({ upstream: this.name, method: req.method, status: res.status });
       return res;
     } catch (e) {
@@ -117,6 +127,7 @@ export class Upstream {
         } catch (e) {
           throw new OciError('UNAVAILABLE', `upstream ${this.name}: ${e instanceof Error ? e.message : String(e)}`);
         }
+        tracing?.annotate('berth.upstream.retries', attempt + 1);
         const res = await this.#send(req.method, url, { ...headers, Authorization: `Bearer ${fresh}` });
         if (res.status !== 401 || attempt > 0) return res;
         await discard(res.body);
@@ -124,6 +135,7 @@ export class Upstream {
     }
     if (challenge?.scheme === 'basic' && this.#credentials) {
       this.#basic = true;
+      tracing?.annotate('berth.upstream.retries', 1);
       return this.#send(req.method, url, { ...headers, Authorization: basicAuth(this.#credentials) });
     }
     return { ...first, body: null };
@@ -152,10 +164,15 @@ export class Upstream {
     const abort = new AbortController();
     const limit = this.#timeouts.connect + this.#timeouts.headers;
     const timer = setTimeout(() => abort.abort(new Error(`no response headers in ${limit / 1000}s`)), limit);
+    // Each hop (a challenge, a token, a redirect) is a span of its own, and carries the trace on.
+    const hop = tracing?.client(method, url);
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, { method, headers, dispatcher: this.#agent, signal: abort.signal });
+      res = await request(url, { method, headers: hop ? { ...headers, traceparent: hop.traceparent() } : headers, dispatcher: this.#agent, signal: abort.signal });
+      hop?.set('http.response.status_code', res.statusCode);
+      hop?.end();
     } catch (e) {
+      hop?.end(e);
       throw unavailable(this.name, e);
     } finally {
       clearTimeout(timer);

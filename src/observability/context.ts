@@ -1,6 +1,11 @@
 import type { Context } from 'hono';
 import type { EndpointMatch } from '../oci/endpoints.ts';
-import type { Outcome } from '../registry/served.ts';
+
+/**
+ * How a mirror answered (logs and metrics): from its cache, from the upstream, confirmed by the
+ * upstream, or from its cache because the upstream could not be asked.
+ */
+export type Outcome = 'hit' | 'miss' | 'revalidated' | 'stale';
 
 /**
  * Who is asking, as access control found it. Set only when access control is on, so a handler

@@ -22,11 +22,25 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
 }
 
 /**
- * An error as log fields: its message, its code, and the messages of its causes. Only an error
- * without a code gets its stack: a coded one (an OciError, a system error) is a condition berth
- * names, logged once per request as one line; an uncoded one is a bug, and the stack finds it.
+/**
+ * An error that knows what its log line should say: an expected failure (storage down, say) whose
+ * message is the whole story, so a stack per request would be noise (src/storage/errors.ts).
+ */
+interface SelfDescribing {
+  logFields(): LogFields;
+}
+
+const describesItself = (e: unknown): e is SelfDescribing =>
+  typeof e === 'object' && e !== null && typeof (e as Partial<SelfDescribing>).logFields === 'function';
+
+/**
+ * An error as log fields: what it says of itself, else its message, its code, and the messages of
+ * its causes. Only an error without a code gets its stack: a coded one (an OciError, a system
+ * error) is a condition berth names, logged once per request as one line; an uncoded one is a
+ * bug, and the stack finds it.
  */
 export function errorFields(e: unknown): LogFields {
+  if (describesItself(e)) return e.logFields();
   if (!(e instanceof Error)) return { error: String(e) };
   const code = (e as { code?: unknown }).code;
   const fields: LogFields = { error: e.message };

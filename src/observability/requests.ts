@@ -12,12 +12,15 @@ const lengthOf = (v: string | null | undefined): number => {
   return Number.isFinite(n) && n > 0 ? n : 0;
 };
 
+/** The request body's declared length; a GET or HEAD has none, and reading a header is not free on every runtime. */
+export const bytesIn = (c: Context): number => (c.req.method === 'GET' || c.req.method === 'HEAD' ? 0 : lengthOf(c.req.header('Content-Length')));
+
 /**
  * The response body's length where the handler recorded it (src/observability/context.ts
  * sendBytes), without reading the response back: every response berth builds in memory does, so
  * one without is bodiless or was streamed natively with its length declared.
  */
-function bytesOut(c: Context): number {
+export function bytesOut(c: Context): number {
   if (c.req.method === 'HEAD') return 0;
   const sent = c.get('sent');
   if (sent) return sent.length;
@@ -50,11 +53,10 @@ export function observeRequests(
     const route = endpoint?.route ?? 'other';
     const method = c.req.method;
     const status = c.get('sent')?.status ?? c.res.status;
-    // A GET or HEAD has no body to count, and reading a header is not free on every runtime.
-    const bytesIn = method === 'GET' || method === 'HEAD' ? 0 : lengthOf(c.req.header('Content-Length'));
+    const received = bytesIn(c);
     const sent = bytesOut(c);
     const upstream = c.get('upstream');
-    metrics.requestDone({ route, method, status, seconds, bytesIn, bytesOut: sent, upstream });
+    metrics.requestDone({ route, method, status, seconds, bytesIn: received, bytesOut: sent, upstream });
     const repository = endpoint?.params.name;
     if (onMirrorAnswer && upstream !== undefined && repository !== undefined) onMirrorAnswer(repository, upstream);
     if (!logRequests) return;
@@ -63,7 +65,7 @@ export function observeRequests(
       path: c.req.path,
       route,
       status,
-      bytesIn,
+      bytesIn: received,
       bytesOut: sent,
       ms: Math.round(seconds * 1000 * 10) / 10,
       repository: endpoint?.params.name,

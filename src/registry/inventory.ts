@@ -135,12 +135,20 @@ export class Inventory {
     return this.#run(() => this.#driver.delete(layout.blob(digest)));
   }
 
+  /** Removes the store's leftover temporary files (a crash mid-write); how many went. */
+  async temporaries(): Promise<number> {
+    return (await this.#driver.sweep?.()) ?? 0;
+  }
+
   uploads(): Promise<string[]> {
     return this.#run(() => this.#driver.list(layout.uploads));
   }
 
-  /** When the session started: its recorded start, else its record's time, else 0 (a session without a record). */
-  uploadStarted(id: string): Promise<number> {
+  /**
+   * When the session started: its recorded start, else when its record (else its data) was
+   * written; undefined with neither, which is a session being created, never stale.
+   */
+  uploadStarted(id: string): Promise<number | undefined> {
     return this.#run(async () => {
       const raw = await this.#driver.get(layout.uploadInfo(id));
       if (raw) {
@@ -151,7 +159,8 @@ export class Inventory {
           // unreadable: judged by the object's age below
         }
       }
-      return (await this.#driver.stat(layout.uploadInfo(id)))?.modified.getTime() ?? 0;
+      const written = (await this.#driver.stat(layout.uploadInfo(id))) ?? (await this.#driver.stat(layout.uploadData(id)));
+      return written?.modified.getTime();
     });
   }
 

@@ -22,5 +22,19 @@ export const layout = {
   uploadData: (id: string): string => `_uploads/${id}/data`,
 } as const;
 
+/**
+ * What a storage key holds, for traces, which must not carry the key itself (it names
+ * repositories and digests).
+ */
+export function keyKind(key: string): string {
+  if (key.startsWith('blobs/') || key === 'blobs') return 'blob';
+  if (key.startsWith('_uploads/') || key === '_uploads') return 'upload';
+  if (!key.startsWith('repositories/')) return key === 'repositories' ? 'repository' : 'other';
+  const marker = /\/_(manifests|blobs|tags|referrers)(?:\/|$)/.exec(key)?.[1];
+  return marker === undefined ? 'repository' : linkKinds[marker]!;
+}
+
+const linkKinds: Record<string, string> = { manifests: 'manifest-link', blobs: 'blob-link', tags: 'tag', referrers: 'referrer' };
+
 /** Entries of a repository directory that are berth's own, never part of a repository name. */
 export const repositoryMarkers = new Set(['_manifests', '_blobs', '_tags', '_referrers']);

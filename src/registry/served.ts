@@ -1,8 +1,6 @@
-/**
- * How a mirror answered (logs and metrics): from its cache, from the upstream, confirmed by the
- * upstream, or from its cache because the upstream could not be asked.
- */
-export type Outcome = 'hit' | 'miss' | 'revalidated' | 'stale';
+import type { Outcome } from '../observability/context.ts';
+
+export type { Outcome };
 
 /**
  * What a layer around the registry adds to an answer, as part of the answer itself; HTTP turns it

@@ -4,6 +4,7 @@ import { createHasher, formatDigest, sameDigest, type Algorithm, type Digest } f
 import { OciError } from '../oci/errors.ts';
 import type { ByteRange } from '../oci/range.ts';
 import type { Driver } from '../storage/driver.ts';
+import { isStorageError } from '../storage/errors.ts';
 import type { BlobInfo, Blobs } from './blobs.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { layout } from './layout.ts';
@@ -99,7 +100,7 @@ export class Uploads {
         this.#hashes.delete(id);
       }
       const size = chunk ? await this.#write(id, info, chunk) : await this.#offset(id);
-      const actual = await this.#digest(id, digest.algorithm, size);
+      const actual = await this.#digest(id, digest.algorithm, size).catch((e: unknown) => this.#conflicted(id, e, true));
       if (!sameDigest(actual, digest)) {
         await this.cancel(name, id);
         throw new OciError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
@@ -107,7 +108,7 @@ export class Uploads {
         });
       }
       // The size pins what is committed to what was verified, even if another replica appended since.
-      await this.#driver.commit(layout.uploadData(id), layout.blob(digest), size);
+      await this.#driver.commit(layout.uploadData(id), layout.blob(digest), size).catch((e: unknown) => this.#conflicted(id, e, true));
       await this.#blobs.link(name, digest);
       await this.#forget(id);
       return { digest, size };
@@ -171,8 +172,22 @@ export class Uploads {
     } catch (e) {
       // The driver rolled the bytes back; roll the hash back with them.
       if (before) this.#remember(id, offset, before);
-      throw e;
+      return this.#conflicted(id, e, false);
     }
+  }
+
+  /**
+   * Rethrows a storage failure, unless it says that another request (here or on another replica)
+   * moved the upload under this one: that is the spec's 416 with the upload's real `Range`, from
+   * which the client resumes. While finishing, the upload's data gone (`missing`) means the same:
+   * another request appended (S3 replaces pieces), completed or cancelled it.
+   */
+  async #conflicted(id: string, e: unknown, finishing: boolean): Promise<never> {
+    if (!isStorageError(e) || !(e.kind === 'conflict' || (finishing && e.kind === 'missing'))) throw e;
+    this.#hashes.delete(id);
+    const offset = e.kind === 'conflict' && e.size !== undefined ? e.size : await this.#offset(id);
+    if (e.kind === 'missing' && offset === 0 && !(await this.#driver.stat(layout.uploadInfo(id)))) throw uploadUnknown();
+    throw new OciError('BLOB_UPLOAD_INVALID', `the upload holds ${offset} bytes: another request changed it`, { status: 416, headers: rangeHeaders(offset) });
   }
 
   async #digest(id: string, algorithm: Algorithm, size: number): Promise<Digest> {

@@ -1,7 +1,8 @@
-import type { StorageConfig } from './schema.ts';
 import type { Driver } from './driver.ts';
+import { StorageError } from './errors.ts';
 import { FsDriver } from './fs/driver.ts';
 import { S3Driver } from './s3/driver.ts';
+import type { StorageConfig } from './schema.ts';
 
 export interface StorageHandle {
   driver: Driver;
@@ -9,18 +10,41 @@ export interface StorageHandle {
   ready: Promise<void>;
   /** Where the data lives, for logs and messages. */
   describe: string;
-  /** Checks again that storage is reachable and writable (readiness probes). */
+  /**
+   * Checks again that storage is reachable, writable and not full (readiness probes). Answers
+   * within `readinessTimeout` whatever storage does, and probes storage once at a time however
+   * many callers ask.
+   */
   check: () => Promise<void>;
   /** Releases what the driver holds open (S3's connection pool). */
   close: () => void;
 }
 
+/** How long a readiness check waits for storage: a probe must answer within 2 s, with room to spare. */
+export const readinessTimeout = 1_500;
+
 /** Builds the configured driver. */
 export function createStorage(storage: StorageConfig): StorageHandle {
   if (storage.s3) {
     const driver = new S3Driver(storage.s3);
-    return { driver, ready: driver.init(), describe: driver.describe, check: () => driver.init(), close: () => driver.close() };
+    return { driver, ready: driver.init(), describe: driver.describe, check: bounded(() => driver.init()), close: () => driver.close() };
   }
-  const driver = new FsDriver(storage.fs.root);
-  return { driver, ready: driver.init(), describe: `fs:${storage.fs.root}`, check: () => driver.init(), close: () => undefined };
+  const driver = new FsDriver(storage.fs.root, storage.fs);
+  return { driver, ready: driver.init(), describe: `fs:${storage.fs.root}`, check: bounded(() => driver.check()), close: () => undefined };
+}
+
+/**
+ * A check that gives up waiting after `readinessTimeout` (storage that hangs is not ready) and
+ * shares one probe among concurrent callers, so a flood of probes is one request to storage.
+ */
+function bounded(probe: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= probe().finally(() => (running = undefined));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StorageError('timeout', `storage did not answer the readiness check within ${readinessTimeout} ms`)), readinessTimeout);
+    });
+    return Promise.race([running, late]).finally(() => clearTimeout(timer));
+  };
 }

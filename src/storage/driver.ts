@@ -12,6 +12,9 @@ export interface ObjectInfo {
  * Two kinds of object live here: small whole objects (links, tags, manifests, session state),
  * written atomically by `put`, and appendable objects (upload data) that grow by `append` and are
  * moved into place by `commit`.
+ *
+ * A driver's own failures are `StorageError`s (errors.ts) and nothing else: the same situation gives
+ * the same kind on every driver. A write that resolved is durable as the driver's storage can make it.
  */
 export interface Driver {
   readonly name: string;
@@ -32,8 +35,9 @@ export interface Driver {
 
   /**
    * Appends a stream to an appendable object that currently holds exactly `offset` bytes and
-   * returns the new size. If the stream fails, the object is left at `offset` bytes, so a
-   * broken chunk never leaves half its bytes behind. A chunk of `body` is only valid until the
+   * returns the new size; an object of another size (or none, past 0) is a `conflict` carrying the
+   * real size. If the stream or the write fails, the object is left at `offset` bytes, so a
+   * broken chunk never leaves half its bytes behind; the stream's own error leaves as it came. A chunk of `body` is only valid until the
    * next one is asked for (a body may refill one buffer: src/http/batched-body.ts), so a driver
    * writes or copies each chunk before reading on.
    */
@@ -42,9 +46,9 @@ export interface Driver {
    * Moves a finished appendable object to `to`. If `to` already exists (the same content
    * arrived another way) the source is dropped and the existing object kept.
    *
-   * With `size`, the commit fails unless the object holds exactly that many bytes, so what is
-   * committed is what the caller verified even if another process appended in between (replicas
-   * on S3). A driver used by one process only may rely on the caller's lock instead (fs does).
+   * With `size`, the commit is a `conflict` unless the object holds exactly that many bytes, so
+   * what is committed is what the caller verified even if another process appended in between
+   * (replicas on S3). A `from` that is not there is `missing`.
    */
   commit(from: string, to: string, size?: number): Promise<void>;
 
@@ -53,4 +57,11 @@ export interface Driver {
    * send a blob with its own sendfile-class I/O instead of a JavaScript stream.
    */
   localPath?(key: string): string;
+
+  /**
+   * Removes what writes that died with their process left behind (temporary files), old enough
+   * that no write in flight can own them; returns how many. For drivers whose interrupted writes
+   * leave such things (fs); run at start and by gc.
+   */
+  sweep?(): Promise<number>;
 }

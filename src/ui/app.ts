@@ -14,7 +14,7 @@ import type { Router } from '../mirror/router.ts';
 import type { MirrorOptions } from '../mirror/schema.ts';
 import type { StorageConfig } from '../storage/schema.ts';
 import type { UiOptions } from './schema.ts';
-import { isOciError } from '../oci/errors.ts';
+import { asOciError } from '../registry/failures.ts';
 import { isTag } from '../oci/names.ts';
 import { errorFields, type Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -174,9 +174,10 @@ export function uiRoutes(parts: UiParts): Hono {
       const reply = await handler(req, c);
       return reply instanceof Response ? reply : respond(req, reply);
     } catch (e) {
-      if (isOciError(e) && e.status < 500) return respond(req, notFound(req.view, 'Nothing here by that name.'));
+      const known = asOciError(e);
+      if (known && known.status < 500) return respond(req, notFound(req.view, 'Nothing here by that name.'));
       logger.error('ui page failed', { method: c.req.method, path: c.req.path, ...errorFields(e) });
-      const unavailable = isOciError(e) && e.status === 503;
+      const unavailable = known?.status === 503;
       return respond(req, failed(req.view, unavailable ? 503 : 500, unavailable ? 'Unavailable' : 'Something went wrong', unavailable ? 'Storage is not answering; try again shortly.' : 'The page could not be made; the server log has the details.'));
     }
   };

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,21 @@ describe('berth CLI', () => {
       expect(r.stdout).toMatch(/usage: berth/);
       expect(r.stdout).toMatch(/serve/);
       expect(r.stdout).toMatch(/--listen/);
+    });
+
+    it.each(['--version', 'version'])('`berth %s` prints the package version on every runtime', async (arg) => {
+      const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+      expect(version).toMatch(/^\d+\.\d+\.\d+/);
+      const commands: [string, string[]][] = [
+        [process.execPath, [cli]],
+        [join(root, 'node_modules/.bin/bun'), ['run', join(root, 'runtimes/bun.ts')]],
+        [join(root, 'node_modules/.bin/deno'), ['run', '-A', '--config', join(root, 'deno.json'), join(root, 'runtimes/deno.ts')]],
+      ];
+      for (const command of commands) {
+        const run = spawnBerth([arg], {}, command);
+        const { code } = await run.exited;
+        expect({ code, ...run.output() }, command[0]).toEqual({ code: 0, stdout: `berth ${version}\n`, stderr: '' });
+      }
     });
 
     it('an unknown command prints usage and exits 2', async () => {

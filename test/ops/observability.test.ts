@@ -3,7 +3,7 @@
  * no secret in it, /readyz failing when storage is gone, upload purge and in-server gc.
  */
 import { request } from 'node:http';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,11 +85,12 @@ describe('metrics and request logs', () => {
   it('counts storage errors and answers them without crashing', async () => {
     const repo = repoName('broken');
     await pushImage(client, repo, 'v1');
-    // A directory where the tag's file should be: every read of it fails in the driver.
+    // A symlink loop where the tag's file should be: every read of it fails in the driver (ELOOP).
     await rm(join(server.dataDir, 'repositories', repo, '_tags', 'v1'));
-    await mkdir(join(server.dataDir, 'repositories', repo, '_tags', 'v1'));
+    await symlink('v1', join(server.dataDir, 'repositories', repo, '_tags', 'v1'));
     const res = await client.get(`/v2/${repo}/manifests/v1`);
     expect(res.status).toBe(500);
+    expect(res.json()).toEqual({ errors: [{ code: 'UNKNOWN', message: 'storage failed' }] });
     expect(sample(await scrape(server.url), 'berth_storage_errors_total', { driver: 'fs', operation: 'get' })).toBeGreaterThan(0);
     expect((await client.get('/v2/')).status).toBe(200);
   });

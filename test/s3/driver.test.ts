@@ -6,9 +6,11 @@ import { isOciError } from '../../src/oci/errors.ts';
 import { Appendables } from '../../src/storage/s3/appendable.ts';
 import { Bucket } from '../../src/storage/s3/bucket.ts';
 import { S3Driver } from '../../src/storage/s3/driver.ts';
+import { driverContract, failsWith } from '../support/driver-contract.ts';
 import { freePort } from '../support/net.ts';
-import { createBucket, s3Available, s3Storage, startS3, type S3Server } from '../support/s3.ts';
+import { createBucket, s3Available, s3Storage, setBucketQuota, startS3, type S3Server } from '../support/s3.ts';
 import { collect, concat, failingStream, pattern, streamOf } from '../support/streams.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 
 const MiB = 1 << 20;
 const KiB = 1 << 10;
@@ -22,8 +24,8 @@ let s3: S3Server;
 let bucket: string;
 let uploads = 0;
 
-function driver(extra: Record<string, unknown> = {}, server: Partial<S3Server> = {}): S3Driver {
-  const options = parseConfig({ storage: { s3: s3Storage({ ...s3, ...server }, bucket, { prefix: 'reg', partSize, maxAttempts: 2, ...extra }) } })
+function driver(extra: Record<string, unknown> = {}, server: Partial<S3Server> = {}, on = bucket): S3Driver {
+  const options = parseConfig({ storage: { s3: s3Storage({ ...s3, ...server }, on, { prefix: 'reg', partSize, maxAttempts: 2, ...extra }) } })
     .storage.s3;
   if (!options) throw new Error('no s3 options');
   return new S3Driver(options);
@@ -40,17 +42,6 @@ async function raw(key: string): Promise<Buffer | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** Expects an OciError with this code and status. */
-async function rejectsWith(p: Promise<unknown>, code: string, status: number): Promise<string> {
-  const e = await p.then(
-    () => new Error('expected a rejection'),
-    (err: unknown) => err,
-  );
-  expect(isOciError(e), String(e)).toBe(true);
-  expect({ code: (e as { code: string }).code, status: (e as { status: number }).status }).toEqual({ code, status });
-  return (e as Error).message;
 }
 
 /** Appends `sizes` one call each (each a stream of 64 KiB pieces); checks size after every one. */
@@ -73,6 +64,16 @@ describeS3('S3Driver on Ceph RGW', () => {
   }, 240_000);
   afterAll(async () => {
     await s3?.stop();
+  });
+
+  driverContract({
+    driver: () => driver(),
+    full: async (room) => {
+      const limited = await createBucket(s3, 'full');
+      await setBucketQuota(s3, limited, room);
+      return { driver: driver({}, {}, limited), release: async () => undefined };
+    },
+    refusing: async () => ({ driver: driver({ secretAccessKey: 'wrong-secret-key-wrong-secret-key-000000' }), release: async () => undefined }),
   });
 
   describe('whole objects', () => {
@@ -225,17 +226,6 @@ describeS3('S3Driver on Ceph RGW', () => {
       expect((await d.stat(key))?.size ?? 0).toBe(0);
     });
 
-    it('rejects an append at the wrong offset with a 416 that gives the real size', async () => {
-      const d = driver();
-      const key = uploadKey();
-      await d.append(key, 0, streamOf(utf8('hello')));
-      for (const offset of [0, 3, 10]) {
-        await rejectsWith(d.append(key, offset, streamOf(utf8('XY'))), 'BLOB_UPLOAD_INVALID', 416);
-      }
-      await rejectsWith(d.append(uploadKey(), 4, streamOf(utf8('x'))), 'BLOB_UPLOAD_INVALID', 416);
-      expect(text.decode(await d.get(key))).toBe('hello');
-    });
-
     it('lets a second driver (another replica) continue an append the first one started', async () => {
       const a = driver();
       const b = driver();
@@ -251,7 +241,7 @@ describeS3('S3Driver on Ceph RGW', () => {
       expect(sha256(await collect(await b.read('blobs/continued')))).toBe(sha256(data));
     });
 
-    it('lets exactly one of two replicas racing at one offset win; the loser gets a 416', async () => {
+    it('lets exactly one of two replicas racing at one offset win; the loser gets a conflict with the real size', async () => {
       const a = driver();
       const b = driver();
       const key = uploadKey();
@@ -262,7 +252,7 @@ describeS3('S3Driver on Ceph RGW', () => {
       const won = results.filter((r) => r.status === 'fulfilled');
       expect(won).toHaveLength(1);
       const lost = results.find((r) => r.status === 'rejected');
-      expect((lost as PromiseRejectedResult).reason).toMatchObject({ code: 'BLOB_UPLOAD_INVALID', status: 416 });
+      expect((lost as PromiseRejectedResult).reason).toMatchObject({ kind: 'conflict', size: 5 + 6 * MiB });
       const winner = results[0]?.status === 'fulfilled' ? mine : theirs;
       expect(same(await a.get(key), concat(utf8('base:'), winner))).toBe(true);
     });
@@ -282,20 +272,42 @@ describeS3('S3Driver on Ceph RGW', () => {
       expect(same(await d.get(key), data)).toBe(true);
     });
 
-    it('commits only the verified size, and keeps an existing target', async () => {
+    it('keeps an existing target on commit', async () => {
       const d = driver();
       const key = uploadKey();
-      await d.append(key, 0, streamOf(utf8('same bytes')));
-      await rejectsWith(d.commit(key, 'blobs/sized', 9), 'BLOB_UPLOAD_INVALID', 416);
-      expect(await d.stat('blobs/sized')).toBeUndefined();
-      // A failed commit sealed nothing: the upload can still grow.
-      expect(await d.append(key, 10, streamOf(utf8('!')))).toBe(11);
-
+      await d.append(key, 0, streamOf(utf8('same bytes!')));
       await d.put('blobs/existing', 'same bytes!');
       await d.commit(key, 'blobs/existing', 11);
       expect(text.decode(await d.get('blobs/existing'))).toBe('same bytes!');
       expect(await d.stat(key)).toBeUndefined();
-      await expect(d.commit(key, 'blobs/other')).rejects.toThrow(/no such object/);
+    });
+
+    it("answers a conflict, not a missing piece, to an append whose tail another replica replaced while it ran", async () => {
+      const a = driver();
+      const b = driver();
+      const key = uploadKey();
+      const base = randomBytes(100 * KiB);
+      await a.append(key, 0, streamOf(base));
+      // b reads the state, takes its first chunk, and waits; a takes the offset and drops the
+      // tail piece b will need once its part fills.
+      let started!: () => void;
+      const bStarted = new Promise<void>((r) => (started = r));
+      let release!: () => void;
+      const bMayGoOn = new Promise<void>((r) => (release = r));
+      const mine = pattern(6 * MiB, 7);
+      async function* slow(): AsyncGenerator<Uint8Array> {
+        yield mine.subarray(0, 64 * KiB);
+        started();
+        await bMayGoOn;
+        for (let at = 64 * KiB; at < mine.byteLength; at += 64 * KiB) yield mine.subarray(at, at + 64 * KiB);
+      }
+      const loser = b.append(key, base.byteLength, slow());
+      await bStarted;
+      const theirs = pattern(6 * MiB, 9);
+      expect(await a.append(key, base.byteLength, streamOf(theirs))).toBe(base.byteLength + theirs.byteLength);
+      release();
+      expect((await failsWith(loser, 'conflict')).size).toBe(base.byteLength + theirs.byteLength);
+      expect(same(await b.get(key), concat(base, theirs))).toBe(true);
     });
 
     it('refuses appends once a commit has sealed the upload, and a retried commit completes', async () => {
@@ -307,7 +319,7 @@ describeS3('S3Driver on Ceph RGW', () => {
       const found = await appendables.load(key);
       if (found?.kind !== 'appendable') throw new Error('not appendable');
       await appendables.seal(key, found.state);
-      expect(await rejectsWith(d.append(key, 3, streamOf(utf8('d'))), 'BLOB_UPLOAD_INVALID', 400)).toMatch(/being completed/);
+      expect((await failsWith(d.append(key, 3, streamOf(utf8('d'))), 'conflict')).size).toBe(3);
       expect((await d.stat(key))?.size).toBe(3);
       await driver().commit(key, 'blobs/sealed', 3);
       expect(text.decode(await d.get('blobs/sealed'))).toBe('abc');
@@ -315,26 +327,48 @@ describeS3('S3Driver on Ceph RGW', () => {
   });
 
   describe('failures', () => {
-    it('answers 503 UNAVAILABLE when S3 cannot be reached, and init says so', async () => {
+    it('is unavailable when S3 cannot be reached, and init says so', async () => {
       const d = driver({}, { endpoint: `http://127.0.0.1:${await freePort()}` });
-      const message = await rejectsWith(d.get('k'), 'UNAVAILABLE', 503);
-      expect(message).toMatch(/ECONNREFUSED|connect/);
-      await rejectsWith(d.append(uploadKey(), 0, streamOf(utf8('x'))), 'UNAVAILABLE', 503);
-      await expect(d.init()).rejects.toThrow(/storage unavailable/);
+      expect((await failsWith(d.get('k'), 'unavailable')).message).toMatch(/ECONNREFUSED|connect/);
+      await failsWith(d.append(uploadKey(), 0, streamOf(utf8('x'))), 'unavailable');
+      await failsWith(d.init(), 'unavailable');
     });
 
-    it('answers 500 naming access denied when the credentials are wrong, and init says so', async () => {
+    it('times out, within its limits, on an S3 that takes connections and never answers', async () => {
+      const proxy = await startTcpProxy(new URL(s3.endpoint));
+      try {
+        proxy.set('stall');
+        const d = driver({ requestTimeout: '300ms', totalTimeout: '2s' }, { endpoint: proxy.url });
+        const ops = [() => d.get('k'), () => d.put('k', 'v'), () => d.stat('k'), () => d.list('p'), () => d.append(uploadKey(), 0, streamOf(utf8('x'))), () => d.init()];
+        for (const op of ops) expect((await failsWith(op(), 'timeout')).message).toMatch(/Timeout|within/);
+        // Back up: the same driver works again.
+        proxy.set('pass');
+        await d.put('after-stall', 'v');
+        expect(text.decode(await d.get('after-stall'))).toBe('v');
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('is denied, naming the credentials, when S3 refuses them, and init says so', async () => {
       const d = driver({ secretAccessKey: 'wrong-secret-key-wrong-secret-key-000000' });
-      expect(await rejectsWith(d.get('k'), 'UNKNOWN', 500)).toMatch(/access denied/);
-      await rejectsWith(d.put('k', 'x'), 'UNKNOWN', 500);
-      await expect(d.init()).rejects.toThrow(/denied/);
+      expect((await failsWith(d.get('k'), 'denied')).message).toMatch(/access denied/);
+      await failsWith(d.put('k', 'x'), 'denied');
+      expect((await failsWith(d.init(), 'denied')).message).toMatch(/denied/);
+    });
+
+    it('is full, saying so, when the bucket quota is reached', async () => {
+      const limited = await createBucket(s3, 'quota');
+      await setBucketQuota(s3, limited, 1 << 20);
+      const e = await failsWith(driver({}, {}, limited).put('k', pattern(2 << 20)), 'full');
+      expect(e.reason).toBe('quota exceeded');
     });
 
     it('init names a missing bucket, and passes for a good one', async () => {
       const d = driver();
       await expect(d.init()).resolves.toBeUndefined();
       const missing = new S3Driver({ ...parseConfig({ storage: { s3: s3Storage(s3, 'no-such-bucket-here') } }).storage.s3! });
-      await expect(missing.init()).rejects.toThrow(/does not exist/);
+      expect((await failsWith(missing.init(), 'unavailable')).message).toMatch(/does not exist/);
     });
   });
 });

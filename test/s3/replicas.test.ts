@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetPeak, rss } from '../../bench/rss.ts';
-import { Client } from '../support/http.ts';
+import { Client, type Reply } from '../support/http.ts';
 import { descriptorOf, digestOf, imageManifest, mediaTypes, pushBlob, pushManifest } from '../support/oci.ts';
 import { createBucket, s3Available, startS3, startS3Server, type S3Server } from '../support/s3.ts';
 import type { TestServer } from '../support/server.ts';
@@ -50,20 +50,43 @@ async function expectBlob(replicas: Client[], repo: string, bytes: Uint8Array): 
   }
 }
 
+/** Opens a PATCH with these headers; the body is the caller's to write. */
+const openPatch = (via: Client, path: string, headers: Record<string, string>) =>
+  request({ host: via.base.hostname, port: via.base.port, method: 'PATCH', path, agent: false, headers: { 'Content-Type': 'application/octet-stream', ...headers } });
+
 /** Sends the head and `sent` bytes of a PATCH declaring `declared` bytes, and leaves it hanging. */
 function hangingPatch(via: Client, path: string, sent: Uint8Array, declared: number): Promise<void> {
   return new Promise((resolve) => {
-    const req = request({
-      host: via.base.hostname,
-      port: via.base.port,
-      method: 'PATCH',
-      path,
-      agent: false,
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(declared) },
-    });
+    const req = openPatch(via, path, { 'Content-Length': String(declared) });
     req.on('error', () => undefined);
     req.write(sent, () => resolve());
   });
+}
+
+type Answer = Pick<Reply, 'status' | 'header' | 'json' | 'text'>;
+
+/** A PATCH of `bytes` at `start` that sends its head and `first` bytes now and the rest on `finish`. */
+function pausedPatch(via: Client, path: string, start: number, bytes: Uint8Array, first: number): { finish(): Promise<Answer> } {
+  const req = openPatch(via, path, { 'Content-Length': String(bytes.byteLength), 'Content-Range': `${start}-${start + bytes.byteLength - 1}` });
+  const answer = new Promise<Answer>((resolve, reject) => {
+    req.on('response', (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(parts).toString('utf8');
+        const header = (name: string): string | undefined => [res.headers[name.toLowerCase()]].flat().join(', ') || undefined;
+        resolve({ status: res.statusCode ?? 0, header, text: () => text, json: <T>() => JSON.parse(text) as T });
+      });
+    });
+    req.on('error', reject);
+  });
+  req.write(bytes.subarray(0, first));
+  return {
+    finish: () => {
+      req.end(bytes.subarray(first));
+      return answer;
+    },
+  };
 }
 
 const describeS3 = s3Available || process.env.CI ? describe : describe.skip;
@@ -190,6 +213,49 @@ describeS3('two replicas on one bucket', () => {
     }
   });
 
+  it('answers the loser of two PATCHes racing at one offset on two replicas 416 with the winner\'s Range, never 503', async () => {
+    const repo = 'replicas/race';
+    const patchFrom = (via: Client, path: string, start: number, bytes: Uint8Array) =>
+      via.request('PATCH', path, {
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${start}-${start + bytes.byteLength - 1}` },
+        body: bytes,
+      });
+    for (const race of ['at once', 'the loser paused mid-body'] as const) {
+      const path = await startUpload(ca, repo);
+      // A small first chunk leaves a tail piece, which the winner replaces and the loser needs.
+      const base = randomBytes(100 * 1024);
+      await patch(ca, path, base, 0);
+      const mine = randomBytes(6 * MiB);
+      const theirs = randomBytes(6 * MiB);
+      let answers: Answer[];
+      if (race === 'at once') {
+        answers = await Promise.all([patchFrom(ca, path, base.byteLength, mine), patchFrom(cb, path, base.byteLength, theirs)]);
+      } else {
+        // cb's replica reads the upload's state and its first bytes, then waits; ca's PATCH wins
+        // and replaces the tail piece cb's will need once its part fills (issue 12: was a 503
+        // "object is missing" naming keys).
+        const paused = pausedPatch(cb, path, base.byteLength, theirs, 64 * 1024);
+        await new Promise((r) => setTimeout(r, 1000));
+        const first = await patchFrom(ca, path, base.byteLength, mine);
+        answers = [first, await paused.finish()];
+      }
+      const statuses = answers.map((r) => r.status).sort();
+      expect(statuses, `${race}: ${answers.map((r) => r.text()).join('\n')}`).toEqual([202, 416]);
+      const won = answers[0]!.status === 202 ? mine : theirs;
+      const lost = answers.find((r) => r.status === 416)!;
+      const end = base.byteLength + won.byteLength;
+      expect(lost.header('range')).toBe(`0-${end - 1}`);
+      expect(lost.json()).toMatchObject({ errors: [{ code: 'BLOB_UPLOAD_INVALID' }] });
+      expect(lost.text()).not.toMatch(/s3:|_uploads|127\.0\.0\.1/);
+      expect(await offsetOf(cb, path)).toBe(end);
+      const all = new Uint8Array(end);
+      all.set(base);
+      all.set(won, base.byteLength);
+      await finish(cb, path, digestOf(all));
+      await expectBlob([ca, cb], repo, all);
+    }
+  });
+
   // Last: it takes the S3 server away.
   it('answers 503 envelopes and logs why when S3 goes away, and keeps running', async () => {
     const data = randomBytes(1000);
@@ -197,9 +263,10 @@ describeS3('two replicas on one bucket', () => {
     await s3.stop();
     for (const res of [await ca.get(`/v2/replicas/outage/blobs/${digestOf(data)}`), await cb.request('POST', '/v2/replicas/outage/blobs/uploads/')]) {
       expect(res.status).toBe(503);
-      expect(res.json()).toMatchObject({ errors: [{ code: 'UNAVAILABLE', message: expect.stringMatching(/storage unavailable/) }] });
+      expect(res.json()).toMatchObject({ errors: [{ code: 'UNAVAILABLE', message: expect.stringMatching(/^storage is unavailable/) }] });
+      expect(res.header('retry-after')).toBeDefined();
     }
-    expect(a.logs()).toMatch(/"level":"error".*storage unavailable/);
+    expect(a.logs()).toMatch(/"level":"error".*"storage":"unavailable"/);
     expect((await ca.get('/v2/')).status).toBe(200);
     expect(a.process.exitCode).toBeNull();
   });

@@ -25,10 +25,14 @@ export type Fault =
   | { kind: 'redirect'; to: string };
 
 export interface SeenRequest {
+  /** When it arrived (Date.now()). */
+  at: number;
   method: string;
   path: string;
   authorization: string | undefined;
   accept: string | undefined;
+  /** The upstream's status, once it answered (requests the proxy answers itself have none). */
+  status?: number;
 }
 
 export interface ProxyOptions {
@@ -98,7 +102,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token, expires_in: opts.token.expiresIn ?? 300 }));
       return;
     }
-    const seen: SeenRequest = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, accept: req.headers.accept };
+    const seen: SeenRequest = { at: Date.now(), method: req.method ?? 'GET', path, authorization: req.headers.authorization, accept: req.headers.accept };
     requests.push(seen);
     if (opts.token && path.startsWith('/v2/')) {
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -131,8 +135,11 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       return;
     }
     const headers = { ...req.headers, host: upstream.host };
-    delete headers.authorization;
+    // Playing the token service, the proxy is the one checking credentials; otherwise they pass
+    // through, so the upstream behind it can ask for its own.
+    if (opts.token) delete headers.authorization;
     const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers }, async (up) => {
+      seen.status = up.statusCode;
       const head = { ...up.headers };
       if (fault?.kind === 'length') head['content-length'] = String(fault.length);
       res.writeHead(up.statusCode ?? 502, head);

@@ -28,6 +28,8 @@ export interface S3Server {
   secretAccessKey: string;
   /** An SDK client for the test itself (making buckets, looking inside). */
   client: S3Client;
+  /** The Ceph configuration of this instance, for `radosgw-admin -c` (quotas). */
+  cephConf: string;
   stop(): Promise<void>;
 }
 
@@ -94,6 +96,7 @@ export async function startS3(): Promise<S3Server> {
   return {
     ...settings,
     client,
+    cephConf: String(env.CEPH_CONF),
     stop: async () => {
       client.destroy();
       await stop();
@@ -108,6 +111,16 @@ export async function createBucket(s3: S3Server, label = 'test'): Promise<string
   const name = `${label}-${process.pid}-${++buckets}`;
   await s3.client.send(new CreateBucketCommand({ Bucket: name }));
   return name;
+}
+
+/**
+ * Limits a bucket to `bytes` with an RGW bucket quota: a write that would pass it fails with
+ * 403 QuotaExceeded, S3's way of saying the store is full.
+ */
+export async function setBucketQuota(s3: S3Server, bucket: string, bytes: number): Promise<void> {
+  const admin = (...args: string[]) => run('radosgw-admin', ['-c', s3.cephConf, 'quota', ...args, '--quota-scope=bucket', `--bucket=${bucket}`]);
+  await admin('set', `--max-size=${bytes}`);
+  await admin('enable');
 }
 
 /** berth's `storage.s3` settings for a bucket on this server. */

@@ -42,7 +42,8 @@ export function scriptRunner(runtime: RuntimeName): [string, string[]] {
 /** berth's library entry point as a runtime imports it: Node the build, Bun and Deno the sources. */
 export const libraryModule = (runtime: RuntimeName): string => pathToFileURL(join(root, runtime === 'node' ? 'dist/src/index.js' : 'src/index.ts')).href;
 
-function command(runtime: RuntimeName): [string, string[]] {
+/** The `berth` command on a runtime: its executable and the arguments before berth's own. */
+export function berthCommand(runtime: RuntimeName): [string, string[]] {
   const [bin, args] = scriptRunner(runtime);
   return [bin, [...args, join(root, runtime === 'node' ? 'dist/runtimes/node.js' : `runtimes/${runtime}.ts`)]];
 }
@@ -61,7 +62,7 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const runtime = opts.runtime ?? testRuntime;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-test-')));
-  const [runtimeBin, runtimeArgs] = command(runtime);
+  const [runtimeBin, runtimeArgs] = berthCommand(runtime);
   const [bin, ...pre] = [...(opts.wrap ?? []), runtimeBin, ...runtimeArgs];
   const child = spawn(bin!, [...pre, 'serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])], {
     env: { ...process.env, BERTH_LOG__LEVEL: 'info', ...opts.env },

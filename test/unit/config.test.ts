@@ -48,6 +48,13 @@ describe('loadConfig', () => {
     expect(await loadConfig({})).toMatchObject(defaults);
   });
 
+  it('keeps idle keep-alive connections longer than Go clients pool them (90 s)', async () => {
+    const { server } = await loadConfig({});
+    expect(server.idleTimeout).toBeGreaterThan(90_000);
+    expect(server).toEqual({ idleTimeout: 120_000, headersTimeout: 60_000, bodyIdleTimeout: 60_000 });
+    expect((await loadConfig({ env: { BERTH_SERVER__BODY_IDLE_TIMEOUT: '3s' } })).server.bodyIdleTimeout).toBe(3000);
+  });
+
   it('reads values from a YAML file', async () => {
     const file = await yamlFile(`
 listen: 127.0.0.1:7000

@@ -1,9 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, statfs, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collectGarbage } from '../../src/maintenance/gc.ts';
+import { StoredRegistry } from '../../src/registry/registry.ts';
 import { FsDriver } from '../../src/storage/fs/driver.ts';
+import { driverContract, failsWith } from '../support/driver-contract.ts';
+import { mountTmpfs } from '../support/tmpfs.ts';
 
 const MiB = 1 << 20;
 const text = new TextDecoder();
@@ -51,6 +55,13 @@ const bytesOf = async (driver: FsDriver, key: string): Promise<string | undefine
   return b && text.decode(b);
 };
 
+/** A tmpfs of `bytes`; without root, none (the cases that need one skip), except in CI, which must run them. */
+async function tmpfsOrSkip(bytes: number) {
+  const mount = await mountTmpfs(bytes);
+  if (!mount && process.env.CI) throw new Error('CI must be able to mount a tmpfs (run as root)');
+  return mount;
+}
+
 describe('FsDriver', () => {
   let base: string;
   let root: string;
@@ -64,6 +75,76 @@ describe('FsDriver', () => {
   });
   afterEach(async () => {
     await rm(base, { recursive: true, force: true });
+  });
+
+  driverContract({
+    driver: () => new FsDriver(root),
+    full: async (room) => {
+      const mount = await tmpfsOrSkip(room);
+      if (!mount) return undefined;
+      const d = new FsDriver(join(mount.dir, 'root'));
+      await d.init();
+      return { driver: d, release: () => mount.unmount() };
+    },
+    refusing: async () => {
+      const mount = await tmpfsOrSkip(1 << 20);
+      if (!mount) return undefined;
+      const d = new FsDriver(join(mount.dir, 'root'));
+      await d.init();
+      await mount.remount({ ro: true });
+      return { driver: d, release: () => mount.unmount() };
+    },
+  });
+
+  describe('leftover temporary files', () => {
+    const leave = async (name: string, ageMs: number): Promise<void> => {
+      const path = join(root, '_tmp', name);
+      await writeFile(path, 'half a manifest');
+      const at = new Date(Date.now() - ageMs);
+      await utimes(path, at, at);
+    };
+
+    it('are removed at start once old enough to be no write in flight; younger ones stay', async () => {
+      await leave('crashed-long-ago', 3_600_000);
+      await leave('in-flight', 1_000);
+      await new FsDriver(root).init();
+      expect(await readdir(join(root, '_tmp'))).toEqual(['in-flight']);
+    });
+
+    it('are removed by gc, which says how many', async () => {
+      await leave('a', 120_000);
+      await leave('b', 120_000);
+      await mkdir(join(root, '_tmp', 'dir-of-a-dead-write'));
+      await utimes(join(root, '_tmp', 'dir-of-a-dead-write'), new Date(0), new Date(0));
+      const { inventory } = new StoredRegistry(driver);
+      const report = await collectGarbage(inventory, { graceMs: 0 });
+      expect(report.temporariesDeleted).toBe(3);
+      expect(await readdir(join(root, '_tmp'))).toEqual([]);
+      expect((await collectGarbage(inventory, { graceMs: 0, dryRun: true })).temporariesDeleted).toBe(0);
+    });
+  });
+
+  describe('readiness', () => {
+    it('passes while free space is above the floor, and fails as full below it', async () => {
+      const s = await statfs(root);
+      const free = Number(s.bavail) * Number(s.bsize);
+      await new FsDriver(root, { minFreeSpace: 1 << 20 }).check();
+      const e = await failsWith(new FsDriver(root, { minFreeSpace: free * 2 }).check(), 'full');
+      expect(e.reason).toMatch(/free space is below the configured minimum/);
+    });
+
+    it('fails as denied on a read-only filesystem', async (ctx) => {
+      const mount = await tmpfsOrSkip(1 << 20);
+      if (!mount) return ctx.skip('cannot mount a tmpfs here');
+      try {
+        const d = new FsDriver(join(mount.dir, 'root'));
+        await d.init();
+        await mount.remount({ ro: true });
+        expect((await failsWith(d.check(), 'denied')).reason).toBe('read-only file system');
+      } finally {
+        await mount.unmount();
+      }
+    });
   });
 
   describe('put, get and stat', () => {

@@ -1,33 +1,63 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as later } from 'node:timers';
 import type { ByteRange } from '../../oci/range.ts';
 import type { Driver, ObjectInfo } from '../driver.ts';
+import { conflict, StorageError } from '../errors.ts';
 import { assertKey } from '../keys.ts';
+import { DurableFiles } from './durable.ts';
+import { fsError, isNotFound } from './errors.ts';
 import { fileStream } from './file-stream.ts';
+import { freeSpace, sweepOlderThan } from './upkeep.ts';
 
-const isNotFound = (e: unknown): boolean =>
-  typeof e === 'object' && e !== null && 'code' in e && (e.code === 'ENOENT' || e.code === 'ENOTDIR');
+export interface FsDriverOptions {
+  /**
+   * Flush every write to stable storage before it is acknowledged: the file's data, then the
+   * directory entry of its rename. On by default; off trades durability on power loss for speed.
+   */
+  fsync?: boolean;
+  /** Readiness fails below this many free bytes on the filesystem; 0 never. */
+  minFreeSpace?: number;
+}
+
+const isDirectory = (e: unknown): boolean => typeof e === 'object' && e !== null && 'code' in e && e.code === 'EISDIR';
 
 /** Writes are gathered into buffers of this size before reaching the disk: fewer syscalls per GiB. */
 const writeBatch = 1 << 20;
 /** Spare batch buffers kept between appends; more concurrent appends than this allocate their own. */
 const maxSpareBatches = 4;
+/**
+ * A temporary file older than this is left over from a write that died with its process: a put
+ * lasts milliseconds, while a younger file may belong to a write in flight here or in another
+ * process on the same root (`berth gc` beside the server).
+ */
+const orphanAge = 60_000;
 
-/** Local disk: keys are paths under `root`; atomicity comes from rename(2) within one filesystem. */
+/**
+ * Local disk: keys are paths under `root`. Writes go to a temporary file, are flushed, renamed into
+ * place (atomic within one filesystem) and the directory is flushed (durable.ts), so an acknowledged write
+ * survives power loss and a reader never sees half of one.
+ */
 export class FsDriver implements Driver {
   readonly name = 'fs';
   readonly root: string;
   readonly #tmp: string;
+  readonly #fsync: boolean;
+  readonly #files: DurableFiles;
+  readonly #minFreeSpace: number;
   /**
    * Batch buffers of finished appends, for the next ones: a fresh 1 MiB per append would be
    * garbage collected only after tens of MiB of it (a push of 1 MiB PATCHes).
    */
   readonly #batches: Uint8Array[] = [];
 
-  constructor(root: string) {
+  constructor(root: string, opts: FsDriverOptions = {}) {
     this.root = root;
     this.#tmp = join(root, '_tmp');
+    this.#fsync = opts.fsync ?? true;
+    this.#files = new DurableFiles(root, this.#fsync);
+    this.#minFreeSpace = opts.minFreeSpace ?? 0;
   }
 
   #path(key: string): string {
@@ -39,96 +69,119 @@ export class FsDriver implements Driver {
   }
 
   async get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    const path = this.#path(key);
     try {
-      return await readFile(this.#path(key));
+      return await readFile(path);
     } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
+      if (isNotFound(e) || isDirectory(e)) return undefined;
+      throw fsError(e, `get ${key}`);
     }
   }
 
   async put(key: string, body: Uint8Array | string): Promise<void> {
     const path = this.#path(key);
-    await mkdir(this.#tmp, { recursive: true });
     const tmp = join(this.#tmp, randomUUID());
     try {
-      await writeFile(tmp, body);
-      await this.#renameInto(tmp, path);
+      await this.#files.writeFile(tmp, typeof body === 'string' ? new TextEncoder().encode(body) : body);
+      await this.#files.moveInto(tmp, path);
     } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-  }
-
-  async #renameInto(from: string, to: string): Promise<void> {
-    try {
-      await rename(from, to);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      await mkdir(dirname(to), { recursive: true });
-      await rename(from, to);
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw fsError(e, `put ${key}`);
     }
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
+    const path = this.#path(key);
     try {
-      const s = await stat(this.#path(key));
+      const s = await stat(path);
       return s.isFile() ? { size: s.size, modified: s.mtime } : undefined;
     } catch (e) {
       if (isNotFound(e)) return undefined;
-      throw e;
+      throw fsError(e, `stat ${key}`);
     }
   }
 
   async read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array> | undefined> {
-    let handle;
+    const path = this.#path(key);
+    let handle: FileHandle;
     try {
-      handle = await open(this.#path(key), 'r');
+      handle = await open(path, 'r');
     } catch (e) {
       if (isNotFound(e)) return undefined;
-      throw e;
+      throw fsError(e, `read ${key}`);
     }
-    const start = range?.start ?? 0;
-    const end = range ? range.end + 1 : (await handle.stat()).size;
-    return fileStream(handle, start, end);
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) {
+        await handle.close();
+        return undefined;
+      }
+      const start = range?.start ?? 0;
+      const end = range ? range.end + 1 : info.size;
+      return fileStream(handle, start, end, `read ${key}`);
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw fsError(e, `read ${key}`);
+    }
   }
 
   async delete(key: string): Promise<void> {
+    const path = this.#path(key);
     try {
-      await unlink(this.#path(key));
+      await unlink(path);
+      await this.#files.flushDirectory(dirname(path));
     } catch (e) {
-      if (!isNotFound(e)) throw e;
+      if (!isNotFound(e)) throw fsError(e, `delete ${key}`);
     }
   }
 
   async deletePrefix(prefix: string): Promise<void> {
-    await rm(this.#path(prefix), { recursive: true, force: true });
+    const path = this.#path(prefix);
+    try {
+      await rm(path, { recursive: true, force: true });
+    } catch (e) {
+      throw fsError(e, `delete ${prefix}/`);
+    }
   }
 
   async list(prefix: string): Promise<string[]> {
+    const path = this.#path(prefix);
     try {
-      return (await readdir(this.#path(prefix))).sort();
+      return (await readdir(path)).sort();
     } catch (e) {
       if (isNotFound(e)) return [];
-      throw e;
+      throw fsError(e, `list ${prefix}/`);
     }
   }
 
   async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
     const path = this.#path(key);
-    const handle = await this.#openAppendable(path, offset);
-    const { size } = await handle.stat();
+    const what = `append to ${key}`;
+    const handle = await this.#openAppendable(path, offset, what);
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw fsError(e, what);
+    }
     if (size !== offset) {
-      await handle.close();
-      throw new Error(`append at ${offset} to ${key}, which holds ${size} bytes`);
+      await handle.close().catch(() => undefined);
+      throw conflict(what, offset, size);
     }
     let position = offset;
+    // Only the disk's failures are storage errors; the body's (a client gone, a length that does
+    // not match) leave as they came.
     const writeAll = async (bytes: Uint8Array): Promise<void> => {
-      // write may write less than asked: write the rest from where it stopped.
-      while (bytes.byteLength > 0) {
-        const { bytesWritten } = await handle.write(bytes, 0, bytes.byteLength, position);
-        position += bytesWritten;
-        bytes = bytes.subarray(bytesWritten);
+      try {
+        // write may write less than asked: write the rest from where it stopped.
+        while (bytes.byteLength > 0) {
+          const { bytesWritten } = await handle.write(bytes, 0, bytes.byteLength, position);
+          position += bytesWritten;
+          bytes = bytes.subarray(bytesWritten);
+        }
+      } catch (e) {
+        throw fsError(e, what);
       }
     };
     let batch: Uint8Array | undefined;
@@ -156,35 +209,106 @@ export class FsDriver implements Driver {
       if (batch && filled > 0) await writeAll(batch.subarray(0, filled));
       return position;
     } catch (e) {
+      // A full disk is the usual reason: giving back what this chunk took is what frees it.
       await handle.truncate(offset).catch(() => undefined);
       throw e;
     } finally {
       if (batch && this.#batches.length < maxSpareBatches) this.#batches.push(batch);
-      await handle.close();
+      await handle.close().catch(() => undefined);
     }
   }
 
   /** Opens for positioned writes without truncating; creates the object only when appending at 0. */
-  async #openAppendable(path: string, offset: number) {
+  async #openAppendable(path: string, offset: number, what: string): Promise<FileHandle> {
     try {
       return await open(path, 'r+');
     } catch (e) {
-      if (!isNotFound(e) || offset !== 0) throw e;
-      await mkdir(dirname(path), { recursive: true });
-      return open(path, 'w');
+      if (!isNotFound(e)) throw fsError(e, what);
+      // Nothing there: a conflict unless this is the first append (the object held 0 bytes).
+      if (offset !== 0) throw conflict(what, offset, 0);
+    }
+    try {
+      await this.#files.makeDirectory(dirname(path));
+      return await open(path, 'w');
+    } catch (e) {
+      throw fsError(e, what);
     }
   }
 
-  async commit(from: string, to: string): Promise<void> {
-    // Both paths hold verified, identical bytes if `to` exists; rename replaces atomically.
-    await this.#renameInto(this.#path(from), this.#path(to));
+  async commit(from: string, to: string, size?: number): Promise<void> {
+    const source = this.#path(from);
+    const target = this.#path(to);
+    const what = `commit ${from} to ${to}`;
+    try {
+      if (size !== undefined || this.#fsync) {
+        let handle: FileHandle;
+        try {
+          handle = await open(source, 'r');
+        } catch (e) {
+          if (isNotFound(e)) throw new StorageError('missing', `${what}: no such object`, { cause: e });
+          throw e;
+        }
+        try {
+          const actual = (await handle.stat()).size;
+          if (size !== undefined && actual !== size) throw conflict(what, size, actual);
+          // The appends wrote without flushing: the bytes reach the disk once, here.
+          if (this.#fsync) await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+      }
+      // Both paths hold verified, identical bytes if `to` exists; rename replaces atomically.
+      await this.#files.moveInto(source, target);
+    } catch (e) {
+      throw fsError(e, what);
+    }
   }
 
-  /** Creates the root; fails early with the OS's reason when it cannot be written. */
+  /**
+   * Creates the root and checks that it can be written, failing early with the OS's reason; then
+   * removes what writes that died with an earlier process left behind: now, and once more when
+   * those too young to judge at start (a crash just before a restart) are old enough.
+   */
   async init(): Promise<void> {
-    await mkdir(this.#tmp, { recursive: true });
+    try {
+      await mkdir(this.#tmp, { recursive: true });
+    } catch (e) {
+      throw fsError(e, `create ${this.root}`);
+    }
+    await this.#probe();
+    await this.sweep();
+    // node:timers' handle has unref on every runtime: this must never keep a process alive.
+    later(() => void this.sweep().catch(() => undefined), orphanAge).unref();
+  }
+
+  /** Readiness: the root can be written, and free space is above the floor. */
+  async check(): Promise<void> {
+    await this.#probe();
+    if (this.#minFreeSpace <= 0) return;
+    const free = await freeSpace(this.root);
+    if (free < this.#minFreeSpace) {
+      throw new StorageError('full', `${free} bytes free on the filesystem of ${this.root}, below storage.fs.minFreeSpace (${this.#minFreeSpace})`, {
+        reason: 'free space is below the configured minimum',
+      });
+    }
+  }
+
+  /** Removes temporary files left by writes that died (a crash, a kill); returns how many. */
+  sweep(): Promise<number> {
+    return sweepOlderThan(this.#tmp, orphanAge);
+  }
+
+  async #probe(): Promise<void> {
     const probe = join(this.#tmp, `probe-${randomUUID()}`);
-    await writeFile(probe, '');
-    await unlink(probe);
+    try {
+      await this.#files.writeFile(probe, new Uint8Array(0), false);
+      await unlink(probe);
+    } catch (e) {
+      await rm(probe, { force: true }).catch(() => undefined);
+      const error = fsError(e, `write to ${this.root}`);
+      // The root itself gone (or a file in its place) is an outage, not an object missing.
+      if (error.kind !== 'missing') throw error;
+      throw new StorageError('unavailable', error.message, { cause: e, reason: 'the storage directory is gone' });
+    }
   }
 }

@@ -1,4 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
+import { StorageError } from '../errors.ts';
+import { fsError } from './errors.ts';
 
 /** Reads this much per pull: 1 MiB reads halve the CPU per GiB against 64 KiB ones. */
 const readSize = 1 << 20;
@@ -6,9 +8,9 @@ const readSize = 1 << 20;
 /**
  * A pull-based web stream over `[start, end)` of an open file. It reads only when the consumer
  * asks, so a slow client holds one buffer, not the file, and it closes the handle however the
- * stream ends.
+ * stream ends. `what` names the read in the errors it ends with.
  */
-export function fileStream(handle: FileHandle, start: number, end: number): ReadableStream<Uint8Array> {
+export function fileStream(handle: FileHandle, start: number, end: number, what: string): ReadableStream<Uint8Array> {
   let position = start;
   let closed = false;
   const close = async (): Promise<void> => {
@@ -30,14 +32,14 @@ export function fileStream(handle: FileHandle, start: number, end: number): Read
           const { bytesRead } = await handle.read(buffer, 0, want, position);
           if (bytesRead === 0) {
             await close();
-            controller.error(new Error('file ended before the expected size'));
+            controller.error(new StorageError('corrupt', `${what}: the file ended before the expected size`));
             return;
           }
           position += bytesRead;
           controller.enqueue(bytesRead === want ? buffer : buffer.subarray(0, bytesRead));
         } catch (e) {
           await close().catch(() => undefined);
-          controller.error(e);
+          controller.error(fsError(e, what));
         }
       },
       async cancel() {

@@ -1,4 +1,4 @@
-import { OciError } from '../../oci/errors.ts';
+import { StorageError } from '../errors.ts';
 
 /**
  * The state of an appendable object (upload data) on S3, and the keys of its pieces.
@@ -110,7 +110,7 @@ export function appendRuns(runs: Run[], added: Run[]): Run[] {
 }
 
 export function applyStep(s: AppendState, step: Step): AppendState {
-  if (step.from !== s.size) throw new Error(`upload state step from ${step.from} applied at ${s.size}`);
+  if (step.from !== s.size) throw new StorageError('corrupt', `upload state step from ${step.from} applied at ${s.size}`);
   return { size: step.to, partSize: s.partSize, runs: appendRuns(s.runs, step.runs), tail: step.tail, sealed: step.sealed };
 }
 
@@ -165,7 +165,7 @@ export const encodeStep = (s: Step): Uint8Array =>
 const encodeTail = (tail: TailPiece[]): Array<[string, number, number]> => tail.map((t) => [t.writer, t.start, t.size]);
 
 /** State that does not parse was not written by berth (or by a newer one): say so, never guess. */
-const corrupt = (what: string): OciError => new OciError('UNKNOWN', `storage holds a corrupt upload state: ${what}`);
+const corrupt = (what: string): StorageError => new StorageError('corrupt', `storage holds a corrupt upload state: ${what}`);
 
 type Json = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { OciError } from '../../oci/errors.ts';
+import { conflict, isStorageError, StorageError } from '../errors.ts';
 import {
   applyStep,
   appendRuns,
@@ -9,7 +9,7 @@ import {
   encodeState,
   encodeStep,
   fromMetadata,
-  maxParts,
+  maxParts as s3MaxParts,
   partCount,
   partKey,
   pointerMetadata,
@@ -39,14 +39,11 @@ interface Written {
 }
 
 /**
- * The spec's 416 for an append that lost a race: another request (on this replica or another)
- * changed the upload since its offset was read. The client asks for the status and resumes.
+ * An append that lost a race: another request (on this replica or another) changed the upload
+ * since its offset was read. The upload path answers 416 with the real size, and the client asks
+ * for the status and resumes.
  */
-export const appendConflict = (offset: number, actual: number): OciError =>
-  new OciError('BLOB_UPLOAD_INVALID', `the upload holds ${actual} bytes, not ${offset}: another request changed it`, {
-    status: 416,
-    headers: { Range: `0-${Math.max(0, actual - 1)}` },
-  });
+export const appendConflict = (key: string, offset: number, actual: number): StorageError => conflict(`append to ${key}`, offset, actual);
 
 const newWriter = (): string => randomBytes(8).toString('hex');
 
@@ -58,10 +55,13 @@ const newWriter = (): string => randomBytes(8).toString('hex');
 export class Appendables {
   readonly #bucket: Bucket;
   readonly #partSize: number;
+  readonly #maxParts: number;
 
-  constructor(bucket: Bucket, partSize: number) {
+  /** `maxParts`: the parts a commit may assemble (S3: 10,000), which bounds an object at that many parts. */
+  constructor(bucket: Bucket, partSize: number, maxParts = s3MaxParts) {
     this.#bucket = bucket;
     this.#partSize = partSize;
+    this.#maxParts = maxParts;
   }
 
   /** What `key` holds: a plain object, an appendable (its current state), or nothing. */
@@ -87,14 +87,14 @@ export class Appendables {
   async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
     let state = await this.#current(key);
     if (!state) {
-      if (offset !== 0) throw appendConflict(offset, 0);
+      if (offset !== 0) throw appendConflict(key, offset, 0);
       const fresh = emptyState(this.#partSize);
       // Create-only: a replica that created it a moment ago may already have appended to it.
       const made = await this.#bucket.put(key, encodeState(fresh), { metadata: pointerMetadata(fresh), ifAbsent: true });
       state = made ? fresh : ((await this.#current(key)) ?? fresh);
     }
-    if (state.sealed) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload is being completed and takes no more data');
-    if (state.size !== offset) throw appendConflict(offset, state.size);
+    // Sealed: a commit of it is under way, and takes what was there when it began.
+    if (state.sealed || state.size !== offset) throw appendConflict(key, offset, state.size);
 
     const writer = newWriter();
     const created: string[] = [];
@@ -103,6 +103,11 @@ export class Appendables {
       written = await this.#write(key, state, writer, body, created);
     } catch (e) {
       await this.#discard(created);
+      // A tail piece this append read is gone: the request that took this offset first replaced it.
+      if (isStorageError(e) && e.kind === 'missing') {
+        const now = await this.#current(key);
+        if (!now || now.sealed || now.size !== offset) throw appendConflict(key, offset, now?.size ?? 0);
+      }
       throw e;
     }
     if (written.to === offset) return offset;
@@ -110,7 +115,7 @@ export class Appendables {
     const step: Step = { writer, from: offset, to: written.to, runs: written.runs, tail: written.tail, sealed: false };
     if (!(await this.#claim(key, step))) {
       await this.#discard(created);
-      throw appendConflict(offset, (await this.#current(key))?.size ?? 0);
+      throw appendConflict(key, offset, (await this.#current(key))?.size ?? 0);
     }
     await this.#writePointer(key, applyStep(state, step));
     await this.#discard(written.garbage);
@@ -127,7 +132,7 @@ export class Appendables {
     if (!(await this.#claim(key, step))) {
       const taken = await this.#step(key, state.size);
       // Another commit of the same upload sealed it: the same bytes, so go on.
-      if (!taken?.sealed) throw appendConflict(state.size, taken?.to ?? state.size);
+      if (!taken?.sealed) throw appendConflict(key, state.size, taken?.to ?? state.size);
     }
     const sealed = { ...state, sealed: true };
     await this.#writePointer(key, sealed);
@@ -138,7 +143,7 @@ export class Appendables {
     const found = await this.load(key);
     if (found?.kind === 'plain') {
       await found.object.body.cancel();
-      throw new Error(`${this.#bucket.where(key)} is not an appendable object`);
+      throw new StorageError('corrupt', `${this.#bucket.where(key)} is not an appendable object`);
     }
     return found?.state;
   }
@@ -146,6 +151,7 @@ export class Appendables {
   /** Reads pieces in and out of one part's buffer until the body ends. */
   async #write(key: string, state: AppendState, writer: string, body: AsyncIterable<Uint8Array>, created: string[]): Promise<Written> {
     const { partSize } = state;
+    const maxParts = this.#maxParts;
     const maxSize = maxParts * partSize;
     let index = partCount(state);
     let tail = state.tail;
@@ -163,8 +169,8 @@ export class Appendables {
         for (let at = 0; at < chunk.byteLength; ) {
           const n = Math.min(buffer.room, chunk.byteLength - at);
           if (size + n > maxSize) {
-            throw new OciError('BLOB_UPLOAD_INVALID', `blobs are limited to ${maxSize} bytes here (${maxParts} parts of ${partSize} bytes)`, {
-              status: 413,
+            throw new StorageError('limit', `blobs are limited to ${maxSize} bytes here (${maxParts} parts of ${partSize} bytes)`, {
+              reason: `storage takes objects of at most ${maxSize} bytes`,
             });
           }
           await buffer.write(chunk.subarray(at, at + n));

@@ -7,7 +7,9 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ByteRange } from '../../oci/range.ts';
 import type { Piece } from './append-state.ts';
+import { StorageError } from '../errors.ts';
 import type { Bucket } from './bucket.ts';
+import { copyRanges, s3Limits, type S3Limits } from './limits.ts';
 
 /** Server-side part copies in flight during one commit: S3 works on each for a while. */
 const copyConcurrency = 8;
@@ -39,13 +41,10 @@ export async function assemble(bucket: Bucket, to: string, parts: Piece[], tail:
   await multipart(bucket, to, sources);
 }
 
-/** Copies one object of `size` bytes to `to` in S3; past 5 GiB (CopyObject's limit) in ranges. */
-export async function copyObject(bucket: Bucket, from: string, to: string, size: number, partSize: number): Promise<void> {
-  const copyLimit = 5 * 1024 ** 3;
-  if (size <= copyLimit) return bucket.copy(from, to);
-  const sources: Source[] = [];
-  for (let start = 0; start < size; start += partSize) sources.push({ copy: from, range: { start, end: Math.min(size, start + partSize) - 1 } });
-  await multipart(bucket, to, sources);
+/** Copies one object of `size` bytes to `to` in S3; past CopyObject's limit (5 GiB) in ranges. */
+export async function copyObject(bucket: Bucket, from: string, to: string, size: number, partSize: number, limits: S3Limits = s3Limits): Promise<void> {
+  if (size <= limits.singleCopy) return bucket.copy(from, to);
+  await multipart(bucket, to, copyRanges(size, partSize, limits).map((range) => ({ copy: from, range })));
 }
 
 /** Reads small pieces into one buffer, in order. */
@@ -60,19 +59,17 @@ async function multipart(bucket: Bucket, to: string, sources: Source[]): Promise
   const Bucket = bucket.name;
   const Key = bucket.key(to);
   const where = bucket.where(to);
-  const { UploadId } = await bucket.run(`CreateMultipartUpload ${where}`, () =>
-    bucket.client.send(new CreateMultipartUploadCommand({ Bucket, Key })),
-  );
-  if (!UploadId) throw new Error(`CreateMultipartUpload ${where} returned no upload id`);
+  const { UploadId } = await bucket.run(`CreateMultipartUpload ${where}`, (o) => bucket.client.send(new CreateMultipartUploadCommand({ Bucket, Key }), o));
+  if (!UploadId) throw new StorageError('failed', `CreateMultipartUpload ${where} returned no upload id`);
   const part = async (source: Source, PartNumber: number): Promise<string | undefined> => {
     if ('bytes' in source) {
       const Body = await source.bytes();
-      const r = await bucket.run(`UploadPart ${PartNumber} of ${where}`, () =>
-        bucket.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.byteLength })),
+      const r = await bucket.run(`UploadPart ${PartNumber} of ${where}`, (o) =>
+        bucket.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.byteLength }), o),
       );
       return r.ETag;
     }
-    const r = await bucket.run(`UploadPartCopy ${PartNumber} of ${where}`, () =>
+    const r = await bucket.run(`UploadPartCopy ${PartNumber} of ${where}`, (o) =>
       bucket.client.send(
         new UploadPartCopyCommand({
           Bucket,
@@ -82,13 +79,14 @@ async function multipart(bucket: Bucket, to: string, sources: Source[]): Promise
           CopySource: bucket.copySource(source.copy),
           CopySourceRange: source.range && `bytes=${source.range.start}-${source.range.end}`,
         }),
+        o,
       ),
     );
     return r.CopyPartResult?.ETag;
   };
   try {
     const etags = await pool(sources.map((s, i) => () => part(s, i + 1)), copyConcurrency);
-    await bucket.run(`CompleteMultipartUpload ${where}`, () =>
+    await bucket.run(`CompleteMultipartUpload ${where}`, (o) =>
       bucket.client.send(
         new CompleteMultipartUploadCommand({
           Bucket,
@@ -97,10 +95,11 @@ async function multipart(bucket: Bucket, to: string, sources: Source[]): Promise
           // Ceph returns copy ETags without quotes; it and AWS accept them as they came.
           MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
         }),
+        o,
       ),
     );
   } catch (e) {
-    await bucket.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+    await bucket.run(`AbortMultipartUpload ${where}`, (o) => bucket.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), o)).catch(() => undefined);
     throw e;
   }
 }

@@ -7,6 +7,8 @@ import type { S3Options } from './schema.ts';
  * reads, so the SDK's default of 50 would make the 51st download wait for another to end.
  */
 const maxSockets = 512;
+/** Milliseconds to open a connection: an endpoint that takes longer is not answering. */
+const connectTimeout = 5_000;
 
 /** Builds the SDK client: AWS defaults, plus what S3-compatible stores need and AWS tolerates. */
 export function createS3Client(o: S3Options): S3Client {
@@ -32,9 +34,13 @@ export function createS3Client(o: S3Options): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
       // An endpoint that does not answer fails fast (and is retried) instead of hanging a request.
-      connectionTimeout: 5_000,
+      connectionTimeout: Math.min(connectTimeout, o.requestTimeout),
+      // One attempt ends, and is retried, when S3 has not answered (headers) in this long. The
+      // SDK only warns about it unless told to throw.
+      requestTimeout: o.requestTimeout,
+      throwOnRequestTimeout: true,
       // A connection silent this long is dead; generous, since a paused download is silent too.
-      socketTimeout: 120_000,
+      socketTimeout: o.idleTimeout,
       httpAgent: agent,
       httpsAgent: agent,
     },

@@ -4,11 +4,14 @@ import type { ByteRange } from '../../oci/range.ts';
 import type { Driver, ObjectInfo } from '../driver.ts';
 import { assertKey } from '../keys.ts';
 import { fromMetadata, partPieces, pieces, tailPieces, type AppendState } from './append-state.ts';
-import { appendConflict, Appendables } from './appendable.ts';
+import { Appendables } from './appendable.ts';
 import { assemble, copyObject } from './assemble.ts';
 import { Bucket } from './bucket.ts';
 import { createS3Client } from './client.ts';
+import { requireConditionalCreate } from './conditional-create.ts';
 import { storageError } from './errors.ts';
+import { conflict, StorageError } from '../errors.ts';
+import { s3Limits, type S3Limits } from './limits.ts';
 import { piecesStream } from './pieces-stream.ts';
 
 const emptyStream = (): ReadableStream<Uint8Array> => new ReadableStream({ start: (c) => c.close() });
@@ -26,10 +29,15 @@ export class S3Driver implements Driver {
   readonly #appendables: Appendables;
   readonly #partSize: number;
 
-  constructor(options: S3Options, client: S3Client = createS3Client(options)) {
-    this.#bucket = new Bucket(client, options.bucket, options.prefix);
+  readonly #limits: S3Limits;
+  #conditionalCreate: Promise<void> | undefined;
+
+  /** `limits` are S3's own unless a test scales them down (limits.ts). */
+  constructor(options: S3Options, client: S3Client = createS3Client(options), limits: S3Limits = s3Limits) {
+    this.#bucket = new Bucket(client, options.bucket, options.prefix, options.totalTimeout);
     this.#partSize = options.partSize;
-    this.#appendables = new Appendables(this.#bucket, options.partSize);
+    this.#limits = limits;
+    this.#appendables = new Appendables(this.#bucket, options.partSize, limits.maxParts);
     const at = options.endpoint ? ` at ${options.endpoint}` : '';
     this.describe = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}${at}`;
   }
@@ -107,15 +115,16 @@ export class S3Driver implements Driver {
   async commit(from: string, to: string, size?: number): Promise<void> {
     const found = await this.#appendables.load(assertKey(from));
     assertKey(to);
-    if (!found) throw new Error(`cannot commit ${this.#bucket.where(from)}: no such object`);
+    const what = `commit ${this.#bucket.where(from)} to ${to}`;
+    if (!found) throw new StorageError('missing', `${what}: no such object`);
     if (found.kind === 'plain') {
       await found.object.body.cancel();
-      if (size !== undefined && found.object.size !== size) throw appendConflict(size, found.object.size);
-      if (!(await this.#bucket.head(to))) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize);
+      if (size !== undefined && found.object.size !== size) throw conflict(what, size, found.object.size);
+      if (!(await this.#bucket.head(to))) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
       await this.#bucket.delete(from);
       return;
     }
-    if (size !== undefined && found.state.size !== size) throw appendConflict(size, found.state.size);
+    if (size !== undefined && found.state.size !== size) throw conflict(what, size, found.state.size);
     const state = await this.#appendables.seal(from, found.state);
     // Same digest, same bytes: an existing target is kept as it is.
     if (!(await this.#bucket.head(to))) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
@@ -133,9 +142,16 @@ export class S3Driver implements Driver {
       await this.#bucket.check();
     } catch (e) {
       const status = (e as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause?.$metadata?.httpStatusCode;
-      if (status === 404) throw new Error(`bucket "${this.#bucket.name}" does not exist; create it first`);
-      if (status === 403) throw new Error(`access to bucket "${this.#bucket.name}" denied; check the credentials and the bucket policy`);
-      throw new Error(storageError(e, 'the bucket check').message);
+      const { name } = this.#bucket;
+      if (status === 404) throw new StorageError('unavailable', `bucket "${name}" does not exist; create it first`, { cause: e });
+      if (status === 403) throw new StorageError('denied', `access to bucket "${name}" denied; check the credentials and the bucket policy`, { cause: e });
+      throw storageError(e, 'the bucket check');
     }
+    // Once per process: readiness checks call init again, and a store does not lose the feature.
+    this.#conditionalCreate ??= requireConditionalCreate(this.#bucket).catch((e: unknown) => {
+      this.#conditionalCreate = undefined;
+      throw e;
+    });
+    await this.#conditionalCreate;
   }
 }

@@ -1,4 +1,4 @@
-import { isOciError, OciError } from '../../oci/errors.ts';
+import { isStorageError, StorageError, type StorageErrorKind } from '../errors.ts';
 
 /** The parts of an SDK error we look at; anything may be thrown, so every field is optional. */
 interface SdkErrorShape {
@@ -39,7 +39,13 @@ const denied = new Set([
   'SignatureDoesNotMatch',
 ]);
 
-const busy = new Set(['SlowDown', 'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'TimeoutError', 'InternalError']);
+/** Ceph's bucket and user quotas, MinIO's full drives and bucket quotas. */
+const full = new Set(['QuotaExceeded', 'XMinioStorageFull', 'XMinioAdminBucketQuotaExceeded']);
+
+const busy = new Set(['SlowDown', 'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'InternalError']);
+
+/** The SDK's names for an attempt that ran out of time (ours: storage.s3.requestTimeout) and for our deadline's abort. */
+const timedOut = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException']);
 
 function reason(e: unknown): string {
   const { name, code, message, $metadata } = shape(e);
@@ -50,27 +56,36 @@ function reason(e: unknown): string {
   return `${label}${label && text ? ': ' : ''}${text}${status}${attempts}` || String(e);
 }
 
-/**
- * Turns what the SDK threw into the error a client should see: S3 down, unreachable or throttling
- * past our retries is a 503 (try again later); refused credentials or a missing bucket are a 500
- * that names the cause, for the operator reading the log. `what` says which request failed.
- */
-export function storageError(e: unknown, what: string): OciError {
-  if (isOciError(e)) return e;
-  const { name = '' } = shape(e);
+/** Connections cut or refused: the SDK names a reset `TimeoutError` too, but it is no slowness. */
+const cut = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function kindOf(e: unknown): [StorageErrorKind, string | undefined] {
+  const { name = '', code = '' } = shape(e);
   const status = statusOf(e);
-  let error: OciError;
-  if (status === 403 || denied.has(name)) {
-    error = new OciError('UNKNOWN', `storage refused ${what}: access denied (${reason(e)}); check the S3 credentials and bucket policy`);
-  } else if (name === 'CredentialsProviderError') {
-    error = new OciError('UNKNOWN', `storage refused ${what}: no S3 credentials found (set storage.s3.accessKeyId and secretAccessKey, or the SDK's environment, profile or role)`);
-  } else if (name === 'NoSuchBucket') {
-    error = new OciError('UNKNOWN', `storage failed ${what}: the bucket does not exist`);
-  } else if (status === undefined || status >= 500 || status === 429 || busy.has(name)) {
-    error = new OciError('UNAVAILABLE', `storage unavailable: ${what} failed (${reason(e)})`);
-  } else {
-    error = new OciError('UNKNOWN', `storage failed ${what}: ${reason(e)}`);
-  }
-  Object.defineProperty(error, 'cause', { value: e, enumerable: false });
-  return error;
+  if (full.has(name) || status === 507) return ['full', 'quota exceeded'];
+  if (status === 403 || denied.has(name) || name === 'CredentialsProviderError') return ['denied', undefined];
+  if (cut.has(code)) return ['unavailable', undefined];
+  if (timedOut.has(name)) return ['timeout', undefined];
+  if (name === 'NoSuchBucket') return ['unavailable', undefined];
+  if (status === undefined || status >= 500 || status === 429 || busy.has(name)) return ['unavailable', undefined];
+  return ['failed', undefined];
+}
+
+/**
+ * What the SDK threw, as a StorageError whose detail says which request failed and why (for the
+ * log: it names the bucket, key and endpoint). S3 down, unreachable or throttling past the
+ * retries is `unavailable`; out of time is `timeout`; refused credentials are `denied`.
+ */
+export function storageError(e: unknown, what: string): StorageError {
+  if (isStorageError(e)) return e;
+  const [kind, why] = kindOf(e);
+  const hint =
+    shape(e).name === 'CredentialsProviderError'
+      ? 'no S3 credentials found (set storage.s3.accessKeyId and secretAccessKey, or the SDK\'s environment, profile or role)'
+      : kind === 'denied'
+        ? `access denied (${reason(e)}); check the S3 credentials and bucket policy`
+        : shape(e).name === 'NoSuchBucket'
+          ? 'the bucket does not exist'
+          : reason(e);
+  return new StorageError(kind, `S3 ${what} failed: ${hint}`, { cause: e, ...(why ? { reason: why } : {}) });
 }

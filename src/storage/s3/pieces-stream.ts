@@ -1,6 +1,7 @@
 import type { ByteRange } from '../../oci/range.ts';
 import type { Piece } from './append-state.ts';
 import type { Bucket } from './bucket.ts';
+import { StorageError } from '../errors.ts';
 import { storageError } from './errors.ts';
 
 /**
@@ -14,8 +15,13 @@ export function piecesStream(bucket: Bucket, pieces: Piece[], range: ByteRange):
       const start = Math.max(range.start, p.start) - p.start;
       const end = Math.min(range.end, p.start + p.size - 1) - p.start;
       const object = await bucket.open(p.key, { start, end });
-      if (!object) throw storageError(new Error('a stored piece of the upload is missing'), `GET ${bucket.where(p.key)}`);
-      yield* object.body;
+      // Another replica's append replaced this piece since the state was read.
+      if (!object) throw new StorageError('missing', `GET ${bucket.where(p.key)}: a stored piece of the upload is gone`);
+      try {
+        yield* object.body;
+      } catch (e) {
+        throw storageError(e, `GET ${bucket.where(p.key)}`);
+      }
     }
   }
   return streamOf(bytes());

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration } from '../../config/duration.ts';
 import { size } from '../../config/size.ts';
 
 const mib = 1024 * 1024;
@@ -25,11 +26,24 @@ export const s3Schema = z
       .prefault('8MiB')
       .describe('Uploads are stored in parts of this size, which bounds the largest blob at 10,000 parts (80 GiB by default); memory per upload in flight is two parts.'),
     maxAttempts: z.number().int().min(1).max(20).default(5).describe('Attempts per S3 request; throttling, 5xx and network errors are retried with backoff.'),
+    requestTimeout: duration
+      .refine((ms) => ms > 0, 'must be more than 0')
+      .prefault('15s')
+      .describe('One attempt at an S3 request that has no answer this long after it began (sending its body included: a part of `partSize` must go up within it) is abandoned and retried.'),
+    totalTimeout: duration
+      .refine((ms) => ms > 0, 'must be more than 0')
+      .prefault('45s')
+      .describe('One S3 request, retries included, gives up after this long; the client gets 503 UNAVAILABLE with Retry-After.'),
+    idleTimeout: duration
+      .refine((ms) => ms > 0, 'must be more than 0')
+      .prefault('2m')
+      .describe('A connection to S3 silent this long is dead (a download paused by a slow client is silent too: keep it generous).'),
   })
   .strict()
   .refine((o) => (o.accessKeyId === undefined) === (o.secretAccessKey === undefined), {
     message: 'accessKeyId and secretAccessKey go together',
     path: ['secretAccessKey'],
-  });
+  })
+  .refine((o) => o.totalTimeout >= o.requestTimeout, { message: 'must be at least requestTimeout', path: ['totalTimeout'] });
 
 export type S3Options = z.output<typeof s3Schema>;

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../../src/schema.ts';
 
 const MiB = 1024 * 1024;
+/** The timeouts every S3 configuration gets unless it says otherwise, in milliseconds. */
+const timeouts = { requestTimeout: 15_000, totalTimeout: 45_000, idleTimeout: 120_000 };
 
 describe('storage.s3 configuration', () => {
   it('fills in defaults around a bucket', () => {
     expect(parseConfig({ storage: { s3: { bucket: 'my-bucket' } } }).storage).toEqual({
-      s3: { bucket: 'my-bucket', prefix: '', forcePathStyle: false, partSize: 8 * MiB, maxAttempts: 5 },
+      s3: { bucket: 'my-bucket', prefix: '', forcePathStyle: false, partSize: 8 * MiB, maxAttempts: 5, ...timeouts },
     });
   });
 
@@ -21,13 +23,31 @@ describe('storage.s3 configuration', () => {
       secretAccessKey: 'secret',
       partSize: '8MiB',
       maxAttempts: 3,
+      requestTimeout: '2500ms',
+      totalTimeout: 20,
+      idleTimeout: '5m',
     };
-    expect(parseConfig({ storage: { s3 } }).storage.s3).toEqual({ ...s3, prefix: 'berth/prod', partSize: 8 * MiB });
+    expect(parseConfig({ storage: { s3 } }).storage.s3).toEqual({
+      ...s3,
+      prefix: 'berth/prod',
+      partSize: 8 * MiB,
+      requestTimeout: 2500,
+      totalTimeout: 20_000,
+      idleTimeout: 300_000,
+    });
   });
 
-  it('keeps local disk the default, and BERTH_DATA setting its root', async () => {
-    expect(parseConfig({}).storage).toEqual({ fs: { root: './data' } });
-    expect((await loadConfig({ env: { BERTH_DATA: '/srv/x' } })).storage).toEqual({ fs: { root: '/srv/x' } });
+  it('keeps local disk the default, flushed and with a 1 GiB floor, and BERTH_DATA setting its root', async () => {
+    const fs = { fsync: true, minFreeSpace: 1024 * MiB };
+    expect(parseConfig({}).storage).toEqual({ fs: { root: './data', ...fs } });
+    expect((await loadConfig({ env: { BERTH_DATA: '/srv/x' } })).storage).toEqual({ fs: { root: '/srv/x', ...fs } });
+    const set = await loadConfig({ env: { BERTH_DATA: '/srv/x', BERTH_STORAGE__FS__FSYNC: 'false', BERTH_STORAGE__FS__MIN_FREE_SPACE: '0' } });
+    expect(set.storage).toEqual({ fs: { root: '/srv/x', fsync: false, minFreeSpace: 0 } });
+  });
+
+  it('reads a parsed configuration handed back as it is (durations are not read twice)', () => {
+    const once = parseConfig({ storage: { s3: { bucket: 'b-1', requestTimeout: '1s' } } });
+    expect(parseConfig(once).storage.s3?.requestTimeout).toBe(1000);
   });
 
   it('uses s3 when it is set, even beside a data directory from the environment or a flag', async () => {
@@ -48,6 +68,9 @@ describe('storage.s3 configuration', () => {
     ['an endpoint that is no http URL', { bucket: 'b-1', endpoint: 'ftp://x' }, /storage\.s3\.endpoint/],
     ['a prefix with .. in it', { bucket: 'b-1', prefix: 'a/../b' }, /storage\.s3\.prefix/],
     ['an unknown key', { bucket: 'b-1', bukket: 'x' }, /bukket/],
+    ['a request timeout of 0', { bucket: 'b-1', requestTimeout: 0 }, /storage\.s3\.requestTimeout/],
+    ['a total timeout shorter than one attempt', { bucket: 'b-1', requestTimeout: '30s', totalTimeout: '10s' }, /storage\.s3\.totalTimeout.*at least requestTimeout/],
+    ['a timeout that is no duration', { bucket: 'b-1', idleTimeout: 'soon' }, /storage\.s3\.idleTimeout/],
   ])('rejects %s, naming the key', (_, s3, message) => {
     let error: unknown;
     try {
