@@ -8,7 +8,7 @@ import { retentionUsage, runRetention } from './retention.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
 import { metricsApp } from '../observability/metrics-endpoint.ts';
-import type { RunningServer, Runtime } from '../runtime.ts';
+import type { RunningServer, Runtime } from '../runtime/contract.ts';
 import { connectionLimits, formatAddress, parseListen } from './server.ts';
 import { packageVersion } from './version.ts';
 
