@@ -31,6 +31,7 @@ export const serverTests = [
   'test/hostile/**/*.test.ts',
   'test/ui/**/*.test.ts',
   'test/retention/**/*.test.ts',
+  'test/events/**/*.test.ts',
 ];
 
 /**

@@ -4,6 +4,8 @@ import { createAuth } from './auth/create.ts';
 import { millis, seconds } from './config/duration.ts';
 import { withCache } from './cache/driver.ts';
 import { createMirror } from './mirror/create.ts';
+import { Notifier } from './events/notifier.ts';
+import { withEvents } from './events/registry.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import type { CacheMeasure } from './maintenance/retention.ts';
@@ -42,7 +44,7 @@ export interface BerthRegistry {
   metrics: Metrics;
   /**
    * Stops what the registry started: maintenance (its timers and the pass running, which is cut
-   * short), then writes the pull times still in memory; the mirror's upstream connections, the
+   * short), then writes the pull times still in memory; stops webhook deliveries; the mirror's upstream connections, the
    * storage client; then sends the telemetry still pending. Until then the process stays alive.
    */
   close(): Promise<void>;
@@ -52,7 +54,8 @@ export interface BerthRegistry {
  * Builds a registry from a configuration (defaults fill what is left out) and, once storage is
  * ready, starts the maintenance the configuration asks for (upload purge, pull times, `gc.interval`,
  * retention rules, mirror retention). Immutable tags and pull recording wrap the registry HTTP
- * serves (the mirror's names pass through them: it has its own). The returned app knows of the
+ * serves (the mirror's names pass through them: it has its own), and events wrap them all (mirror
+ * fills included), so a refused write raises none. The returned app knows of the
  * runtime serving it only what `opts.runtime` tells it (src/runtime/contract.ts): the client address
  * of a request, for auth's per-address throttle, and fast paths.
  */
@@ -79,7 +82,8 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.
   const routed = mirror ? (name: string): boolean => mirror.registry.router.route(name) !== undefined : undefined;
   const immutable = new ImmutableTags(config.tags.immutable);
-  const registry: Registry = withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, routed);
+  const events = config.events.webhooks.length > 0 ? new Notifier(config.events, metrics.eventDelivery, logger) : undefined;
+  const registry: Registry = withEvents(withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, routed), events);
   const maintenance = maintenanceFor(stored.inventory, config, {
     logger,
     metrics,
@@ -111,6 +115,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     await maintenance.scheduler.close();
     // What was pulled since the last flush, so the times survive the restart.
     await maintenance.flushPulls();
+    await events?.close();
     await mirror?.close();
     await auth?.close();
     storage.close();

@@ -8,6 +8,7 @@ import { authSchema } from './auth/schema.ts';
 import { cacheSchema } from './cache/schema.ts';
 import { serverSchema } from './runtime/schema.ts';
 import { listen } from './config/listen.ts';
+import { eventsSchema } from './events/schema.ts';
 import { ConfigError, loadConfig as load, parseConfig as parse, type ConfigSources } from './config/load.ts';
 import { retentionSchema } from './maintenance/schema.ts';
 import { mirrorSchema } from './mirror/schema.ts';
@@ -40,6 +41,7 @@ export const configSchema = z
     metrics: observabilitySchemas.metrics,
     gc: registrySchemas.gc,
     retention: retentionSchema,
+    events: eventsSchema,
     log: observabilitySchemas.log,
     otel: otelSchema,
   })
