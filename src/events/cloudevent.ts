@@ -36,8 +36,6 @@ export interface EventData {
   size?: number;
   /** The manifest a referrer (signature, SBOM) refers to. */
   subject?: string;
-  /** The upstream a mirrored manifest came from. */
-  upstream?: string;
 }
 
 export interface CloudEvent {

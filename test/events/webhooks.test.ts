@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../concurrency/stack.ts';
+import { startServer, type TestServer } from '../support/server.ts';
 import { Client } from '../support/http.ts';
 import { mediaTypes, pushImage, type PushedManifest } from '../support/oci.ts';
 
@@ -230,5 +231,38 @@ describe('webhooks: CloudEvents, signed, in order, retried, bounded', () => {
     expect(got[0]!.event.data).toMatchObject({ artifactType: sbomType, subject: images.v1!.digest });
     // `main` hears app/** only.
     expect(receiver.acceptedOn('/main').some((r) => r.event.subject.startsWith('other/'))).toBe(false);
+  });
+});
+
+describe('webhooks: mirror fills', () => {
+  const receiver = new Receiver();
+  let upstream: TestServer;
+  let mirror: Stack;
+
+  beforeAll(async () => {
+    await receiver.start();
+    upstream = await startServer();
+    mirror = await startStack({
+      mirror: { upstreams: [{ name: 'up', url: upstream.url, prefix: 'up' }] },
+      events: { webhooks: [{ name: 'fills', url: receiver.url('/fills'), actions: ['mirror', 'push'] }] },
+    });
+  });
+  afterAll(async () => {
+    await mirror?.stop();
+    await upstream?.stop();
+    await receiver.down();
+  });
+
+  it('sends one event when the mirror stores a manifest fetched from its upstream, none when it serves it from its cache', async () => {
+    const image = await pushImage(new Client(upstream.url), 'lib/tool', 'v1');
+    const client = new Client(mirror.server.url);
+    const pull = (): Promise<number> => client.request('GET', '/v2/up/lib/tool/manifests/v1', { headers: { Accept: mediaTypes.ociManifest } }).then((r) => r.status);
+    expect(await pull()).toBe(200);
+    const got = await until('the fill event', () => receiver.acceptedOn('/fills')[0]);
+    expect(got.event).toMatchObject({ type: 'berth.manifest.mirrored', subject: 'up/lib/tool:v1', data: { repository: 'up/lib/tool', tag: 'v1', digest: image.digest, mediaType: mediaTypes.ociManifest } });
+    expect(await pull()).toBe(200);
+    // The second pull is a hit: nothing stored, nothing sent (delivery of anything else would show by now).
+    await sleep(1_000);
+    expect(receiver.acceptedOn('/fills')).toHaveLength(1);
   });
 });
