@@ -12,6 +12,7 @@ import type { CacheMeasure } from './maintenance/retention.ts';
 import { maintenanceFor } from './maintenance/start.ts';
 import { ImmutableTags, withImmutableTags } from './registry/immutable.ts';
 import { recordingPulls } from './registry/usage.ts';
+import { Quotas, withQuotas } from './registry/quotas.ts';
 import { formatDigest } from './oci/digest.ts';
 import type { MirrorCache } from './ui/facts.ts';
 import { keyKind, StoredRegistry, type Registry } from './registry/registry.ts';
@@ -53,7 +54,7 @@ export interface BerthRegistry {
 /**
  * Builds a registry from a configuration (defaults fill what is left out) and, once storage is
  * ready, starts the maintenance the configuration asks for (upload purge, pull times, `gc.interval`,
- * retention rules, mirror retention). Immutable tags and pull recording wrap the registry HTTP
+ * retention rules, mirror retention). Quotas, immutable tags and pull recording wrap the registry HTTP
  * serves (the mirror's names pass through them: it has its own), and events wrap them all (mirror
  * fills included), so a refused write raises none. The returned app knows of the
  * runtime serving it only what `opts.runtime` tells it (src/runtime/contract.ts): the client address
@@ -83,7 +84,15 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   const routed = mirror ? (name: string): boolean => mirror.registry.router.route(name) !== undefined : undefined;
   const immutable = new ImmutableTags(config.tags.immutable);
   const events = config.events.webhooks.length > 0 ? new Notifier(config.events, metrics.eventDelivery, logger) : undefined;
-  const registry: Registry = withEvents(withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, routed), events);
+  const quotas = new Quotas(config.quotas.limits, stored.inventory, {
+    recountMs: config.quotas.recountInterval,
+    observe: (u) => {
+      metrics.quotaLimit.set({ prefix: u.prefix }, u.limitBytes);
+      if (u.usedBytes !== undefined) metrics.quotaUsed.set({ prefix: u.prefix }, u.usedBytes);
+    },
+  });
+  const guarded = withQuotas(withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, routed), quotas, routed);
+  const registry: Registry = withEvents(guarded, events);
   const maintenance = maintenanceFor(stored.inventory, config, {
     logger,
     metrics,
@@ -104,6 +113,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
     maintenance: { runs: () => maintenance.scheduler.history(), mirrorCache: () => cacheFact(maintenance.mirrorCache()) },
+    quotas: quotas.any ? quotas : undefined,
   });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.

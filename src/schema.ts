@@ -34,6 +34,7 @@ export const configSchema = z
     uploads: registrySchemas.uploads,
     delete: registrySchemas.delete,
     tags: registrySchemas.tags,
+    quotas: registrySchemas.quotas,
     mirror: mirrorSchema.prefault({}).describe('Pull-through mirroring of upstream registries; no upstreams (the default) is a plain push registry.'),
     cache: cacheSchema,
     auth: authSchema.prefault({}).describe('Access control; `mode: none` (the default) leaves the registry open.'),

@@ -24,6 +24,12 @@ export function globToRegExp(pattern: string): RegExp {
 /** Repository patterns: `*` stays inside one path component, `**` crosses them, `?` is one character. */
 export const repositoryPattern = z.string().regex(/^[a-z0-9._\-/*?]{1,255}$/, 'must be a repository name pattern like "team/*" or "public/**"');
 
+/** A repository name prefix: whole name components, no leading or trailing slash (`team`, `team/ci`). */
+export const repositoryPrefix = z
+  .string()
+  .max(255)
+  .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, 'must be a repository name prefix like "team" or "team/ci"');
+
 /** Whether a name matches any of the globs. */
 export function repositoryMatcher(patterns: readonly string[]): (name: string) => boolean {
   const res = patterns.map(globToRegExp);

@@ -128,6 +128,20 @@ export class Metrics {
     },
   };
 
+  readonly quotaUsed = new Gauge({
+    name: 'berth_quota_used_bytes',
+    help: 'Bytes the repositories under a quota\'s prefix hold (shared content once), as last counted, by prefix',
+    labelNames: ['prefix'] as const,
+    registers: [this.registry],
+  });
+
+  readonly quotaLimit = new Gauge({
+    name: 'berth_quota_limit_bytes',
+    help: 'Bytes the repositories under a quota\'s prefix may hold, by prefix',
+    labelNames: ['prefix'] as const,
+    registers: [this.registry],
+  });
+
   /** Records one finished HTTP request. */
   requestDone(r: FinishedRequest & { upstream?: string | undefined }): void {
     this.requests.record(r);

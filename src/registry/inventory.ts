@@ -46,6 +46,11 @@ export class Inventory {
     return walkRepositories(this.#driver, isRepository, undefined, this.#limiter);
   }
 
+  /** The repository named `prefix` (if there is one) and every repository under `prefix/`, lazily, in lexical order. */
+  repositoriesUnder(prefix: string): AsyncGenerator<string> {
+    return walkRepositories(this.#driver, isRepository, undefined, this.#limiter, prefix);
+  }
+
   manifests(name: string): Promise<Digest[]> {
     return this.#digestsUnder(layout.manifestLinks(name));
   }

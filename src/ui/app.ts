@@ -22,7 +22,7 @@ import type { Registry, StoredRegistry } from '../registry/registry.ts';
 import { MirrorActivity } from './activity.ts';
 import { assets } from './assets.ts';
 import { Describer } from './describe.ts';
-import { availableFacts, type MaintenanceFacts, type UiFacts } from './facts.ts';
+import { availableFacts, type FactSources, type MaintenanceFacts, type UiFacts } from './facts.ts';
 import type { View, Viewer } from './layout.ts';
 import { blobPage } from './pages/blob.ts';
 import { failed, notFound } from './pages/errors.ts';
@@ -47,6 +47,7 @@ export interface UiConfig {
   gc: { interval: Duration; grace: Duration; deleteUntagged: boolean };
   uploads: { purgeAfter: Duration };
   mirror: Pick<MirrorOptions, 'default' | 'retention'>;
+  retention: { rules: readonly unknown[]; interval: Duration; dryRun: boolean };
 }
 
 export interface UiParts {
@@ -62,6 +63,8 @@ export interface UiParts {
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
   /** What the scheduler keeps (runs, the mirror cache's measurement), for the storage and mirror pages. */
   maintenance?: MaintenanceFacts | undefined;
+  /** With `quotas.limits`: each limit's usage, for the storage page. */
+  quotas?: FactSources['quotas'];
   /** Facts beyond the registry's API; by default, what the parts above give. */
   facts?: UiFacts;
 }
@@ -107,6 +110,7 @@ export function uiRoutes(parts: UiParts): Hono {
         stored: parts.stored,
         mirrored: parts.mirror && ((name) => parts.mirror!.router.stores(name)),
         maintenance: parts.maintenance,
+        quotas: parts.quotas,
       }),
     activity: parts.mirror?.activity ?? new MirrorActivity(),
     prober: new Prober(),
@@ -119,6 +123,7 @@ export function uiRoutes(parts: UiParts): Hono {
       retention: parts.mirror
         ? { maxAge: toSeconds(config.mirror.retention.maxAge), maxSize: config.mirror.retention.maxSize, interval: toSeconds(config.mirror.retention.interval) }
         : undefined,
+      retentionRules: { rules: config.retention.rules.length, interval: toSeconds(config.retention.interval), dryRun: config.retention.dryRun },
     },
   };
 

@@ -9,6 +9,7 @@ import { statfs } from 'node:fs/promises';
 import { formatDigest } from '../oci/digest.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { StoredRegistry } from '../registry/registry.ts';
+import type { QuotaUsage } from '../registry/quotas.ts';
 import { lastPulled } from '../registry/usage.ts';
 import { mapLimit } from './parts.ts';
 
@@ -58,6 +59,8 @@ export interface UiFacts {
   storedBytes(): Promise<number | undefined>;
   /** The disk holding the data directory (local storage only). */
   volume(): Promise<Volume | undefined>;
+  /** Each of `quotas.limits` with what its repositories hold (counted now when not yet); [] without quotas. */
+  quotas(): Promise<QuotaUsage[]>;
 }
 
 /** What the scheduler keeps: its last runs and the mirror cache's last measurement. */
@@ -75,6 +78,7 @@ export interface FactSources {
   /** Names the mirror stores, whose tags' writes are fetches, not pushes. */
   mirrored?: ((name: string) => boolean) | undefined;
   maintenance?: MaintenanceFacts | undefined;
+  quotas?: { usage(count: boolean): Promise<QuotaUsage[]> } | undefined;
 }
 
 const counterValue = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> =>
@@ -82,7 +86,7 @@ const counterValue = async (counter: { get(): Promise<{ values: Array<{ value: n
 
 /** The facts these sources give: totals from the metrics, and whatever else `sources` has. */
 export function availableFacts(metrics: Metrics, sources: FactSources = {}): UiFacts {
-  const { dataDir, stored, mirrored, maintenance } = sources;
+  const { dataDir, stored, mirrored, maintenance, quotas } = sources;
   return {
     async tagTimes(name, tags) {
       const out = new Map<string, TagTimes>();
@@ -106,6 +110,7 @@ export function availableFacts(metrics: Metrics, sources: FactSources = {}): UiF
     },
     mirrorCache: async () => maintenance?.mirrorCache(),
     storedBytes: async () => undefined,
+    quotas: async () => (quotas ? quotas.usage(true) : []),
     async volume() {
       if (dataDir === undefined) return undefined;
       try {
