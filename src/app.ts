@@ -11,8 +11,8 @@ import { behindMetricsAccess, metricsHandler } from './observability/metrics-end
 import type { QuotaUsage } from './registry/quotas.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';
+import type { MaintenanceHistory } from './maintenance/history.ts';
 import type { MirrorActivity } from './ui/activity.ts';
-import type { MaintenanceFacts } from './ui/facts.ts';
 import { uiRoutes } from './ui/app.ts';
 import type { Router } from './mirror/router.ts';
 
@@ -25,12 +25,12 @@ export interface AppParts {
   auth?: Auth | undefined;
   /** The stored registry `registry` decorates (itself without a mirror), which the UI browses. */
   stored: StoredRegistry;
+  /** This process's maintenance runs, for the web UI. */
+  history?: MaintenanceHistory | undefined;
   /** Opens each request's trace span, when OpenTelemetry is on: outermost, so the request log sees it. */
   traceRequests?: MiddlewareHandler | undefined;
   /** With a mirror and the UI on: the mirror's router, and where its activity is counted for the UI. */
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
-  /** What maintenance keeps for the UI: its last runs, the mirror cache's measurement. */
-  maintenance?: MaintenanceFacts | undefined;
   /** With `quotas.limits`: each limit's usage, for GET /quotas and the UI's storage page. */
   quotas?: { usage(count: boolean): Promise<QuotaUsage[]> } | undefined;
 }
@@ -81,7 +81,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
     app.use('/v2/*', auth.gate);
     app.route('/', auth.routes);
   }
-  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror, maintenance: parts.maintenance, quotas: parts.quotas }));
+  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror, history: parts.history, quotas: parts.quotas }));
   const options = {
     delete: config.delete,
     maxManifestBytes: config.manifests.maxSize,

@@ -1,20 +1,18 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
-import { createAuth } from './auth/create.ts';
+import type { Auth } from './auth/create.ts';
 import { millis, seconds } from './config/duration.ts';
 import { withCache } from './cache/driver.ts';
-import { createMirror } from './mirror/create.ts';
+import type { Mirror } from './mirror/create.ts';
 import { Notifier } from './events/notifier.ts';
 import { withEvents } from './events/registry.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
-import type { CacheMeasure } from './maintenance/retention.ts';
+import { MaintenanceHistory } from './maintenance/history.ts';
 import { maintenanceFor } from './maintenance/start.ts';
 import { ImmutableTags, withImmutableTags } from './registry/immutable.ts';
 import { recordingPulls } from './registry/usage.ts';
 import { Quotas, withQuotas } from './registry/quotas.ts';
-import { formatDigest } from './oci/digest.ts';
-import type { MirrorCache } from './ui/facts.ts';
 import { keyKind, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { telemetryFor } from './observability/otel/start.ts';
@@ -60,9 +58,9 @@ export interface BerthRegistry {
  * runtime serving it only what `opts.runtime` tells it (src/runtime/contract.ts): the client address
  * of a request, for auth's per-address throttle, and fast paths.
  */
-export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
+export async function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): Promise<BerthRegistry> {
   const config = parseConfig(input);
-  const storage = createStorage(config.storage);
+  const storage = await createStorage(config.storage);
   const metrics = new Metrics();
   const baseLogger = opts.logger ?? createLogger(config.log.level);
   const telemetry = telemetryFor(config.otel, { logger: baseLogger, metricsText: () => metrics.text(), keyKind });
@@ -79,7 +77,8 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
         activity.requested(e);
       }
     : metrics.upstreamRequest;
-  const mirror = createMirror(config.mirror, stored, observe);
+  // The mirror and its HTTP client are loaded only when an upstream is configured.
+  const mirror: Mirror | undefined = config.mirror.upstreams.length > 0 ? (await import('./mirror/create.ts')).createMirror(config.mirror, stored, observe) : undefined;
   // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.
   const routed = mirror ? (name: string): boolean => mirror.registry.router.route(name) !== undefined : undefined;
   const immutable = new ImmutableTags(config.tags.immutable);
@@ -93,6 +92,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   });
   const guarded = withQuotas(withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, routed), quotas, routed);
   const registry: Registry = withEvents(guarded, events);
+  const history = config.ui.enabled ? new MaintenanceHistory() : undefined;
   const maintenance = maintenanceFor(stored.inventory, config, {
     logger,
     metrics,
@@ -100,8 +100,11 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     immutable,
     retention: mirror?.retention,
     mirrored: mirror && ((name) => mirror.registry.router.stores(name)),
+    history,
   });
-  const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
+  // Token signing and password hashing are loaded only when access control is on.
+  const created: Auth | undefined =
+    config.auth.mode === 'none' ? undefined : (await import('./auth/create.ts')).createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
   const inner = createApp(registry, config, {
     logger,
@@ -110,9 +113,9 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     fastPaths: opts.runtime?.fastPaths,
     auth,
     stored,
+    history,
     traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
-    maintenance: { runs: () => maintenance.scheduler.history(), mirrorCache: () => cacheFact(maintenance.mirrorCache()) },
     quotas: quotas.any ? quotas : undefined,
   });
   const app = mirror ? mirror.wrap(inner) : inner;
@@ -133,14 +136,4 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     await telemetry?.close();
   };
   return { app, registry, config, ready, storage: storage.describe, metrics, close };
-}
-
-/** The mirror retention sweep's measurement as the UI's mirror page reads it. */
-function cacheFact(m: (CacheMeasure & { at: Date }) | undefined): MirrorCache | undefined {
-  if (!m) return undefined;
-  return {
-    bytes: m.bytes,
-    measuredAt: m.at,
-    nextEvictions: m.next.map((n) => ({ repository: n.repository, digest: formatDigest(n.digest), bytes: n.bytes, lastUsed: new Date(n.lastUsed) })),
-  };
 }

@@ -24,7 +24,7 @@ export async function openStorage(command: string, flags: { config?: string | un
     process.stderr.write(`berth: ${e.message}\n`);
     return 2;
   }
-  const storage = createStorage(config.storage);
+  const storage = await createStorage(config.storage);
   try {
     await storage.ready;
   } catch (e) {

@@ -1,6 +1,7 @@
 import { formatDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { forEachBounded } from '../registry/bounded.ts';
 import type { Inventory } from '../registry/inventory.ts';
+import type { NextEviction } from './history.ts';
 import { manifestKey, nothingExpired, sweep, type Expired } from './sweep.ts';
 
 export interface RetentionPolicy {
@@ -21,16 +22,6 @@ export interface RetentionReport {
   blobsDeleted: number;
   bytesFreed: number;
 }
-
-/** What a sweep measured of the mirror's cache: its size after the sweep, and what would expire next. */
-export interface CacheMeasure {
-  bytes: number;
-  /** Images still held, least recently used first (the first few): what age or size expires next. */
-  next: Array<{ repository: string; digest: Digest; lastUsed: number; /** What expiring it alone would free. */ bytes: number }>;
-}
-
-/** How many of the next images to expire a measurement lists. */
-const nextShown = 10;
 
 /** Which mirrored manifests were served since the last look, and when each was last served (the mirror's UsageLog). */
 export interface Usage {
@@ -79,7 +70,7 @@ export async function expireMirrored(
   usage: Usage,
   mirrored: (name: string) => boolean,
   policy: RetentionPolicy,
-  opts: { now?: number; signal?: AbortSignal; measured?: (m: CacheMeasure) => void } = {},
+  opts: { now?: number; signal?: AbortSignal; /** Told what the next sweep would expire first, as this one leaves things. */ planned?: (next: NextEviction[]) => void } = {},
 ): Promise<RetentionReport> {
   const startedAt = Date.now();
   const now = opts.now ?? startedAt;
@@ -99,13 +90,7 @@ export async function expireMirrored(
   const plan = planExpiry(scan, counted, policy, now);
   report.bytesBefore = plan.bytesBefore;
   report.bytesAfter = plan.bytesAfter;
-  opts.measured?.({
-    bytes: plan.bytesAfter,
-    next: plan.next.map(({ key, lastUsed, bytes }) => {
-      const h = scan.held.get(key)!;
-      return { repository: h.name, digest: h.digest, lastUsed, bytes };
-    }),
-  });
+  opts.planned?.(plan.next.map((n) => ({ repository: n.name, digest: formatDigest(n.digest), bytes: n.bytes, lastUsed: new Date(n.lastUsed) })));
 
   const expired = await expiredLinks(inventory, scan, plan.expired);
   const candidates = new Set([...scan.blobLinks, ...[...plan.expired].map((key) => formatDigest(scan.held.get(key)!.digest))]);
@@ -200,7 +185,7 @@ function planExpiry(
   counted: (digest: string) => boolean,
   policy: RetentionPolicy,
   now: number,
-): { expired: Set<string>; bytesBefore: number; bytesAfter: number; next: Array<{ key: string; lastUsed: number; bytes: number }> } {
+): { expired: Set<string>; bytesBefore: number; bytesAfter: number; next: Array<{ name: string; digest: Digest; lastUsed: number; bytes: number }> } {
   const { held, sizes } = scan;
   const childrenOf = (h: Held): Held[] => h.listed.flatMap((d) => held.get(`${h.name}@${d}`) ?? []);
   const listedSomewhere = new Set<string>();
@@ -249,18 +234,21 @@ function planExpiry(
       expire(image);
     }
   }
-  // Next in line: the images left, least recently used first, with the bytes only each of them holds.
+  // What goes first next time: the images left, least recently used first (what is recent now will
+  // not be then), each with the bytes only it holds.
   const next = images
     .filter((i) => !gone.has(i.key))
     .sort((a, b) => a.lastUsed - b.lastUsed || a.key.localeCompare(b.key))
     .slice(0, nextShown)
     .map((image) => {
-      let own = 0;
-      for (const m of image.members) {
-        if ((memberRefs.get(m.key) ?? 0) !== 1) continue;
-        for (const d of new Set(m.needs)) if (digestRefs.get(d) === 1 && counted(d)) own += sizes.get(d) ?? 0;
-      }
-      return { key: image.key, lastUsed: image.lastUsed, bytes: own };
+      const root = held.get(image.key)!;
+      const own = new Set(image.members.filter((m) => memberRefs.get(m.key) === 1).flatMap((m) => m.needs));
+      let alone = 0;
+      for (const d of own) if (digestRefs.get(d) === 1 && counted(d)) alone += sizes.get(d) ?? 0;
+      return { name: root.name, digest: root.digest, lastUsed: image.lastUsed, bytes: alone };
     });
   return { expired, bytesBefore, bytesAfter: bytes, next };
 }
+
+/** How many of the next images to expire a sweep reports (the web UI's mirror page). */
+const nextShown = 10;

@@ -8,23 +8,9 @@ export interface Task {
   everyMs: number;
   /** Also run once as soon as the scheduler starts. */
   atStart?: boolean;
-  /** One pass; it stops early (throwing) once `signal` aborts. What it returns is kept in the history. */
-  run(signal: AbortSignal): Promise<Figures | void>;
+  /** One pass; it stops early (throwing) once `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
 }
-
-/** A pass's report as label and value (`bytes freed`, 1024), for people to read. */
-export type Figures = Array<[string, number]>;
-
-/** One finished pass: a task that reported figures, or one that failed. */
-export interface Run {
-  kind: string;
-  finishedAt: Date;
-  ok: boolean;
-  figures: Figures;
-}
-
-/** Finished passes kept in memory per kind: enough for a page showing the last few of each. */
-const historyPerKind = 5;
 
 /**
  * Runs maintenance tasks on their intervals, one pass at a time: a task that comes due while
@@ -41,7 +27,6 @@ export class Scheduler {
   readonly #abort = new AbortController();
   #running: { task: Task; done: Promise<void> } | undefined;
   #closed = false;
-  readonly #history: Run[] = [];
 
   constructor(tasks: readonly Task[], failed: (task: Task, e: unknown) => void) {
     this.#tasks = tasks;
@@ -54,17 +39,6 @@ export class Scheduler {
       this.#timers.push(setInterval(() => this.#due(task), Math.min(task.everyMs, longestTimer)));
       if (task.atStart) this.#due(task);
     }
-  }
-
-  /** The last passes that reported figures or failed, newest first. */
-  history(): readonly Run[] {
-    return this.#history;
-  }
-
-  #record(run: Run): void {
-    this.#history.unshift(run);
-    const ofKind = this.#history.filter((r) => r.kind === run.kind);
-    if (ofKind.length > historyPerKind) this.#history.splice(this.#history.lastIndexOf(ofKind.at(-1)!), 1);
   }
 
   /** Stops the timers, drops what waits, aborts the running pass and resolves once it has stopped. */
@@ -89,13 +63,8 @@ export class Scheduler {
     const signal = this.#abort.signal;
     const done = task
       .run(signal)
-      .then((figures) => {
-        if (figures) this.#record({ kind: task.name, finishedAt: new Date(), ok: true, figures });
-      })
       .catch((e: unknown) => {
-        if (signal.aborted) return;
-        this.#record({ kind: task.name, finishedAt: new Date(), ok: false, figures: [] });
-        this.#failed(task, e);
+        if (!signal.aborted) this.#failed(task, e);
       })
       .finally(() => {
         this.#running = undefined;

@@ -6,8 +6,9 @@ import type { Inventory } from '../registry/inventory.ts';
 import type { PullRecords } from '../registry/usage.ts';
 import { applyRetentionRules } from './apply-rules.ts';
 import { collectGarbage } from './gc.ts';
-import { expireMirrored, type CacheMeasure, type RetentionPolicy, type Usage } from './retention.ts';
+import { expireMirrored, type RetentionPolicy, type Usage } from './retention.ts';
 import type { RetentionRule } from './schema.ts';
+import { figuresOf, type MaintenanceHistory, type NextEviction } from './history.ts';
 import { Scheduler, type Task } from './scheduler.ts';
 import { purgeUploads } from './uploads.ts';
 
@@ -39,13 +40,13 @@ export interface MaintenanceParts {
   retention?: MirrorRetention | undefined;
   /** Names the mirror stores: retention rules leave them to mirror retention. */
   mirrored?: ((name: string) => boolean) | undefined;
+  /** Where runs are recorded for the web UI, when it is on. */
+  history?: MaintenanceHistory | undefined;
 }
 
-/** The scheduler running a registry's passes, and what its last mirror retention sweep measured. */
+/** The scheduler running a registry's passes, and the pull times it writes out. */
 export interface Maintenance {
   scheduler: Scheduler;
-  /** The mirror cache as the last retention sweep measured it, if one ran. */
-  mirrorCache(): (CacheMeasure & { at: Date }) | undefined;
   /** Writes the pull times still in memory (as the registry stops, after the scheduler). */
   flushPulls(): Promise<void>;
 }
@@ -57,8 +58,8 @@ export interface Maintenance {
  * and mirror retention when the mirror has a policy. Nothing runs before `scheduler.start()`.
  */
 export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, parts: MaintenanceParts): Maintenance {
-  const { logger, metrics, retention, pulls } = parts;
-  let measured: (CacheMeasure & { at: Date }) | undefined;
+  const { logger, metrics, retention, pulls, history } = parts;
+  const finished = (kind: string, report: object | undefined): void => history?.record({ kind, finishedAt: new Date(), ok: report !== undefined, figures: report ? figuresOf(report) : [] });
   const tasks: Task[] = [
     {
       name: 'upload purge',
@@ -67,8 +68,8 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
       run: async (signal) => {
         const purged = await purgeUploads(inventory, config.uploads.purgeAfter, { signal });
         metrics.uploadsPurged.inc(purged);
+        finished('upload purge', { purged });
         if (purged > 0) logger.info('purged stale uploads', { purged });
-        return [['upload sessions purged', purged]];
       },
     },
     {
@@ -87,13 +88,8 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
         const report = await collectGarbage(inventory, { graceMs: config.gc.grace, deleteUntagged: config.gc.deleteUntagged, signal });
         metrics.gcRuns.inc();
         metrics.gcBytes.inc(report.bytesFreed);
+        finished('garbage collection', report);
         logger.info('garbage collected', { ...report });
-        return [
-          ['blobs deleted', report.blobsDeleted],
-          ['bytes freed', report.bytesFreed],
-          ['manifests deleted', report.manifestsDeleted],
-          ['blobs kept', report.blobsKept],
-        ];
       },
     });
   }
@@ -115,12 +111,12 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
         });
         const { decisions: _, ...figures } = report;
         logger.info('retention rules applied', { ...figures, dryRun, interval: formatDuration(interval) });
-        return [
-          [dryRun ? 'tags that would go' : 'tags deleted', report.tagsDeleted],
-          [dryRun ? 'manifests that would go' : 'manifests deleted', report.manifestsDeleted],
-          [dryRun ? 'bytes that would be freed' : 'bytes freed', report.bytesFreed],
-          ['repositories', report.repositories],
-        ];
+        finished(
+          'retention rules',
+          dryRun
+            ? { tagsThatWouldGo: report.tagsDeleted, manifestsThatWouldGo: report.manifestsDeleted, bytesThatWouldBeFreed: report.bytesFreed, repositories: report.repositories }
+            : { tagsDeleted: report.tagsDeleted, manifestsDeleted: report.manifestsDeleted, bytesFreed: report.bytesFreed, repositories: report.repositories },
+        );
       },
     });
   }
@@ -129,23 +125,20 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
       name: 'mirror retention sweep',
       everyMs: retention.everyMs,
       run: async (signal) => {
-        const report = await expireMirrored(inventory, retention.usage, retention.mirrored, retention.policy, {
-          signal,
-          measured: (m) => (measured = { ...m, at: new Date() }),
-        });
+        let next: NextEviction[] = [];
+        const report = await expireMirrored(inventory, retention.usage, retention.mirrored, retention.policy, { signal, planned: (n) => (next = n) });
+        finished('mirror retention sweep', report);
+        history?.measuredMirror({ bytes: report.bytesAfter, measuredAt: new Date(), nextEvictions: next });
         logger.info('mirror retention sweep', { ...report });
-        return [
-          ['manifests expired', report.manifestsExpired],
-          ['bytes freed', report.bytesFreed],
-          ['bytes held', report.bytesAfter],
-        ];
       },
     });
   }
-  const scheduler = new Scheduler(tasks, (task, e) => logger.warn(`${task.name} failed`, errorFields(e)));
+  const scheduler = new Scheduler(tasks, (task, e) => {
+    finished(task.name, undefined);
+    logger.warn(`${task.name} failed`, errorFields(e));
+  });
   return {
     scheduler,
-    mirrorCache: () => measured,
     flushPulls: async () => {
       try {
         await pulls.flush();

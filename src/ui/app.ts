@@ -22,7 +22,8 @@ import type { Registry, StoredRegistry } from '../registry/registry.ts';
 import { MirrorActivity } from './activity.ts';
 import { assets } from './assets.ts';
 import { Describer } from './describe.ts';
-import { availableFacts, type FactSources, type MaintenanceFacts, type UiFacts } from './facts.ts';
+import type { MaintenanceHistory } from '../maintenance/history.ts';
+import { availableFacts, type FactSources } from './facts.ts';
 import type { View, Viewer } from './layout.ts';
 import { blobPage } from './pages/blob.ts';
 import { failed, notFound } from './pages/errors.ts';
@@ -61,12 +62,10 @@ export interface UiParts {
   accounts?: Accounts | undefined;
   /** With a mirror: its router and what it did (fed by the app). */
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
-  /** What the scheduler keeps (runs, the mirror cache's measurement), for the storage and mirror pages. */
-  maintenance?: MaintenanceFacts | undefined;
+  /** This process's maintenance runs, for the storage and mirror pages. */
+  history?: MaintenanceHistory | undefined;
   /** With `quotas.limits`: each limit's usage, for the storage page. */
   quotas?: FactSources['quotas'];
-  /** Facts beyond the registry's API; by default, what the parts above give. */
-  facts?: UiFacts;
 }
 
 const cookieName = 'berth_session';
@@ -103,15 +102,13 @@ export function uiRoutes(parts: UiParts): Hono {
   const src: Sources = {
     registry,
     describer: new Describer(registry),
-    facts:
-      parts.facts ??
-      availableFacts(parts.metrics, {
-        dataDir: config.storage.fs?.root,
-        stored: parts.stored,
-        mirrored: parts.mirror && ((name) => parts.mirror!.router.stores(name)),
-        maintenance: parts.maintenance,
-        quotas: parts.quotas,
-      }),
+    facts: availableFacts(parts.metrics, {
+      dataDir: config.storage.fs?.root,
+      stored: parts.stored,
+      mirrored: parts.mirror && ((name) => parts.mirror!.router.stores(name)),
+      history: parts.history,
+      quotas: parts.quotas,
+    }),
     activity: parts.mirror?.activity ?? new MirrorActivity(),
     prober: new Prober(),
     pageSize: options.pageSize,

@@ -1,38 +1,24 @@
 /**
  * Facts the pages show that the registry's API does not carry (or carries elsewhere), behind one
  * interface, so a page fills in when its source appears. `availableFacts` gives what exists: tag
- * push and pull times from the stored registry, the maintenance history and the mirror cache from
- * the scheduler, totals from the metrics; what is missing answers "not recorded", which the pages
+ * push and pull times from the stored registry, this process's maintenance runs and the mirror
+ * cache its last sweep measured (src/maintenance/history.ts), quota usage, totals from the metrics; what is missing answers "not recorded", which the pages
  * say in so many words.
  */
 import { statfs } from 'node:fs/promises';
 import { formatDigest } from '../oci/digest.ts';
+import type { MaintenanceHistory, MaintenanceRun, MirrorCache } from '../maintenance/history.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { StoredRegistry } from '../registry/registry.ts';
 import type { QuotaUsage } from '../registry/quotas.ts';
 import { lastPulled } from '../registry/usage.ts';
 import { mapLimit } from './parts.ts';
 
+export type { MaintenanceRun, MirrorCache } from '../maintenance/history.ts';
+
 export interface TagTimes {
   pushed?: Date;
   lastPulled?: Date;
-}
-
-/** One run of a maintenance pass (gc, upload purge, mirror retention) and what it reported. */
-export interface MaintenanceRun {
-  kind: string;
-  finishedAt: Date;
-  ok: boolean;
-  /** The report's figures, as label and value. */
-  figures: Array<[string, number]>;
-}
-
-export interface MirrorCache {
-  /** Bytes mirrored content occupies, counted as `mirror.retention.maxSize` counts them. */
-  bytes: number;
-  measuredAt: Date;
-  /** What the next sweep would expire, in order. */
-  nextEvictions: Array<{ repository: string; digest: string; bytes?: number; lastUsed?: Date }>;
 }
 
 export interface Volume {
@@ -63,12 +49,6 @@ export interface UiFacts {
   quotas(): Promise<QuotaUsage[]>;
 }
 
-/** What the scheduler keeps: its last runs and the mirror cache's last measurement. */
-export interface MaintenanceFacts {
-  runs(): readonly MaintenanceRun[];
-  mirrorCache(): MirrorCache | undefined;
-}
-
 /** Where the facts come from, besides the metrics: each missing source leaves its facts unrecorded. */
 export interface FactSources {
   /** The data directory (local storage), whose disk the storage page shows. */
@@ -77,7 +57,8 @@ export interface FactSources {
   stored?: StoredRegistry | undefined;
   /** Names the mirror stores, whose tags' writes are fetches, not pushes. */
   mirrored?: ((name: string) => boolean) | undefined;
-  maintenance?: MaintenanceFacts | undefined;
+  /** This process's maintenance runs and the mirror cache its last sweep measured. */
+  history?: MaintenanceHistory | undefined;
   quotas?: { usage(count: boolean): Promise<QuotaUsage[]> } | undefined;
 }
 
@@ -86,7 +67,7 @@ const counterValue = async (counter: { get(): Promise<{ values: Array<{ value: n
 
 /** The facts these sources give: totals from the metrics, and whatever else `sources` has. */
 export function availableFacts(metrics: Metrics, sources: FactSources = {}): UiFacts {
-  const { dataDir, stored, mirrored, maintenance, quotas } = sources;
+  const { dataDir, stored, mirrored, history, quotas } = sources;
   return {
     async tagTimes(name, tags) {
       const out = new Map<string, TagTimes>();
@@ -103,12 +84,12 @@ export function availableFacts(metrics: Metrics, sources: FactSources = {}): UiF
       });
       return out;
     },
-    maintenanceRuns: async () => [...(maintenance?.runs() ?? [])],
+    maintenanceRuns: async () => history?.runs() ?? [],
     async maintenanceTotals() {
       const [gcRuns, gcBytesFreed, uploadsPurged] = await Promise.all([counterValue(metrics.gcRuns), counterValue(metrics.gcBytes), counterValue(metrics.uploadsPurged)]);
       return { gcRuns, gcBytesFreed, uploadsPurged };
     },
-    mirrorCache: async () => maintenance?.mirrorCache(),
+    mirrorCache: async () => history?.mirrorCache(),
     storedBytes: async () => undefined,
     quotas: async () => (quotas ? quotas.usage(true) : []),
     async volume() {
