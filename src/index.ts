@@ -101,6 +101,16 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
     retention: mirror?.retention,
     mirrored: mirror && ((name) => mirror.registry.router.stores(name)),
     history,
+    deleted:
+      events &&
+      ((d) =>
+        events.raise(d.tag === undefined ? 'berth.manifest.deleted' : 'berth.tag.deleted', {
+          repository: d.repository,
+          ...(d.tag === undefined ? {} : { tag: d.tag }),
+          ...(d.digest === undefined ? {} : { digest: d.digest }),
+          rule: d.rule,
+          reason: d.reason,
+        })),
   });
   // Token signing and password hashing are loaded only when access control is on.
   const created: Auth | undefined =

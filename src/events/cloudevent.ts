@@ -36,6 +36,9 @@ export interface EventData {
   size?: number;
   /** The manifest a referrer (signature, SBOM) refers to. */
   subject?: string;
+  /** What deleted it when a client did not: the rule (`retention.rules[0]`), and why. */
+  rule?: string;
+  reason?: string;
 }
 
 export interface CloudEvent {

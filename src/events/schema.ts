@@ -29,7 +29,7 @@ const webhook = z
       .array(z.enum(eventActions))
       .min(1)
       .default(['push', 'delete', 'mirror'])
-      .describe('`push` (a manifest, and each tag it is pushed under), `delete` (a manifest or a tag), `mirror` (the mirror stored a manifest fetched from its upstream), `pull` (a manifest GET; off by default: one event per pull).'),
+      .describe('`push` (a manifest, and each tag it is pushed under), `delete` (a manifest or a tag, by a client or by the scheduled retention rules), `mirror` (the mirror stored a manifest fetched from its upstream), `pull` (a manifest GET; off by default: one event per pull).'),
     mediaTypes: z
       .array(z.string().min(1))
       .min(1)

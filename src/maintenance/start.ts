@@ -7,6 +7,7 @@ import type { PullRecords } from '../registry/usage.ts';
 import { applyRetentionRules } from './apply-rules.ts';
 import { collectGarbage } from './gc.ts';
 import { expireMirrored, type RetentionPolicy, type Usage } from './retention.ts';
+import type { Decision } from './rules.ts';
 import type { RetentionRule } from './schema.ts';
 import { figuresOf, type MaintenanceHistory, type NextEviction } from './history.ts';
 import { Scheduler, type Task } from './scheduler.ts';
@@ -42,6 +43,8 @@ export interface MaintenanceParts {
   mirrored?: ((name: string) => boolean) | undefined;
   /** Where runs are recorded for the web UI, when it is on. */
   history?: MaintenanceHistory | undefined;
+  /** Told of each tag and manifest the scheduled retention rules deleted, once deleted (events). */
+  deleted?: ((d: Decision) => void) | undefined;
 }
 
 /** The scheduler running a registry's passes, and the pull times it writes out. */
@@ -109,6 +112,7 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
           signal,
           onDecision: (d) => logger.info(dryRun ? 'retention would delete' : 'retention deleted', { ...d }),
         });
+        if (!dryRun) for (const d of report.decisions) if (d.delete) parts.deleted?.(d);
         const { decisions: _, ...figures } = report;
         logger.info('retention rules applied', { ...figures, dryRun, interval: formatDuration(interval) });
         finished(

@@ -9,6 +9,8 @@
  * over a second apart, and the untagged window is two seconds, waited out before the pass.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../concurrency/stack.ts';
 import { Client } from '../support/http.ts';
@@ -137,12 +139,24 @@ async function storagePuts(url: string): Promise<number> {
 
 describe(`retention rules run by the server, weighing recorded pulls, on ${process.env.TEST_STORAGE ?? 'fs'}`, () => {
   let stack: Stack;
+  /** CloudEvents a webhook receiver got: the server announces what its rules deleted. */
+  const events: Array<{ type: string; subject: string; data: Record<string, unknown> }> = [];
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      events.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as (typeof events)[number]);
+      res.writeHead(204).end();
+    });
+  });
 
   beforeAll(async () => {
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     stack = await startStack({ retention: { pullsFlushInterval: '1h' } });
   });
   afterAll(async () => {
     await stack?.stop();
+    await new Promise((resolve) => receiver.close(resolve));
   });
 
   it('records pulls with no storage write each, keeps them across a restart, and expires the tags pulled least', async () => {
@@ -167,6 +181,7 @@ describe(`retention rules run by the server, weighing recorded pulls, on ${proce
     await stack.restartServer({
       gc: { grace: '0s' },
       retention: { interval: '1s', rules: [{ repositories: ['svc/**'], keepTags: [{ mostRecentlyPulledCount: 2 }] }] },
+      events: { webhooks: [{ name: 'ops', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`, actions: ['delete'] }] },
     });
     expect(await stack.store.exists('repositories/svc/app/_pulls')).toBe(true);
     const after = new Client(stack.server.url);
@@ -177,6 +192,13 @@ describe(`retention rules run by the server, weighing recorded pulls, on ${proce
     expect(await status(after, 'svc/app', 'a')).toBe(200);
     expect(await status(after, 'svc/app', 'c')).toBe(200);
     expect(stack.server.logs()).toMatch(/"msg":"retention deleted".*"tag":"b".*"rule":"retention\.rules\[0\]","reason":"picked by keepTags\[0\] \(every tag\), none of whose conditions holds \(mostRecentlyPulledCount 2\)/);
+    // Webhooks hear of it too, with the rule that decided.
+    for (let waited = 0; !events.some((e) => e.subject === 'svc/app:b'); waited += 250) {
+      if (waited > 30_000) throw new Error(`no deletion event: ${JSON.stringify(events)}`);
+      await sleep(250);
+    }
+    expect(events.find((e) => e.subject === 'svc/app:b')).toMatchObject({ type: 'berth.tag.deleted', data: { repository: 'svc/app', tag: 'b', digest: images.b!.digest, rule: 'retention.rules[0]' } });
+    expect(events.find((e) => e.type === 'berth.manifest.deleted')).toMatchObject({ subject: `svc/app@${images.b!.digest}`, data: { rule: 'retention.rules[0]' } });
 
     // The storage page lists the run.
     let storage = '';
