@@ -4,6 +4,7 @@ import { parseManifest, type Descriptor, type ManifestInfo } from '../oci/manife
 import { validateTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
 import type { Blobs } from './blobs.ts';
+import { Collections } from './collections.ts';
 import { layout } from './layout.ts';
 import { parsedOnce } from './parsed.ts';
 import type { Served } from './served.ts';
@@ -53,12 +54,14 @@ export class Manifests {
   readonly #blobs: Blobs;
   readonly #tags: Tags;
   readonly #referrers: Referrers;
+  readonly #collections: Collections;
 
-  constructor(driver: Driver, parts: { blobs: Blobs; tags: Tags; referrers: Referrers }) {
+  constructor(driver: Driver, parts: { blobs: Blobs; tags: Tags; referrers: Referrers; collections: Collections }) {
     this.#driver = driver;
     this.#blobs = parts.blobs;
     this.#tags = parts.tags;
     this.#referrers = parts.referrers;
+    this.#collections = parts.collections;
   }
 
   async resolve(name: string, ref: Reference): Promise<StoredManifest | undefined> {
@@ -92,8 +95,9 @@ export class Manifests {
 
   /**
    * Stores a manifest after checking it: structure, digest (when pushed by digest), and that
-   * everything it references is already in the repository. Tags are written last, so a reader
-   * never finds a tag whose manifest is not there yet.
+   * everything it references is already in the repository; then makes sure no garbage collection
+   * deletes any of it under the push (`#survives`). Tags are written last, so a reader never finds
+   * a tag whose manifest is not there yet, nor one whose content a collection is taking away.
    */
   async put(name: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, extraTags: string[]): Promise<PushedManifest> {
     const tags = [...new Set([...(ref.tag === undefined ? [] : [ref.tag]), ...extraTags.map(validateTag)])];
@@ -104,8 +108,10 @@ export class Manifests {
         detail: { reference: formatDigest(ref.digest), actual: formatDigest(digest) },
       });
     }
+    const started = Collections.started();
     await this.#checkReferences(name, info);
     await this.store(name, digest, bytes, info);
+    await this.#survives(name, digest, info, started);
     for (const tag of tags) await this.#tags.set(name, tag, digest);
     return { digest, info, tags };
   }
@@ -136,6 +142,26 @@ export class Manifests {
     if (missing.length > 0) {
       throw new OciError('MANIFEST_BLOB_UNKNOWN', 'manifest references content unknown to this repository', {
         detail: { missing: missing.sort() },
+      });
+    }
+  }
+
+  /**
+   * After `store`: refuses the push (MANIFEST_BLOB_UNKNOWN, before any tag is written) when a
+   * garbage collection is deleting the manifest's bytes or anything it references, or when the
+   * checks, run again, fail (collections.ts). The link stays; a later collection removes it.
+   */
+  async #survives(name: string, digest: Digest, info: ManifestInfo, started: number): Promise<void> {
+    const relied = new Map<string, Digest>([[digest.hex, digest]]);
+    for (const { digest: d } of [...info.blobs, ...info.manifests]) relied.set(d.hex, d);
+    const held = await this.#collections.holds(started, [...relied.values()], async () => {
+      await this.#checkReferences(name, info);
+      const [own, link] = await Promise.all([this.#driver.stat(layout.blob(digest)), this.#driver.stat(layout.manifestLink(name, digest))]);
+      return own !== undefined && link !== undefined;
+    });
+    if (!held) {
+      throw new OciError('MANIFEST_BLOB_UNKNOWN', 'garbage collection is deleting content this manifest references; push it again', {
+        detail: { digest: formatDigest(digest) },
       });
     }
   }
