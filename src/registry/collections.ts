@@ -3,6 +3,7 @@ import type { Digest } from '../oci/digest.ts';
 import type { Driver } from '../storage/driver.ts';
 import { StorageError } from '../storage/errors.ts';
 import { forEachBounded } from './bounded.ts';
+import { fanOut } from './fan-out.ts';
 import { layout } from './layout.ts';
 
 /**
@@ -64,7 +65,7 @@ export class Collections {
       const marker = await this.#driver.stat(layout.collection(id));
       if (!marker || Date.now() - marker.modified.getTime() > abandonedMs) continue;
       let doomed = false;
-      await forEachBounded(relied, async (digest) => {
+      await fanOut.forEach(relied, async (digest) => {
         if (!doomed && (await this.#driver.stat(layout.doomed(id, digest)))) doomed = true;
       });
       if (doomed) return false;
