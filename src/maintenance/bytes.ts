@@ -77,7 +77,10 @@ export async function sweepBytes(inventory: Inventory, bytes: ByteScope, gone: R
 
   const run = dryRun ? undefined : await inventory.beginCollection();
   try {
-    if (run) await each(doomed.all.values(), (digest) => run.doom(digest));
+    if (run) {
+      await each(doomed.all.values(), (digest) => run.doom(digest));
+      await run.settled();
+    }
     const spare = async (key: string): Promise<void> => {
       const digest = doomed.all.get(key);
       if (!digest || doomed.spared.has(key)) return;

@@ -18,12 +18,17 @@ import { layout } from './layout.ts';
  * one sees the other: the collection spares the digest, or the write is refused (the client sees
  * a 4xx and pushes again), or both.
  *
- * The look costs one listing of the markers while no collection runs: a write that finds none,
- * and whose checks began less than `lingerMs / 2` earlier, cannot have been overtaken by one,
- * since a collection keeps its marker `lingerMs` past its last deletion. Otherwise the write
- * checks the tombstones of every marked run and then its references once more.
+ * The look is one listing of the markers, shared: a write may use a listing that began less than
+ * `settleMs / 2` before the write ended, since a collection whose marker that listing missed
+ * waits `settleMs` after writing it before it looks again, and then finds the write. So pushes
+ * cost at most one listing per `settleMs / 2` of the process, however many blobs they link. A
+ * write that finds no marker, in a listing that ended less than `lingerMs / 2` after its checks
+ * began, is done: a collection keeps its marker `lingerMs` past its last deletion, so one whose
+ * marker was gone by then had deleted before the checks. Otherwise the write checks the
+ * tombstones of every marked run and then its references once more.
  */
 export const lingerMs = 1_000;
+export const settleMs = 1_000;
 /** A collection rewrites its marker this often... */
 const refreshMs = 15_000;
 /** ...stops before its next deletion once it has not managed to for this long... */
@@ -36,12 +41,20 @@ const leaseMs = 60_000;
  */
 const abandonedMs = 5 * 60_000;
 
+interface Listing {
+  runs: string[];
+  /** When the listing answered (this process's monotonic clock). */
+  ended: number;
+}
+
 /** Runs one storage operation within the caller's bound (the inventory's). */
 export type Slot = <T>(fn: () => Promise<T>) => Promise<T>;
 const unbounded: Slot = (fn) => fn();
 
 export class Collections {
   readonly #driver: Driver;
+  /** The latest listing of the markers, shared by the writes that may use it (see above). */
+  #listing: { began: number; runs: Promise<Listing> } | undefined;
 
   constructor(driver: Driver) {
     this.#driver = driver;
@@ -59,8 +72,8 @@ export class Collections {
    * checks, run again) says.
    */
   async holds(started: number, relied: readonly Digest[], recheck: () => Promise<boolean>): Promise<boolean> {
-    const runs = await this.#driver.list(layout.collections);
-    if (runs.length === 0 && performance.now() - started < lingerMs / 2) return true;
+    const { runs, ended } = await this.#runs(performance.now() - settleMs / 2);
+    if (runs.length === 0 && ended - started < lingerMs / 2) return true;
     for (const id of runs) {
       const marker = await this.#driver.stat(layout.collection(id));
       if (!marker || Date.now() - marker.modified.getTime() > abandonedMs) continue;
@@ -71,6 +84,20 @@ export class Collections {
       if (doomed) return false;
     }
     return recheck();
+  }
+
+  /** The markers, listed no earlier than `since` (this process's monotonic clock). */
+  #runs(since: number): Promise<Listing> {
+    if (this.#listing && this.#listing.began >= since) return this.#listing.runs;
+    const began = performance.now();
+    const runs = this.#driver.list(layout.collections).then((ids) => ({ runs: ids, ended: performance.now() }));
+    const listing = { began, runs };
+    this.#listing = listing;
+    // A failed listing fails the writes that share it, and the next write lists again.
+    runs.catch(() => {
+      if (this.#listing === listing) this.#listing = undefined;
+    });
+    return runs;
   }
 
   /** Starts a collection: its marker is written, and those of collections that died are removed. */
@@ -118,6 +145,8 @@ export class Collection {
   readonly #slot: Slot;
   /** When the last marker write that succeeded began (this process's monotonic clock). */
   #refreshed = -Infinity;
+  /** When the marker was first written (this process's monotonic clock), for `settled`. */
+  #announced: number | undefined;
   readonly #timer: ReturnType<typeof setInterval>;
   #doomedAny = false;
   /** The timer's marker write in flight: `end` waits for it, or it could put the marker back. */
@@ -138,6 +167,7 @@ export class Collection {
     const key = layout.collection(this.id);
     await this.#slot(() => this.#driver.put(key, JSON.stringify({ refreshed: new Date().toISOString() })));
     this.#refreshed = at;
+    this.#announced ??= performance.now();
     return (await this.#slot(() => this.#driver.stat(key)))?.modified.getTime() ?? Date.now();
   }
 
@@ -149,6 +179,15 @@ export class Collection {
     if (performance.now() - this.#refreshed > liveForMs) {
       throw new StorageError('unavailable', `garbage collection ${this.id} could not renew its marker for ${liveForMs / 1000}s; stopped before deleting more`);
     }
+  }
+
+  /**
+   * Waits until `settleMs` have passed since the marker was written: a write that missed it in a
+   * listing has ended by then, so the look that follows finds what it wrote.
+   */
+  async settled(): Promise<void> {
+    const left = (this.#announced ?? performance.now()) + settleMs - performance.now();
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
   }
 
   /** Announces that `digest`'s bytes, or links to it, are about to go. */
