@@ -133,6 +133,20 @@ export class Manifests {
   }
 
   /**
+   * `store` for a mirror, which keeps what it fetched whatever its blobs. False when a garbage
+   * collection is deleting the manifest's bytes under it: the link goes again (a link without its
+   * bytes would answer a HEAD but not a GET), the caller serves what it fetched and writes no tag,
+   * and the next pull stores it anew.
+   */
+  async keep(name: string, digest: Digest, bytes: Uint8Array, info: ManifestInfo): Promise<boolean> {
+    const started = Collections.started();
+    await this.store(name, digest, bytes, info);
+    const held = await this.#collections.holds(started, [digest], async () => (await this.#driver.stat(layout.blob(digest))) !== undefined);
+    if (!held) await this.#driver.delete(layout.manifestLink(name, digest));
+    return held;
+  }
+
+  /**
    * Each distinct blob and child manifest is checked once, a few at a time: a manifest may list
    * tens of thousands (4 MiB of descriptors), and a check per item at once would open as many
    * files or S3 requests and hold a pending operation for each.
