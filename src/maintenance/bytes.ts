@@ -47,7 +47,10 @@ export async function sweepBytes(inventory: Inventory, bytes: ByteScope, gone: R
       await fn(item);
     });
   const present = bytes.candidates === 'store' ? await listed(inventory, signal) : undefined;
-  const onRepository = (): void => opts.onProgress?.('mark', ++report.repositories);
+  const onRepository = (): void => {
+    report.repositories++;
+    opts.onProgress?.('mark', report.repositories);
+  };
   const marks = await mark(inventory, bytes, gone, present, { keepAfter, signal, onRepository });
 
   const doomed: Doomed = { all: new Map(), bytes: new Map(), spared: new Set() };
