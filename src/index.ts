@@ -68,7 +68,14 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
         activity.requested(e);
       }
     : metrics.upstreamRequest;
-  const mirror = createMirror(config.mirror, stored, observe);
+  const mirror = createMirror(config.mirror, stored, {
+    requested: observe,
+    spared: metrics.upstreamSpare,
+    circuit: metrics.upstreamCircuit,
+    rateLimited: metrics.upstreamRateLimited,
+    connections: metrics.upstreamConnectionsNow,
+    logger,
+  });
   const registry: Registry = mirror?.registry ?? stored;
   const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;

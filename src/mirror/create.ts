@@ -5,7 +5,7 @@ import { mirrorApp } from './http.ts';
 import { MirrorRegistry } from './registry.ts';
 import { Router } from './router.ts';
 import type { MirrorOptions } from './schema.ts';
-import { Upstream, type UpstreamObserver } from './upstream.ts';
+import { Upstream, type UpstreamEvents } from './upstream.ts';
 import { UsageLog } from './usage.ts';
 
 export interface Mirror {
@@ -20,11 +20,11 @@ export interface Mirror {
 
 /**
  * The mirror around `store` for a configuration, or undefined when it names no upstream (a plain
- * push registry).
+ * push registry). `events` hears what the upstreams do (metrics, the UI, the log).
  */
-export function createMirror(options: MirrorOptions, store: StoredRegistry, observe?: UpstreamObserver): Mirror | undefined {
+export function createMirror(options: MirrorOptions, store: StoredRegistry, events: UpstreamEvents = {}): Mirror | undefined {
   if (options.upstreams.length === 0) return undefined;
-  const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts, observe));
+  const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts, events));
   const router = new Router(upstreams, options.default, options.local);
   const usage = new UsageLog();
   const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage);

@@ -10,8 +10,17 @@ export const isDockerHub = (url: URL): boolean => dockerHubHosts.has(url.hostnam
 /** The names Docker Hub's registry is known by, for containerd's `?ns=`. */
 export const dockerHubAliases: ReadonlySet<string> = dockerHubHosts;
 
-/** The prefix an upstream is reached under when none is configured: the URL's host name (no port: a repository name cannot hold a colon). */
-export const defaultPrefix = (url: URL): string => (isDockerHub(url) ? 'docker.io' : url.hostname);
+/**
+ * The prefix an upstream is reached under when none is configured: `docker.io` when one of its URLs
+ * is Docker Hub's, else the host name (no port: a repository name cannot hold a colon) of its last
+ * URL, the origin that regional mirrors before it stand in for.
+ */
+export const defaultPrefix = (urls: readonly URL[]): string => (urls.some(isDockerHub) ? 'docker.io' : (urls[urls.length - 1]?.hostname ?? ''));
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL like https://ghcr.io' });
+
+/** An upstream's URLs in the order they are tried: `urls`, or the one `url`. */
+export const upstreamUrls = (u: { url?: string | undefined; urls?: readonly string[] | undefined }): readonly string[] => u.urls ?? (u.url === undefined ? [] : [u.url]);
 
 /** Repository-name prefixes: one or more name components, no leading or trailing slash. */
 const prefix = z
@@ -21,17 +30,46 @@ const prefix = z
 const upstream = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be 1-63 of a-z 0-9 . _ - (starting with a letter or digit)').describe('How logs, `mirror.default` and containerd\'s `?ns=` refer to it.'),
-    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL like https://ghcr.io' }),
+    url: httpUrl.optional().describe('The registry\'s URL. One of `url` and `urls` is required.'),
+    urls: z
+      .array(httpUrl)
+      .min(1)
+      .optional()
+      .describe(
+        'Several URLs for one registry, tried in order (a regional mirror, then the origin): each request goes to the first whose circuit is closed and that is not rate limited, and moves on to the next when that one fails (no connection, timeout, 5xx, 429). Tokens are kept per URL.',
+      ),
     username: z.string().min(1).optional().describe('Credentials for the upstream\'s token service (or Basic auth); anonymous without them.'),
     password: z.string().min(1).optional(),
     tagTtl: duration.prefault('5m').describe('How long a tag is served from the cache before a HEAD revalidates it.'),
     prefix: prefix.optional().describe('`/v2/<prefix>/<name>/...` reaches this upstream. Default: the URL\'s host name (`docker.io` for Docker Hub).'),
     libraryPrefix: z.boolean().optional().describe('Add `library/` to one-component names (always on for Docker Hub).'),
+    notFoundTtl: duration
+      .prefault('30s')
+      .describe('How long the upstream\'s "not found" (404, or 401/403 after the token dance) for a tag, manifest or blob is remembered and answered without asking again; 0 asks every time.'),
+    breaker: z
+      .object({
+        failures: z.number().int().nonnegative().default(5).describe('Failures in a row (no connection, timeout, 5xx) that open the circuit; 0 never opens it.'),
+        coolDown: duration.prefault('30s').describe('How long an open circuit sends nothing to the URL; then one request probes it, and its success closes the circuit.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The circuit breaker, one per URL: while open, requests are answered at once (stale, or 503) instead of waiting for the timeouts.'),
+    maxConnections: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe('Requests (and so connections) to this upstream at once, over all its URLs; more wait their turn. 0: no limit.'),
+    maxBytesPerSecond: size.prefault(0).describe('Bandwidth ("20MiB") of everything received from this upstream, shared by all downloads at once. 0: no limit.'),
   })
   .strict()
   .refine((u) => (u.username === undefined) === (u.password === undefined), {
     message: 'username and password go together',
     path: ['password'],
+  })
+  .refine((u) => (u.url === undefined) !== (u.urls === undefined), {
+    message: 'give either url or urls (a list tried in order), not both and not neither',
+    path: ['url'],
   });
 
 /** The pull-through mirror (DESIGN.md: The mirror). No upstreams: a plain push registry. */
@@ -70,9 +108,10 @@ export const mirrorSchema = z
     // Routing takes the first upstream with a matching prefix: a second one with the same prefix could never be reached.
     const byPrefix = new Map<string, string>();
     for (const [i, u] of m.upstreams.entries()) {
-      const url = URL.parse(u.url);
-      if (!url) continue;
-      const prefix = u.prefix ?? defaultPrefix(url);
+      const urls = upstreamUrls(u).map((s) => URL.parse(s));
+      if (urls.length === 0 || urls.some((url) => url === null)) continue;
+      const url = urls[urls.length - 1]!;
+      const prefix = u.prefix ?? defaultPrefix(urls as URL[]);
       const first = byPrefix.get(prefix);
       if (first === undefined) byPrefix.set(prefix, u.name);
       else {
