@@ -85,8 +85,8 @@ export class Endpoint {
   }
 
   /**
-   * A ticket to ask this URL now, or why not: a rate-limit hold, or an open circuit. After the
-   * cool-down the first caller gets the probe's ticket; it must then `fetch` with it.
+   * A ticket to ask this URL now, or why not: a rate-limit hold, or a circuit that is not closed.
+   * The first caller after the cool-down starts the probe.
    */
   admit(): Ticket | Refusal {
     if (this.#heldUntil !== 0) {
@@ -96,7 +96,33 @@ export class Endpoint {
       this.#events.rateLimited?.({ upstream: this.#name, url: this.#position, until: 0 });
     }
     const ticket = this.#breaker.admit();
-    return refused(ticket) ? { reason: 'circuit_open', retryAfterMs: ticket.retryAfterMs, failures: ticket.failures } : ticket;
+    if (refused(ticket)) return { reason: 'circuit_open', retryAfterMs: ticket.retryAfterMs, failures: ticket.failures };
+    if (!ticket.probe) return ticket;
+    // The probe is a request of berth's own, so that no client's request waits for an upstream
+    // that may still be hanging: this one too is answered at once, like the others meanwhile.
+    void this.#probe(ticket);
+    return { reason: 'circuit_open', retryAfterMs: 0 };
+  }
+
+  /**
+   * `GET /v2/` (free on Docker Hub's rate limit; a 401 is an answer too): any answer but a 5xx
+   * closes the circuit, anything else opens it for another cool-down.
+   */
+  async #probe(ticket: Ticket): Promise<void> {
+    const url = new URL(`${this.url.pathname.replace(/\/$/, '')}/v2/`, this.url);
+    let res: UpstreamResponse;
+    try {
+      res = await this.#transport.send('GET', url, { 'User-Agent': 'berth-mirror' });
+    } catch (e) {
+      this.#events.requested?.({ upstream: this.#name, method: 'GET', status: 'error' });
+      this.#breaker.failed(ticket, e);
+      return;
+    }
+    this.#events.requested?.({ upstream: this.#name, method: 'GET', status: res.status });
+    await discard(res.body);
+    if (res.status >= 500) this.#breaker.failed(ticket, new Error(`answered ${res.status}`));
+    else this.#breaker.succeeded(ticket);
+    this.#rateLimit(res);
   }
 
   /**

@@ -22,7 +22,9 @@ export type Fault =
    */
   | { kind: 'length'; length: number; cut?: boolean }
   /** Answer 307 to the same path on another origin. */
-  | { kind: 'redirect'; to: string };
+  | { kind: 'redirect'; to: string }
+  /** Pass the request on and add these headers to the upstream's answer (a rate limit's, say). */
+  | { kind: 'headers'; headers: Record<string, string> };
 
 export interface SeenRequest {
   /** When it arrived (Date.now()). */
@@ -50,6 +52,12 @@ export interface FaultProxy {
   fault: ((req: SeenRequest) => Fault | undefined) | undefined;
   /** Token requests the token service answered. */
   tokenRequests: Array<{ authorization: string | undefined; query: string }>;
+  /**
+   * Registry requests being answered now, each from its arrival until the last byte of its answer
+   * is written (or its connection is gone), and the most at once since the last reset.
+   */
+  inFlight: number;
+  peakInFlight: number;
   reset(): void;
   /** Forgets every token issued, as a restarted token service would. */
   revokeTokens(): void;
@@ -76,6 +84,8 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     requests,
     tokenRequests,
     fault: undefined,
+    inFlight: 0,
+    peakInFlight: 0,
     count: (method, path) =>
       requests.filter((r) => r.method === method && (path === undefined || (typeof path === 'string' ? r.path.includes(path) : path.test(r.path))))
         .length,
@@ -83,9 +93,48 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       requests.length = 0;
       tokenRequests.length = 0;
       state.fault = undefined;
+      state.peakInFlight = state.inFlight;
     },
     revokeTokens: () => issued.clear(),
     close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+
+  /**
+   * Counts `res` in flight until its last byte is written: the client may send its next request
+   * as soon as it has all of Content-Length, before the proxy's own `end()` (a slow body sleeps
+   * after its last piece), and that next request must not overlap this one in the count.
+   */
+  const countInFlight = (res: ServerResponse): void => {
+    state.inFlight++;
+    state.peakInFlight = Math.max(state.peakInFlight, state.inFlight);
+    let over = false;
+    const finish = (): void => {
+      if (over) return;
+      over = true;
+      state.inFlight--;
+    };
+    let written = 0;
+    let length = Number.POSITIVE_INFINITY;
+    const writeHead = res.writeHead.bind(res) as (status: number, headers?: Record<string, unknown>) => ServerResponse;
+    res.writeHead = ((status: number, headers?: Record<string, unknown>) => {
+      const announced = Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === 'content-length')?.[1];
+      if (announced !== undefined) length = Number(announced);
+      return writeHead(status, headers);
+    }) as ServerResponse['writeHead'];
+    const write = res.write.bind(res) as (chunk: Uint8Array, ...rest: unknown[]) => boolean;
+    res.write = ((chunk: Uint8Array, ...rest: unknown[]) => {
+      const ok = write(chunk, ...rest);
+      written += chunk.byteLength;
+      if (written >= length) finish();
+      return ok;
+    }) as ServerResponse['write'];
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.end = ((...args: unknown[]) => {
+      const out = end(...args);
+      finish();
+      return out;
+    }) as ServerResponse['end'];
+    res.once('close', finish);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -104,6 +153,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     }
     const seen: SeenRequest = { at: Date.now(), method: req.method ?? 'GET', path, authorization: req.headers.authorization, accept: req.headers.accept };
     requests.push(seen);
+    countInFlight(res);
     if (opts.token && path.startsWith('/v2/')) {
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (!bearer || !issued.has(bearer)) {
@@ -140,7 +190,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     if (opts.token) delete headers.authorization;
     const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers }, async (up) => {
       seen.status = up.statusCode;
-      const head = { ...up.headers };
+      const head = { ...up.headers, ...(fault?.kind === 'headers' ? fault.headers : {}) };
       if (fault?.kind === 'length') head['content-length'] = String(fault.length);
       res.writeHead(up.statusCode ?? 502, head);
       // Flush what was written, then drop the connection mid-body.
