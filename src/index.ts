@@ -68,7 +68,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
         activity.requested(e);
       }
     : metrics.upstreamRequest;
-  const mirror = createMirror(config.mirror, stored, observe);
+  const mirror = createMirror(config.mirror, stored, observe, { referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }) });
   const registry: Registry = mirror?.registry ?? stored;
   const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;

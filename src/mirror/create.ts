@@ -22,12 +22,18 @@ export interface Mirror {
  * The mirror around `store` for a configuration, or undefined when it names no upstream (a plain
  * push registry).
  */
-export function createMirror(options: MirrorOptions, store: StoredRegistry, observe?: UpstreamObserver): Mirror | undefined {
+/** What the mirror tells its owner besides each upstream request (metrics). */
+export interface MirrorEvents {
+  /** An upstream without the referrers API was read through the referrers tag schema. */
+  referrersFallback?(upstream: string): void;
+}
+
+export function createMirror(options: MirrorOptions, store: StoredRegistry, observe?: UpstreamObserver, events: MirrorEvents = {}): Mirror | undefined {
   if (options.upstreams.length === 0) return undefined;
   const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts, observe));
   const router = new Router(upstreams, options.default, options.local);
   const usage = new UsageLog();
-  const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage);
+  const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage, events.referrersFallback);
   const { maxAge, maxSize, interval } = options.retention;
   const retention =
     maxAge > 0 || maxSize > 0

@@ -11,6 +11,7 @@ import type { Outcome } from '../registry/served.ts';
 import { notThere, upstreamStatus } from './blobs.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { Route, Router } from './router.ts';
+import { staleReason } from './stale.ts';
 import { discard, type UpstreamResponse } from './upstream.ts';
 import type { UsageLog } from './usage.ts';
 
@@ -250,7 +251,7 @@ export class MirrorManifests implements RegistryManifests {
   }
 
   #stale(route: Route, local: StoredManifest, why: unknown): Found {
-    return { ...local, outcome: 'stale', stale: `${route.upstream.name}: ${why instanceof Error ? why.message : String(why)}` };
+    return { ...local, outcome: 'stale', stale: staleReason(route, why) };
   }
 
   /** GETs a manifest, checks it, and stores it (with the tag, when fetched by tag). */
