@@ -162,7 +162,7 @@ export class MirrorManifests implements RegistryManifests {
     }
     if (notThere(head.status)) throw manifestUnknown(tag);
     if (head.status !== 200) {
-      if (local) return this.#stale(route, local, `upstream answered ${head.status}`);
+      if (local) return this.#stale(route, local, upstreamStatus(route, head.status));
       throw upstreamStatus(route, head.status);
     }
     if (local && head.headers['docker-content-digest'] === formatDigest(local.digest)) {

@@ -130,8 +130,8 @@ describeMirror('pull-through mirror', () => {
       expect(res.headers.get('docker-content-digest')).toBe(image.index);
       // The spec's form: code 299, agent "-", the text quoted; what failed named by upstream, never by host.
       const warning = res.headers.get('warning');
-      if (fault.kind === 'status') expect(warning).toBe(`299 - "Response is stale: short: upstream answered ${fault.status}"`);
-      else expect(warning, JSON.stringify(fault)).toMatch(/^299 - "Response is stale: short: upstream short is unavailable: [a-z ]+"$/);
+      if (fault.kind === 'status') expect(warning).toBe(`299 - "Response is stale: upstream short ${fault.status === 429 ? 'is rate limiting' : 'answered 503'}"`);
+      else expect(warning, JSON.stringify(fault)).toMatch(/^299 - "Response is stale: upstream short is unavailable: [a-z ]+"$/);
       await res.arrayBuffer();
     }
     // A whole pull still works from the cache with the upstream failing.

@@ -9,7 +9,7 @@ const fieldBytes = (value: string): number => Buffer.byteLength(`Warning: ${valu
 describe('Warning (distribution-spec: Warnings)', () => {
   it('is 299, agent "-", a quoted text and no date', () => {
     expect(warningValue('Your auth token will expire in 30 seconds.')).toBe('299 - "Your auth token will expire in 30 seconds."');
-    expect(staleWarning('hub: upstream answered 503')).toBe('299 - "Response is stale: hub: upstream answered 503"');
+    expect(staleWarning('upstream hub answered 503')).toBe('299 - "Response is stale: upstream hub answered 503"');
   });
 
   it('escapes quotes and backslashes, and turns what a header cannot carry into ?', () => {
