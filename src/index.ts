@@ -75,6 +75,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     rateLimited: metrics.upstreamRateLimited,
     connections: metrics.upstreamConnectionsNow,
     logger,
+    referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
   });
   const registry: Registry = mirror?.registry ?? stored;
   const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);

@@ -18,16 +18,23 @@ export interface Mirror {
   close(): Promise<void>;
 }
 
+/** What the mirror tells its owner: what its upstreams do, and reads through the referrers tag schema. */
+export interface MirrorEvents extends UpstreamEvents {
+  /** An upstream without the referrers API was read through the referrers tag schema. */
+  referrersFallback?(upstream: string): void;
+}
+
 /**
  * The mirror around `store` for a configuration, or undefined when it names no upstream (a plain
  * push registry). `events` hears what the upstreams do (metrics, the UI, the log).
  */
-export function createMirror(options: MirrorOptions, store: StoredRegistry, events: UpstreamEvents = {}): Mirror | undefined {
+
+export function createMirror(options: MirrorOptions, store: StoredRegistry, events: MirrorEvents = {}): Mirror | undefined {
   if (options.upstreams.length === 0) return undefined;
   const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts, events));
   const router = new Router(upstreams, options.default, options.local);
   const usage = new UsageLog();
-  const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage);
+  const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage, events.referrersFallback);
   const { maxAge, maxSize, interval } = options.retention;
   const retention =
     maxAge > 0 || maxSize > 0

@@ -90,6 +90,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly referrersFallbacks = new Counter({
+    name: 'berth_mirror_referrers_fallbacks_total',
+    help: 'Referrers lists read through the referrers tag schema because the upstream has no referrers API (404), by upstream',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
   readonly gcRuns = new Counter({
     name: 'berth_gc_runs_total',
     help: 'Garbage collection runs in this process',

@@ -66,6 +66,12 @@ function descriptor(v: unknown, where: string): Descriptor & { parsed: Digest } 
   return d;
 }
 
+/** A descriptor from untrusted JSON, checked as a manifest's are (throws MANIFEST_INVALID). */
+export function parseDescriptor(v: unknown, where: string): Descriptor {
+  const { parsed: _parsed, ...d } = descriptor(v, where);
+  return d;
+}
+
 function descriptors(v: unknown, where: string): Array<Descriptor & { parsed: Digest }> {
   if (!Array.isArray(v)) throw invalid(`${where} must be an array`);
   return v.map((d, i) => descriptor(d, `${where}[${i}]`));

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 /** What the proxy does to one request instead of (or while) passing it on. */
 export type Fault =
-  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  /** Answer this status (with these headers, and this body instead of an error envelope) without asking the upstream. */
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Uint8Array }
   /** Wait `ms` before passing the request on, then apply `then` if given. */
   | { kind: 'delay'; ms: number; then?: Fault }
   /** Forward the head and this many body bytes, then cut the connection. */
@@ -177,7 +178,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       return;
     }
     if (fault?.kind === 'status') {
-      res.writeHead(fault.status, { 'Content-Type': 'application/json', ...fault.headers }).end('{"errors":[{"code":"UNAVAILABLE","message":"fault"}]}');
+      res.writeHead(fault.status, { 'Content-Type': 'application/json', ...fault.headers }).end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"fault"}]}');
       return;
     }
     if (fault?.kind === 'redirect') {
