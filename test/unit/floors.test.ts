@@ -15,6 +15,8 @@ const floors: Record<string, number> = {
   oci: 0,
   config: 0,
   observability: 1,
+  // The contract each runtime implements and the server: limits it enforces; types, config and logging only.
+  runtime: 1.5,
   storage: 2,
   cache: 3,
   registry: 4,
