@@ -40,7 +40,7 @@ const upstream = z
       ),
     username: z.string().min(1).optional().describe('Credentials for the upstream\'s token service (or Basic auth); anonymous without them.'),
     password: z.string().min(1).optional(),
-    tagTtl: duration.prefault('5m').describe('How long a tag is served from the cache before a HEAD revalidates it.'),
+    tagTtl: duration.prefault('5m').describe('How long a tag (and a subject\'s referrers list) is served from the cache before the upstream is asked again (a HEAD for a tag).'),
     prefix: prefix.optional().describe('`/v2/<prefix>/<name>/...` reaches this upstream. Default: the URL\'s host name (`docker.io` for Docker Hub).'),
     libraryPrefix: z.boolean().optional().describe('Add `library/` to one-component names (always on for Docker Hub).'),
     notFoundTtl: duration
@@ -49,7 +49,9 @@ const upstream = z
     breaker: z
       .object({
         failures: z.number().int().nonnegative().default(5).describe('Failures in a row (no connection, timeout, 5xx) that open the circuit; 0 never opens it.'),
-        coolDown: duration.prefault('30s').describe('How long an open circuit sends nothing to the URL; then one request probes it, and its success closes the circuit.'),
+        coolDown: duration
+          .prefault('30s')
+          .describe('How long an open circuit sends nothing to the URL; then berth probes it with a `GET /v2/` of its own (clients are still answered at once), and any answer but a 5xx closes the circuit.'),
       })
       .strict()
       .prefault({})

@@ -196,6 +196,21 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       res.writeHead(up.statusCode ?? 502, head);
       // Flush what was written, then drop the connection mid-body.
       const cut = (): void => void setTimeout(() => res.socket?.destroy(), 50);
+      // As a registry writes: no faster than the client reads. Ended with its bytes still queued
+      // here, the answer would count as done, and the connection's keep-alive timeout (5 s) would
+      // close it under a client that reads slowly (a bandwidth cap), cutting the body short.
+      const send = async (chunk: Uint8Array): Promise<void> => {
+        if (res.write(chunk) || res.destroyed) return;
+        await new Promise<void>((go) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            go();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      };
       let sent = 0;
       for await (const piece of up as AsyncIterable<Buffer>) {
         if (fault?.kind === 'truncate' || fault?.kind === 'length') {
@@ -214,7 +229,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
               res.write(part.subarray(0, fault.cutAfter - sent));
               return cut();
             }
-            res.write(part);
+            await send(part);
             sent += part.byteLength;
             await sleep(fault.ms);
           }
@@ -223,10 +238,10 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
         if (fault?.kind === 'garble') {
           const inverted = Buffer.from(piece);
           for (let i = 0; i < inverted.length; i++) inverted[i] = inverted[i]! ^ 0xff;
-          res.write(inverted);
+          await send(inverted);
           continue;
         }
-        res.write(piece);
+        await send(piece);
       }
       if (fault?.kind === 'truncate') return cut();
       if (fault?.kind === 'length' && sent < fault.length) {
@@ -242,6 +257,9 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch(() => res.socket?.destroy());
   });
+  // Node's 5 s default destroys a kept-alive connection whose last write is still pending, which
+  // cuts the body short under a client that reads it slowly (berth under maxBytesPerSecond).
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   self = `http://127.0.0.1:${port}`;
