@@ -96,7 +96,13 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
   const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
-  storage.ready.then(() => maintenance.start(), () => undefined);
+  storage.ready.then(
+    () => {
+      maintenance.start();
+      mirror?.start();
+    },
+    () => undefined,
+  );
   const close = async (): Promise<void> => {
     await maintenance.close();
     await mirror?.close();

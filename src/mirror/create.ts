@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import type { MirrorRetention } from '../maintenance/start.ts';
 import type { StoredRegistry } from '../registry/registry.ts';
 import { mirrorApp } from './http.ts';
+import { Prefetcher, schedulePrefetch } from './prefetch.ts';
 import { MirrorRegistry } from './registry.ts';
 import { Router } from './router.ts';
 import type { MirrorOptions } from './schema.ts';
@@ -14,7 +15,11 @@ export interface Mirror {
   wrap(app: Hono): Hono;
   /** The cache size policy for maintenance to run, when `mirror.retention` sets one. */
   retention: MirrorRetention | undefined;
-  /** Closes the upstreams' connection pools (after the requests in flight). */
+  /** `mirror.prefetch`'s images, fetched through `registry` (by `berth mirror prefetch`, or on schedule). */
+  prefetcher: Prefetcher;
+  /** Starts the scheduled prefetch, when `mirror.prefetch.interval` asks for one (once storage is ready). */
+  start(): void;
+  /** Stops the scheduled prefetch, then closes the upstreams' connection pools (after the requests in flight). */
   close(): Promise<void>;
 }
 
@@ -40,11 +45,16 @@ export function createMirror(options: MirrorOptions, store: StoredRegistry, even
     maxAge > 0 || maxSize > 0
       ? { usage, mirrored: (name: string) => router.stores(name), policy: { maxAgeMs: maxAge, maxBytes: maxSize }, everyMs: interval }
       : undefined;
+  const prefetcher = new Prefetcher(registry, options.prefetch);
+  const schedule = schedulePrefetch(prefetcher, options.prefetch.interval, events.logger);
   return {
     registry,
     wrap: (app) => mirrorApp(app, router),
     retention,
+    prefetcher,
+    start: () => schedule.start(),
     close: async () => {
+      await schedule.close();
       await Promise.all(upstreams.map((u) => u.close()));
     },
   };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.ts';
 import { size } from '../config/size.ts';
+import { parseRange } from './versions.ts';
 
 const dockerHubHosts = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io', 'registry.hub.docker.com']);
 
@@ -74,6 +75,37 @@ const upstream = z
     path: ['url'],
   });
 
+const compiles = (source: string): boolean => {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const prefetchImage = z
+  .object({
+    name: z.string().min(1).describe('The repository as clients pull it through berth (`docker.io/library/alpine`, `ghcr.io/org/app`): a mirrored name.'),
+    tags: z
+      .array(z.string().refine(compiles, 'must be a regular expression'))
+      .min(1)
+      .optional()
+      .describe('Regular expressions; a tag is fetched when it matches one of them whole (`"3\\.\\d+"`, `latest`). Without them, every tag the other filters let through.'),
+    semver: z
+      .string()
+      .refine((r) => parseRange(r) !== undefined, 'must be a range like ">=3.18 <4" or "^1.2 || ~2.0"')
+      .optional()
+      .describe('Only tags that read as versions (`1`, `1.2`, `v1.2.3`) within this range (npm\'s syntax: `>=1.2 <2`, `^1.4`, `~1.4.2`, `1.x`, `||`).'),
+    newest: z.number().int().positive().optional().describe('Of the tags left that read as versions, only the highest N.'),
+    platforms: z
+      .array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/, 'must be os/architecture[/variant], like linux/arm64/v8'))
+      .min(1)
+      .optional()
+      .describe('For multi-platform tags, the platforms fetched (`linux/amd64`, `linux/arm64/v8`); all of them when left out.'),
+  })
+  .strict();
+
 /** The pull-through mirror (DESIGN.md: The mirror). No upstreams: a plain push registry. */
 export const mirrorSchema = z
   .object({
@@ -102,6 +134,15 @@ export const mirrorSchema = z
       .prefault({})
       .describe('Cache size policy: by age, by size, or both. A background sweep expires mirrored images and frees their bytes itself; no `gc` needed.'),
     maxManifestBytes: z.number().int().positive().default(4 * 1024 * 1024).describe('Largest manifest fetched from an upstream; bigger ones are refused.'),
+    prefetch: z
+      .object({
+        images: z.array(prefetchImage).default([]),
+        interval: duration.prefault(0).describe('How often the images are fetched in the background (the first time once storage is ready); 0: only by `berth mirror prefetch`.'),
+        concurrency: z.number().int().positive().default(4).describe('Blobs fetched at once.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Images kept warm: their tags (as filtered), the platforms chosen, every manifest and blob, fetched through the mirror as a client pull would be, on a schedule and by `berth mirror prefetch`. What is already stored is not fetched again.'),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -128,3 +169,5 @@ export const mirrorSchema = z
 
 export type MirrorOptions = z.output<typeof mirrorSchema>;
 export type UpstreamOptions = MirrorOptions['upstreams'][number];
+export type PrefetchOptions = MirrorOptions['prefetch'];
+export type PrefetchImage = PrefetchOptions['images'][number];
