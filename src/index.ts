@@ -1,11 +1,12 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
-import { createAuth } from './auth/create.ts';
+import type { Auth } from './auth/create.ts';
 import { millis, seconds } from './config/duration.ts';
 import { withCache } from './cache/driver.ts';
-import { createMirror } from './mirror/create.ts';
+import type { Mirror } from './mirror/create.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
+import { MaintenanceHistory } from './maintenance/history.ts';
 import { maintenanceFor } from './maintenance/start.ts';
 import { keyKind, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -49,9 +50,9 @@ export interface BerthRegistry {
  * retention). The returned app knows of the runtime serving it only what `opts.runtime` tells it
  * (src/runtime/contract.ts): the client address of a request, for auth's per-address throttle, and fast paths.
  */
-export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
+export async function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): Promise<BerthRegistry> {
   const config = parseConfig(input);
-  const storage = createStorage(config.storage);
+  const storage = await createStorage(config.storage);
   const metrics = new Metrics();
   const baseLogger = opts.logger ?? createLogger(config.log.level);
   const telemetry = telemetryFor(config.otel, { logger: baseLogger, metricsText: () => metrics.text(), keyKind });
@@ -68,18 +69,25 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
         activity.requested(e);
       }
     : metrics.upstreamRequest;
-  const mirror = createMirror(config.mirror, stored, {
-    requested: observe,
-    spared: metrics.upstreamSpare,
-    circuit: metrics.upstreamCircuit,
-    rateLimited: metrics.upstreamRateLimited,
-    connections: metrics.upstreamConnectionsNow,
-    logger,
-    referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
-  });
+  // The mirror and its HTTP client are loaded only when an upstream is configured.
+  const mirror: Mirror | undefined =
+    config.mirror.upstreams.length > 0
+      ? (await import('./mirror/create.ts')).createMirror(config.mirror, stored, {
+          requested: observe,
+          spared: metrics.upstreamSpare,
+          circuit: metrics.upstreamCircuit,
+          rateLimited: metrics.upstreamRateLimited,
+          connections: metrics.upstreamConnectionsNow,
+          logger,
+          referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
+        })
+      : undefined;
   const registry: Registry = mirror?.registry ?? stored;
-  const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
+  // Token signing and password hashing are loaded only when access control is on.
+  const created: Auth | undefined =
+    config.auth.mode === 'none' ? undefined : (await import('./auth/create.ts')).createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
+  const history = config.ui.enabled ? new MaintenanceHistory() : undefined;
   const inner = createApp(registry, config, {
     logger,
     metrics,
@@ -87,6 +95,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     fastPaths: opts.runtime?.fastPaths,
     auth,
     stored,
+    history,
     traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
   });
@@ -94,7 +103,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   // Auth's key may be generated into the data directory, so it follows storage.
   const usable = auth ? storage.ready.then(() => auth.ready) : storage.ready;
   const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
-  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention });
+  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention, history });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
   storage.ready.then(
     () => {

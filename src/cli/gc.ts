@@ -67,7 +67,7 @@ export async function runGc(args: string[], env: Record<string, string | undefin
   }
   const config = await commandConfig(flags, env);
   if (!config) return 2;
-  const storage = createStorage(config.storage);
+  const storage = await createStorage(config.storage);
   try {
     await storage.ready;
   } catch (e) {

@@ -1,6 +1,5 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { createMirror } from '../mirror/create.ts';
 import type { PrefetchProgress, PrefetchSummary } from '../mirror/prefetch.ts';
 import { StoredRegistry } from '../registry/registry.ts';
 import { createStorage } from '../storage/create.ts';
@@ -59,7 +58,7 @@ export async function runMirrorCommand(args: string[], env: Record<string, strin
     process.stderr.write('berth mirror prefetch: mirror.prefetch.images is empty: nothing to fetch\n');
     return 2;
   }
-  const storage = createStorage(config.storage);
+  const storage = await createStorage(config.storage);
   try {
     await storage.ready;
   } catch (e) {
@@ -67,7 +66,9 @@ export async function runMirrorCommand(args: string[], env: Record<string, strin
     storage.close();
     return 1;
   }
-  // Without the serving registry's cache: another process may be writing.
+  // Without the serving registry's cache: another process may be writing. Loaded here, as the
+  // server loads it, so that the other commands do not load the mirror's HTTP client.
+  const { createMirror } = await import('../mirror/create.ts');
   const mirror = createMirror(config.mirror, new StoredRegistry(storage.driver));
   if (!mirror) {
     process.stderr.write('berth mirror prefetch: mirror.upstreams is empty: nothing is mirrored\n');
