@@ -3,10 +3,11 @@
  * bookworm, so the attach and discover flows are the spec's own requests, made here over HTTP as
  * oras makes them: an artifact manifest with a `subject` pushed to the upstream (a berth with the
  * referrers API, or CNCF distribution 2.8.2, which has none: then the client also pushes the
- * referrers tag schema's index), then `GET /v2/<name>/referrers/<digest>` and pulls through the mirror.
+ * referrers tag schema's index), then `GET /v2/<name>/referrers/<digest>` and pulls through the
+ * mirror; skopeo then copies a discovered signature through the mirror, as `oras pull` would.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { hasTool } from '../support/auth.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { fetchVerified, mediaType, pushBlob, pushHttpImage, putManifest, sha256, writeConfig, type Descriptor } from '../support/mirror.ts';
 import { startServer, type TestServer } from '../support/server.ts';
+import { hasSkopeo, skopeo } from '../support/skopeo.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 // CI installs docker-registry; elsewhere the suite needs it.
@@ -255,6 +257,25 @@ describeMirror('referrers of mirrored content', () => {
       // Two upstream pages, read once: the mirror's own pages come from its cache.
       expect(up.count('GET', '/referrers/')).toBe(2);
       expect(up.requests.filter((r) => r.path.includes('/referrers/'))[1]?.path).toContain('last=');
+    });
+
+    it.skipIf(!hasSkopeo && !process.env.CI)('a real client (skopeo) copies a discovered signature, manifest and payload, through the mirror', async () => {
+      const app = await pushHttpImage(upstream.url, 'team/skopeo', [randomBytes(2_000)]);
+      const signed = await attach(upstream.url, 'team/skopeo', app, types.signature, 'for skopeo');
+      const found = await discover(mirror.url, 'up/team/skopeo', app.digest, `?artifactType=${encodeURIComponent(types.signature)}`);
+      expect(found.manifests).toEqual([listed(signed)]);
+      up.reset();
+      const out = join(dataDir, '..', `berth-referrers-skopeo-${randomBytes(4).toString('hex')}`);
+      try {
+        await skopeo('copy', '--src-tls-verify=false', `docker://${new URL(mirror.url).host}/up/team/skopeo@${signed.digest}`, `oci:${out}:sig`);
+        const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+        expect(index.manifests[0]?.digest).toBe(signed.digest);
+        expect((await readFile(join(out, 'blobs', 'sha256', signed.payload.slice('sha256:'.length)), 'utf8'))).toContain('for skopeo');
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+      expect(up.count('GET', `/manifests/${signed.digest}`)).toBe(1);
+      expect(up.count('GET', `/blobs/${signed.payload}`)).toBe(1);
     });
   });
 
