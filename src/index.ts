@@ -78,7 +78,18 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
       }
     : metrics.upstreamRequest;
   // The mirror and its HTTP client are loaded only when an upstream is configured.
-  const mirror: Mirror | undefined = config.mirror.upstreams.length > 0 ? (await import('./mirror/create.ts')).createMirror(config.mirror, stored, observe) : undefined;
+  const mirror: Mirror | undefined =
+    config.mirror.upstreams.length > 0
+      ? (await import('./mirror/create.ts')).createMirror(config.mirror, stored, {
+          requested: observe,
+          spared: metrics.upstreamSpare,
+          circuit: metrics.upstreamCircuit,
+          rateLimited: metrics.upstreamRateLimited,
+          connections: metrics.upstreamConnectionsNow,
+          logger,
+          referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
+        })
+      : undefined;
   // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.
   const routed = mirror ? (name: string): boolean => mirror.registry.router.route(name) !== undefined : undefined;
   const immutable = new ImmutableTags(config.tags.immutable);
@@ -133,7 +144,13 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
   const usable = auth ? storage.ready.then(() => auth.ready) : storage.ready;
   const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
-  storage.ready.then(() => maintenance.scheduler.start(), () => undefined);
+  storage.ready.then(
+    () => {
+      maintenance.scheduler.start();
+      mirror?.start();
+    },
+    () => undefined,
+  );
   const close = async (): Promise<void> => {
     await maintenance.scheduler.close();
     // What was pulled since the last flush, so the times survive the restart.

@@ -1,5 +1,6 @@
 import process from 'node:process';
-import { ConfigError, loadConfig, type Config } from '../schema.ts';
+import type { Config } from '../schema.ts';
+import { commandConfig } from './command-config.ts';
 import { StoredRegistry } from '../registry/registry.ts';
 import { createStorage } from '../storage/create.ts';
 
@@ -15,15 +16,8 @@ export interface Opened {
  * on a bad configuration or unusable storage, says why on stderr and gives the exit code instead.
  */
 export async function openStorage(command: string, flags: { config?: string | undefined; data?: string | undefined }, env: Record<string, string | undefined>): Promise<Opened | number> {
-  let config;
-  try {
-    const overrides = flags.data === undefined ? {} : { storage: { fs: { root: flags.data } } };
-    config = await loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), env, overrides });
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`berth: ${e.message}\n`);
-    return 2;
-  }
+  const config = await commandConfig(flags, env);
+  if (!config) return 2;
   const storage = await createStorage(config.storage);
   try {
     await storage.ready;

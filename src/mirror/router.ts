@@ -1,4 +1,4 @@
-import { defaultPrefix, type MirrorOptions } from './schema.ts';
+import { defaultPrefix, upstreamUrls, type MirrorOptions } from './schema.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Where a repository name of a client's request leads. */
@@ -58,6 +58,6 @@ export class Router {
 
 /** `Router.stores` from the configuration alone, for commands that run no upstream (`berth retention`). */
 export function storesMirrored(options: Pick<MirrorOptions, 'upstreams'>): (name: string) => boolean {
-  const prefixes = options.upstreams.map((u) => u.prefix ?? defaultPrefix(new URL(u.url)));
+  const prefixes = options.upstreams.map((u) => u.prefix ?? defaultPrefix(upstreamUrls(u).map((url) => new URL(url))));
   return (name) => prefixes.some((p) => name.startsWith(`${p}/`));
 }
