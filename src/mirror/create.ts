@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import type { MirrorRetention } from '../maintenance/start.ts';
+import type { SingleFlight } from '../coordination/types.ts';
 import type { StoredRegistry } from '../registry/registry.ts';
 import { mirrorApp } from './http.ts';
 import { MirrorRegistry } from './registry.ts';
@@ -20,14 +21,14 @@ export interface Mirror {
 
 /**
  * The mirror around `store` for a configuration, or undefined when it names no upstream (a plain
- * push registry).
+ * push registry). With `flights`, replicas fetch each digest once for the whole fleet.
  */
-export function createMirror(options: MirrorOptions, store: StoredRegistry, observe?: UpstreamObserver): Mirror | undefined {
+export function createMirror(options: MirrorOptions, store: StoredRegistry, observe?: UpstreamObserver, flights?: SingleFlight): Mirror | undefined {
   if (options.upstreams.length === 0) return undefined;
   const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts, observe));
   const router = new Router(upstreams, options.default, options.local);
   const usage = new UsageLog();
-  const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage);
+  const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage, flights);
   const { maxAge, maxSize, interval } = options.retention;
   const retention =
     maxAge > 0 || maxSize > 0

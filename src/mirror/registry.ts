@@ -4,6 +4,7 @@ import type { Page, PageRequest } from '../registry/paging.ts';
 import type { ReferrersResult, Registry, RegistryTags, RegistryUploads, StoredRegistry } from '../registry/registry.ts';
 import type { BlobInfo } from '../registry/blobs.ts';
 import type { Chunk, UploadSession, Uploads } from '../registry/uploads.ts';
+import type { SingleFlight } from '../coordination/types.ts';
 import { MirrorBlobs, notThere } from './blobs.ts';
 import { MirrorManifests } from './manifests.ts';
 import { mirroredNamespace } from './refuse.ts';
@@ -104,13 +105,13 @@ export class MirrorRegistry implements Registry {
   readonly router: Router;
   readonly #store: StoredRegistry;
 
-  constructor(store: StoredRegistry, router: Router, maxManifestBytes: number, usage: UsageLog) {
+  constructor(store: StoredRegistry, router: Router, maxManifestBytes: number, usage: UsageLog, flights?: SingleFlight) {
     this.#store = store;
     this.router = router;
-    this.blobs = new MirrorBlobs(store, router);
+    this.blobs = new MirrorBlobs(store, router, flights);
     this.tags = new MirrorTags(store, router);
     this.uploads = new MirrorUploads(store, router);
-    this.manifests = new MirrorManifests(store, router, maxManifestBytes, usage);
+    this.manifests = new MirrorManifests(store, router, maxManifestBytes, usage, flights);
   }
 
   /** A mirrored repository exists as far as the upstream says; its listing asks it. */

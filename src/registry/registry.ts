@@ -13,7 +13,7 @@ import { Tags } from './tags.ts';
 import { Uploads } from './uploads.ts';
 
 /** What kind of record a storage key holds (`blob`, `tag`, ...), for traces that must not name keys. */
-export { keyKind } from './layout.ts';
+export { keyKind, repositoryOfKey } from './layout.ts';
 
 export interface ReferrersResult extends Page<Descriptor> {
   /** The filters applied, for `OCI-Filters-Applied`. */
