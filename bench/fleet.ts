@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,6 @@ import { startRedis, type RedisServer } from '../test/support/redis.ts';
 import { startRoundRobin } from '../test/support/round-robin.ts';
 import { startS3Counter, type S3Counter } from '../test/support/s3-counter.ts';
 import { createBucket, startS3, startS3Server, type S3Server } from '../test/support/s3.ts';
-import type { TestServer } from '../test/support/server.ts';
 import { makeLayeredImage, type LayeredImage } from './layered-image.ts';
 import { clientCore, median, serverCore, table, wrk } from './tools.ts';
 
@@ -18,6 +18,8 @@ const MiB = 1024 ** 2;
 const repo = 'bench/fleet';
 const replicas = 3;
 const quiet = { BERTH_LOG__REQUESTS: 'false', BERTH_LOG__LEVEL: 'warn' };
+/** distribution's `http.secret`, the same for every replica of a run. */
+const secret = randomBytes(16).toString('hex');
 const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' };
 
 type Target = 'distribution' | 'berth' | 'berth-redis';
@@ -74,7 +76,8 @@ async function startS3Distribution(s3: S3Server, endpoint: string, bucket: strin
       '    rootdirectory: /distribution',
       '  delete: {enabled: true}',
       '  cache: {blobdescriptor: inmemory}',
-      `http: {addr: "127.0.0.1:${port}"}`,
+      // Replicas behind one balancer must share it: it signs the upload state clients carry between them.
+      `http: {addr: "127.0.0.1:${port}", secret: ${secret}}`,
       '',
     ].join('\n'),
   );
@@ -114,10 +117,8 @@ async function startFleetOf(target: Target, s3: S3Server, counter: S3Counter, re
     for (let i = 0; i < replicas; i++) started.push(await startS3Distribution(s3, counter.endpoint, bucket));
   } else {
     const env = target === 'berth-redis' && redis ? { ...quiet, BERTH_COORDINATION__REDIS__URL: redis.url } : quiet;
-    const servers: TestServer[] = await Promise.all(
-      Array.from({ length: replicas }, () => startS3Server(s3, bucket, { wrap: serverCore, env, storage: { endpoint: counter.endpoint } })),
-    );
-    started.push(...servers);
+    // One after the other: three starting at once on one core can miss the start-up deadline.
+    for (let i = 0; i < replicas; i++) started.push(await startS3Server(s3, bucket, { wrap: serverCore, env, storage: { endpoint: counter.endpoint } }));
   }
   const balancer = await startRoundRobin(started.map((s) => s.url));
   return {

@@ -113,22 +113,35 @@ export class S3Driver implements Driver {
   }
 
   async commit(from: string, to: string, size?: number): Promise<void> {
-    const found = await this.#appendables.load(assertKey(from));
+    assertKey(from);
     assertKey(to);
+    // Whether the target is there already does not depend on the source: asked at once, beside it.
+    const existing = this.#bucket.head(to);
+    existing.catch(() => undefined);
+    const found = await this.#appendables.load(from);
     const what = `commit ${this.#bucket.where(from)} to ${to}`;
     if (!found) throw new StorageError('missing', `${what}: no such object`);
     if (found.kind === 'plain') {
       await found.object.body.cancel();
       if (size !== undefined && found.object.size !== size) throw conflict(what, size, found.object.size);
-      if (!(await this.#bucket.head(to))) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
+      if (!(await existing)) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
       await this.#bucket.delete(from);
       return;
     }
     if (size !== undefined && found.state.size !== size) throw conflict(what, size, found.state.size);
-    const state = await this.#appendables.seal(from, found.state);
+    // The source goes once the target is there, so its pointer need not learn of the seal.
+    const state = await this.#appendables.seal(from, found.state, { pointer: false });
     // Same digest, same bytes: an existing target is kept as it is.
-    if (!(await this.#bucket.head(to))) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
-    await this.delete(from);
+    if (!(await existing)) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
+    await this.#deleteAppendable(from);
+  }
+
+  /** An appendable's pieces and its pointer, in one listing and one round of deletes. */
+  async #deleteAppendable(key: string): Promise<void> {
+    const pieces: string[] = [];
+    for await (const page of this.#bucket.list(key)) pieces.push(...page.keys.map((k) => `${key}/${k}`));
+    // At once: what a delete cut short leaves is unreferenced, like the pieces of a crashed append.
+    await this.#bucket.deleteMany([...pieces, key]);
   }
 
   /** Releases the client's connections. */
