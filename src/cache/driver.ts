@@ -57,6 +57,7 @@ const everything = '*';
 export class CachingDriver implements Driver {
   readonly name: string;
   readonly localPath?: (key: string) => string;
+  readonly url?: (key: string) => Promise<string>;
   readonly sweep?: () => Promise<number>;
   readonly #inner: Driver;
   readonly #cache: LRUCache<string, Entry>;
@@ -72,6 +73,7 @@ export class CachingDriver implements Driver {
     this.#inner = inner;
     this.name = inner.name;
     if (inner.localPath) this.localPath = (key) => inner.localPath!(key);
+    if (inner.url) this.url = (key) => inner.url!(key);
     // Temporary files are never cached: nothing to drop.
     if (inner.sweep) this.sweep = () => inner.sweep!();
     this.#cache = new LRUCache({

@@ -78,6 +78,11 @@ export class MirrorBlobs implements RegistryBlobs {
     return this.#filling.has(formatDigest(digest)) ? undefined : this.#stored.blobs.localFile(digest);
   }
 
+  /** None while a fill runs: its object is not committed yet, so its readers stream from the fill. */
+  async url(digest: Digest): Promise<string | undefined> {
+    return this.#filling.has(formatDigest(digest)) ? undefined : this.#stored.blobs.url(digest);
+  }
+
   async delete(name: string, digest: Digest): Promise<void> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);

@@ -22,7 +22,7 @@ export interface ReferrersResult extends Page<Descriptor> {
 
 const text = new TextDecoder();
 
-export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'localFile' | 'delete' | 'mount' | 'visibleSource'>;
+export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'localFile' | 'url' | 'delete' | 'mount' | 'visibleSource'>;
 export type RegistryUploads = Pick<Uploads, 'start' | 'status' | 'append' | 'finish' | 'cancel'>;
 export type RegistryTags = Pick<Tags, 'resolve' | 'list' | 'delete'>;
 export type RegistryManifests = Pick<Manifests, 'resolve' | 'stat' | 'get' | 'put' | 'delete'>;

@@ -13,6 +13,7 @@ import { storageError } from './errors.ts';
 import { conflict, StorageError } from '../errors.ts';
 import { s3Limits, type S3Limits } from './limits.ts';
 import { piecesStream } from './pieces-stream.ts';
+import { Presigner } from './presign.ts';
 
 const emptyStream = (): ReadableStream<Uint8Array> => new ReadableStream({ start: (c) => c.close() });
 
@@ -30,6 +31,9 @@ export class S3Driver implements Driver {
   readonly #partSize: number;
 
   readonly #limits: S3Limits;
+  readonly #presigner: Presigner | undefined;
+  /** Present with `storage.s3.redirect.enabled`: presigned GET URLs (presign.ts). */
+  readonly url?: (key: string) => Promise<string>;
   #conditionalCreate: Promise<void> | undefined;
 
   /** `limits` are S3's own unless a test scales them down (limits.ts). */
@@ -38,6 +42,11 @@ export class S3Driver implements Driver {
     this.#partSize = options.partSize;
     this.#limits = limits;
     this.#appendables = new Appendables(this.#bucket, options.partSize, limits.maxParts);
+    if (options.redirect.enabled) {
+      const presigner = new Presigner(this.#bucket, options);
+      this.#presigner = presigner;
+      this.url = async (key) => presigner.url(assertKey(key));
+    }
     const at = options.endpoint ? ` at ${options.endpoint}` : '';
     this.describe = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}${at}`;
   }
@@ -146,6 +155,7 @@ export class S3Driver implements Driver {
 
   /** Releases the client's connections. */
   close(): void {
+    this.#presigner?.close();
     this.#bucket.client.destroy();
   }
 
