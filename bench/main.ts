@@ -13,6 +13,7 @@ import { otelComparison } from './otel.ts';
 import { fleetComparison } from './fleet.ts';
 import { uiComparison } from './ui.ts';
 import { loginFloodComparison } from './logins.ts';
+import { bigManifestComparison } from './manifests-big.ts';
 import { renderSvg, summaryRows, summaryTable, type BenchFigures } from './report.ts';
 
 const GiB = 1024 ** 3;
@@ -80,7 +81,7 @@ function resultsDir(): string {
 }
 
 /**
- * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage|mirror|images|ui|logins|otel|fleet] [--repeats 3] [--s3]`:
+ * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage|mirror|images|ui|logins|otel|manifests-big|fleet] [--repeats 3] [--s3]`:
  * every scenario and its report, then one summary against issue 8's targets, written with all
  * figures to bench/results/<timestamp>.json and .svg (and latest.json, latest.svg);
  * `--s3` adds berth on S3 to the image push and pull. The method is in bench/README.md.
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
   figures.ui = await scenario('ui', () => uiComparison(repeats));
   figures.logins = await scenario('logins', () => loginFloodComparison());
   figures.otel = await scenario('otel', () => otelComparison(repeats));
+  figures.manifestsBig = await scenario('manifests-big', () => bigManifestComparison());
   figures.fleet = await scenario('fleet', () => fleetComparison(repeats));
 
   const rows = summaryRows(figures);

@@ -26,14 +26,15 @@ export interface RuntimeFigures {
   putPeakOverIdle: number;
 }
 
-interface Running {
+export interface Running {
   name: string;
   url: string;
   pid: number;
   stop(): Promise<void>;
 }
 
-async function start(target: RuntimeName | 'distribution'): Promise<Running> {
+/** Starts distribution, or berth on a runtime (local disk, no request log), pinned to the server core. */
+export async function startTarget(target: RuntimeName | 'distribution'): Promise<Running> {
   if (target === 'distribution') {
     const d = await startDistribution(serverCore);
     return { name: 'distribution 2.8', url: d.url, pid: d.process.pid!, stop: () => d.stop() };
@@ -75,7 +76,7 @@ async function pushImage(url: string, repo: string, layer: { digest: string; siz
 /** Runs every runtime scenario against one server and returns its figures. */
 async function measure(target: RuntimeName | 'distribution', blob: { path: string; digest: string; size: number }, repeats: number): Promise<RuntimeFigures> {
   const { size } = blob;
-  const server = await start(target);
+  const server = await startTarget(target);
   try {
     const repo = 'bench/runtime';
     process.stderr.write(`  ${server.name}: ${size / MiB} MiB PUT\n`);

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import process from 'node:process';
 import { onProcessSignals, runCli } from '../src/cli/main.ts';
 import { withSilenceLimit } from '../src/http/silent-body.ts';
-import type { FileResponder, Runtime } from '../src/runtime.ts';
+import type { FileResponder, Runtime } from '../src/runtime/contract.ts';
 
 interface BunServer {
   port: number;

@@ -5,7 +5,7 @@ import { runCli } from '../src/cli/main.ts';
 import { batchedBody } from '../src/http/batched-body.ts';
 import { withSilenceLimit } from '../src/http/silent-body.ts';
 import { errorFields } from '../src/observability/log.ts';
-import type { ConnectionLimits, FileResponder, RunningServer, Runtime } from '../src/runtime.ts';
+import type { ConnectionLimits, FileResponder, RunningServer, Runtime } from '../src/runtime/contract.ts';
 
 interface DenoFile {
   readonly readable: ReadableStream<Uint8Array>;

@@ -8,7 +8,7 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { AddressInfo } from 'node:net';
 import { onProcessSignals, runCli } from '../src/cli/main.ts';
 import type { Logger } from '../src/observability/log.ts';
-import type { FileResponder, Runtime } from '../src/runtime.ts';
+import type { FileResponder, Runtime } from '../src/runtime/contract.ts';
 
 /** In-flight requests get this long to finish after SIGTERM before their sockets are closed. */
 const drainMs = 10_000;

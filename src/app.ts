@@ -6,7 +6,7 @@ import { notFound, v2Routes } from './http/routes.ts';
 import { sendText } from './observability/context.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry, StoredRegistry } from './registry/registry.ts';
-import type { FastPaths } from './runtime.ts';
+import type { FastPaths } from './runtime/contract.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';

@@ -13,7 +13,7 @@ import { Metrics } from './observability/metrics.ts';
 import { telemetryFor } from './observability/otel/start.ts';
 import { instrumented } from './storage/instrumented.ts';
 import { createStorage } from './storage/create.ts';
-import type { RequestEdge } from './runtime.ts';
+import type { RequestEdge } from './runtime/contract.ts';
 import { MirrorActivity } from './ui/activity.ts';
 
 export { ConfigError, loadConfig, parseConfig, type Config, type ConfigInput } from './schema.ts';
@@ -23,7 +23,7 @@ export { StorageError, type StorageErrorKind } from './storage/errors.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { StoredRegistry, type Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';
-export type { ConnectionLimits, FastPaths, FileRange, FileResponder, RequestEdge, Runtime, RunningServer, ServeOptions } from './runtime.ts';
+export type { ConnectionLimits, FastPaths, FileRange, FileResponder, RequestEdge, Runtime, RunningServer, ServeOptions } from './runtime/contract.ts';
 
 export interface BerthRegistry {
   /** The Hono app serving `/v2/...`; mount it in another Hono app or serve it as it is. */
@@ -48,7 +48,7 @@ export interface BerthRegistry {
  * Builds a registry from a configuration (defaults fill what is left out) and, once storage is
  * ready, starts the maintenance the configuration asks for (upload purge, `gc.interval`, mirror
  * retention). The returned app knows of the runtime serving it only what `opts.runtime` tells it
- * (src/runtime.ts): the client address of a request, for auth's per-address throttle, and fast paths.
+ * (src/runtime/contract.ts): the client address of a request, for auth's per-address throttle, and fast paths.
  */
 export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
   const config = parseConfig(input);

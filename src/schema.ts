@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { authSchema } from './auth/schema.ts';
 import { cacheSchema } from './cache/schema.ts';
 import { coordinationSchema } from './coordination/schema.ts';
-import { serverSchema } from './cli/schema.ts';
+import { serverSchema } from './runtime/schema.ts';
 import { listen } from './config/listen.ts';
 import { ConfigError, loadConfig as load, parseConfig as parse, type ConfigSources } from './config/load.ts';
 import { mirrorSchema } from './mirror/schema.ts';

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
-import type { Runtime } from '../runtime.ts';
+import type { Runtime } from '../runtime/contract.ts';
 
-/** How the runtime serving a request tells its client's address (src/runtime.ts). */
+/** How the runtime serving a request tells its client's address (src/runtime/contract.ts). */
 export type PeerAddress = Runtime['clientAddress'];
 
 /**

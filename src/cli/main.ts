@@ -7,7 +7,7 @@ import { gcUsage, runGc } from './gc.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
 import { metricsApp } from '../observability/metrics-endpoint.ts';
-import type { RunningServer, Runtime } from '../runtime.ts';
+import type { RunningServer, Runtime } from '../runtime/contract.ts';
 import { connectionLimits, formatAddress, parseListen } from './server.ts';
 import { packageVersion } from './version.ts';
 

@@ -1,5 +1,5 @@
 import type { Config } from '../schema.ts';
-import type { ConnectionLimits, ListenAddress } from '../runtime.ts';
+import type { ConnectionLimits, ListenAddress } from '../runtime/contract.ts';
 
 export function parseListen(listen: string): ListenAddress {
   const colon = listen.lastIndexOf(':');

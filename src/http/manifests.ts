@@ -54,7 +54,7 @@ export async function putManifest(c: Context, registry: Registry, options: HttpO
   // The limit is enforced while reading rather than on Content-Length alone: answering before the
   // body is read makes the client's write fail (EPIPE) instead of showing it the 413.
   const extraTags = c.req.queries('tag') ?? [];
-  const bytes = await readLimited(c.req.raw.body, options.maxManifestBytes);
+  const bytes = await readLimited(c.req.raw.body, options.maxManifestBytes, c.req.header('Content-Length'));
   const pushed = await registry.manifests.put(name, ref, bytes, bareMediaType(c.req.header('Content-Type')), extraTags);
   const digest = formatDigest(pushed.digest);
   const headers: Record<string, string> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest };

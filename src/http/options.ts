@@ -1,4 +1,4 @@
-import type { FastPaths } from '../runtime.ts';
+import type { FastPaths } from '../runtime/contract.ts';
 
 /** The HTTP layer's share of the configuration. */
 export interface HttpOptions {

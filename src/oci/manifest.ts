@@ -1,6 +1,7 @@
 import { parseDigest, type Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import { manifestKind, mediaTypes, type ManifestKind } from './media-types.ts';
+import { parseStrictJson } from './strict-json.ts';
 
 export interface Descriptor {
   mediaType: string;
@@ -40,50 +41,52 @@ function stringMap(v: unknown, where: string): Record<string, string> | undefine
   return v as Record<string, string>;
 }
 
-function descriptor(v: unknown, where: string): Descriptor & { parsed: Digest } {
-  if (!isObject(v)) throw invalid(`${where}: descriptor must be an object`);
+/** `layers[12]`: built only for an error message, as a manifest may hold tens of thousands. */
+const label = (where: string, index: number | undefined): string => (index === undefined ? where : `${where}[${index}]`);
+
+function descriptor(v: unknown, where: string, index?: number): Descriptor & { parsed: Digest } {
+  if (!isObject(v)) throw invalid(`${label(where, index)}: descriptor must be an object`);
   const { mediaType, digest, size, artifactType, urls } = v;
-  if (typeof mediaType !== 'string' || mediaType === '') throw invalid(`${where}: mediaType is required`);
-  if (typeof digest !== 'string') throw invalid(`${where}: digest is required`);
+  if (typeof mediaType !== 'string' || mediaType === '') throw invalid(`${label(where, index)}: mediaType is required`);
+  if (typeof digest !== 'string') throw invalid(`${label(where, index)}: digest is required`);
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-    throw invalid(`${where}: size must be a non-negative integer`);
+    throw invalid(`${label(where, index)}: size must be a non-negative integer`);
   }
   let parsed: Digest;
   try {
     parsed = parseDigest(digest);
   } catch (e) {
-    throw invalid(`${where}: ${e instanceof Error ? e.message : 'invalid digest'}`, { digest });
+    throw invalid(`${label(where, index)}: ${e instanceof Error ? e.message : 'invalid digest'}`, { digest });
   }
-  if (artifactType !== undefined && typeof artifactType !== 'string') throw invalid(`${where}: artifactType must be a string`);
+  if (artifactType !== undefined && typeof artifactType !== 'string') throw invalid(`${label(where, index)}: artifactType must be a string`);
   if (urls !== undefined && (!Array.isArray(urls) || urls.some((u) => typeof u !== 'string'))) {
-    throw invalid(`${where}: urls must be an array of strings`);
+    throw invalid(`${label(where, index)}: urls must be an array of strings`);
   }
   const d: Descriptor & { parsed: Digest } = { mediaType, digest, size, parsed };
   if (artifactType !== undefined) d.artifactType = artifactType;
-  const annotations = stringMap(v.annotations, where);
+  const annotations = v.annotations === undefined ? undefined : stringMap(v.annotations, label(where, index));
   if (annotations) d.annotations = annotations;
   if (urls !== undefined) d.urls = urls as string[];
   return d;
 }
 
-function descriptors(v: unknown, where: string): Array<Descriptor & { parsed: Digest }> {
+/**
+ * Each descriptor of a list, checked one at a time as the caller consumes them: a manifest of tens of
+ * thousands of layers costs one parsed document, not a second list of every descriptor.
+ */
+function* descriptors(v: unknown, where: string): Generator<Descriptor & { parsed: Digest }> {
   if (!Array.isArray(v)) throw invalid(`${where} must be an array`);
-  return v.map((d, i) => descriptor(d, `${where}[${i}]`));
+  for (let i = 0; i < v.length; i++) yield descriptor(v[i], where, i);
 }
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Parses a manifest body and checks its structure. `contentType` is the request's media type;
  * when the body names its own `mediaType` the two must agree (spec: Pushing Manifests).
  */
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ManifestInfo {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(decoder.decode(bytes));
-  } catch {
-    throw invalid('manifest is not valid UTF-8 JSON');
-  }
+  const parsed = parseStrictJson(bytes);
+  if (!parsed.ok) throw invalid(`manifest ${parsed.problem}`);
+  const doc = parsed.value;
   if (!isObject(doc)) throw invalid('manifest must be a JSON object');
   if (doc.schemaVersion !== 2) {
     throw invalid('unsupported manifest schemaVersion: only schemaVersion 2 is accepted', {
@@ -106,8 +109,8 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   const info: ManifestInfo = { mediaType, kind, blobs: [], manifests: [] };
   if (kind === 'image') {
     const config = descriptor(doc.config, 'config');
-    const layers = doc.layers === undefined && mediaType === mediaTypes.ociManifest ? [] : descriptors(doc.layers, 'layers');
     info.blobs.push({ digest: config.parsed, size: config.size });
+    const layers = doc.layers === undefined && mediaType === mediaTypes.ociManifest ? [] : descriptors(doc.layers, 'layers');
     for (const layer of layers) {
       // Non-distributable layers (with `urls`) live elsewhere; the registry need not hold them.
       if (layer.urls && layer.urls.length > 0) continue;

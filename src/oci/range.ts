@@ -16,29 +16,43 @@ const int = /^\d{1,30}$/;
 
 /**
  * Interprets a `Range` request header against a representation of `size` bytes (RFC 9110 §14).
- * One range is served; a syntactically invalid or multi-range header is ignored (the whole
- * representation is sent), which is what the RFC allows and what caches expect.
+ * One range is served. A header in another unit is ignored (§14.2: a server MUST ignore a unit
+ * it does not understand), as is a valid set of several ranges (MAY ignore: berth sends no
+ * multipart/byteranges). An invalid `bytes` ranges-specifier (`bytes=500-0`, `bytes=abc`,
+ * `bytes=`) is rejected with 416, which §14.2 allows and §15.5.17 names, and which is what Go's
+ * http.ServeContent (distribution) answers: a client asking for nonsense learns so, rather than
+ * getting the whole blob it did not ask for.
  */
 export function parseRangeHeader(header: string | undefined, size: number): RangeRequest {
   if (header === undefined) return { kind: 'full' };
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m) return { kind: 'full' };
-  const [, first = '', last = ''] = m;
-  if (first === '' && last === '') return { kind: 'full' };
-  if ((first !== '' && !int.test(first)) || (last !== '' && !int.test(last))) return { kind: 'full' };
-  if (first === '') {
+  const unit = /^\s*bytes\s*=/i.exec(header);
+  if (!unit) return { kind: 'full' };
+  // A list may hold empty elements, which a recipient ignores (RFC 9110 §5.6.1.2).
+  const specs = header.slice(unit[0].length).split(',').filter((s) => s.trim() !== '').map(rangeSpec);
+  if (specs.length === 0 || specs.some((s) => s === undefined)) return { kind: 'unsatisfiable' };
+  if (specs.length > 1) return { kind: 'full' };
+  const { first, last } = specs[0]!;
+  if (first === undefined) {
     // Suffix range: the last N bytes.
-    const n = Number(last);
-    if (n === 0) return { kind: 'unsatisfiable' };
+    if (last === 0) return { kind: 'unsatisfiable' };
     // A non-zero suffix of an empty representation is satisfiable: it is all of it, nothing.
     if (size === 0) return { kind: 'full' };
-    return { kind: 'partial', range: { start: Math.max(0, size - n), end: size - 1 } };
+    return { kind: 'partial', range: { start: Math.max(0, size - last!), end: size - 1 } };
   }
-  const start = Number(first);
-  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (last !== '' && Number(last) < start) return { kind: 'full' }; // invalid per RFC: ignore
-  if (start >= size) return { kind: 'unsatisfiable' };
-  return { kind: 'partial', range: { start, end } };
+  if (first >= size) return { kind: 'unsatisfiable' };
+  return { kind: 'partial', range: { start: first, end: last === undefined ? size - 1 : Math.min(last, size - 1) } };
+}
+
+/** One byte-range-spec (`a-b`, `a-`) or suffix-range (`-n`); undefined when invalid, as `b < a` is (§14.1.1). */
+function rangeSpec(spec: string): { first?: number; last?: number } | undefined {
+  const m = /^\s*(\d*)\s*-\s*(\d*)\s*$/.exec(spec);
+  if (!m) return undefined;
+  const [, a = '', b = ''] = m;
+  if ((a === '' && b === '') || (a !== '' && !int.test(a)) || (b !== '' && !int.test(b))) return undefined;
+  const first = a === '' ? undefined : Number(a);
+  const last = b === '' ? undefined : Number(b);
+  if (first !== undefined && last !== undefined && last < first) return undefined;
+  return { first, last };
 }
 
 /**

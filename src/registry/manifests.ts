@@ -4,6 +4,7 @@ import { parseManifest, type Descriptor, type ManifestInfo } from '../oci/manife
 import { validateTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
 import type { Blobs } from './blobs.ts';
+import { fanOut } from './fan-out.ts';
 import { layout } from './layout.ts';
 import { parsedOnce } from './parsed.ts';
 import type { Served } from './served.ts';
@@ -40,6 +41,9 @@ interface ManifestLink {
 const text = new TextDecoder();
 /** A manifest link's record; throws on one that is not JSON. */
 export const parseLink = parsedOnce((raw): ManifestLink => JSON.parse(text.decode(raw)) as ManifestLink);
+
+/** How many missing references a MANIFEST_BLOB_UNKNOWN names. */
+const maxListedMissing = 10;
 
 export const manifestUnknown = (reference: string): OciError =>
   new OciError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { detail: { reference } });
@@ -122,20 +126,36 @@ export class Manifests {
     if (info.subject) await this.#referrers.add(name, info.subject.parsed, referrerDescriptor(digest, bytes.byteLength, info));
   }
 
+  /**
+   * Each distinct blob and child manifest is checked once, a few at a time: a manifest may list
+   * tens of thousands (4 MiB of descriptors), and a check per item at once would open as many
+   * files or S3 requests and hold a pending operation for each.
+   */
   async #checkReferences(name: string, info: ManifestInfo): Promise<void> {
+    // Keyed by hex, which already exists (the algorithms' lengths differ, so it cannot collide),
+    // and holding the parsed entries themselves: no allocation per descriptor beyond the Map's.
+    const blobs = new Map<string, { digest: Digest; size: number }>();
+    // One digest listed with two sizes cannot match both.
+    const conflicting = new Set<string>();
+    for (const blob of info.blobs) {
+      const seen = blobs.get(blob.digest.hex);
+      if (seen === undefined) blobs.set(blob.digest.hex, blob);
+      else if (seen.size !== blob.size) conflicting.add(blob.digest.hex);
+    }
+    const children = new Map(info.manifests.map(({ digest }) => [digest.hex, digest]));
     const missing: string[] = [];
-    await Promise.all([
-      ...info.blobs.map(async ({ digest, size }) => {
-        const found = await this.#blobs.find(name, digest);
-        if (!found || found.size !== size) missing.push(formatDigest(digest));
-      }),
-      ...info.manifests.map(async ({ digest }) => {
-        if (!(await this.resolve(name, { digest }))) missing.push(formatDigest(digest));
-      }),
-    ]);
+    await fanOut.forEach(blobs.values(), async ({ digest, size }) => {
+      const found = await this.#blobs.find(name, digest);
+      if (!found || found.size !== size || conflicting.has(digest.hex)) missing.push(formatDigest(digest));
+    });
+    await fanOut.forEach(children.values(), async (digest) => {
+      if (!(await this.resolve(name, { digest }))) missing.push(formatDigest(digest));
+    });
     if (missing.length > 0) {
+      missing.sort();
       throw new OciError('MANIFEST_BLOB_UNKNOWN', 'manifest references content unknown to this repository', {
-        detail: { missing: missing.sort() },
+        // The first few name the problem; all of them could make the answer as big as the manifest.
+        detail: { missing: missing.slice(0, maxListedMissing), count: missing.length },
       });
     }
   }

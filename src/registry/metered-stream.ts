@@ -46,10 +46,15 @@ export async function* meter(body: AsyncIterable<Uint8Array>, opts: MeterOptions
   }
 }
 
-/** Reads a bounded body whole (manifests); beyond `limit` bytes it stops reading and throws. */
-export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
+/**
+ * Reads a bounded body whole (manifests); beyond `limit` bytes it stops reading and throws. The
+ * bytes land in one buffer, sized by the declared `Content-Length` when there is one, so a
+ * manifest costs its size once rather than its chunks plus a copy of them.
+ */
+export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number, contentLength?: string | null): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
-  const parts: Uint8Array[] = [];
+  const declared = contentLength != null && /^\d{1,15}$/.test(contentLength.trim()) ? Number(contentLength) : undefined;
+  let out = new Uint8Array(Math.min(limit, declared ?? initialCapacity));
   let size = 0;
   const reader = body.getReader();
   for (;;) {
@@ -60,18 +65,20 @@ export async function readLimited(body: ReadableStream<Uint8Array> | null, limit
       throw new OciError('MANIFEST_INVALID', 'the request body was cut off before its end');
     }
     if (r.done) break;
-    size += r.value.byteLength;
-    if (size > limit) {
+    if (size + r.value.byteLength > limit) {
       await reader.cancel().catch(() => undefined);
       throw new OciError('SIZE_INVALID', `manifest is larger than the ${limit} byte limit`, { status: 413 });
     }
-    parts.push(r.value);
+    if (size + r.value.byteLength > out.byteLength) {
+      const grown = new Uint8Array(Math.min(limit, Math.max(2 * out.byteLength, size + r.value.byteLength)));
+      grown.set(out.subarray(0, size));
+      out = grown;
+    }
+    out.set(r.value, size);
+    size += r.value.byteLength;
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return out.subarray(0, size);
 }
+
+/** Without a declared length, the buffer starts at about one chunk and doubles. */
+const initialCapacity = 64 * 1024;

@@ -6,8 +6,8 @@ import { Blobs } from './blobs.ts';
 import { Inventory } from './inventory.ts';
 import { layout, repositoryMarkers } from './layout.ts';
 import { Manifests } from './manifests.ts';
-import { page, pageOfSorted, type Page, type PageRequest } from './paging.ts';
-import { Referrers, referrersTag } from './referrers.ts';
+import { pageOfSorted, type Page, type PageRequest } from './paging.ts';
+import { isDescriptorLike, pageOfReferrers, Referrers, referrersTag } from './referrers.ts';
 import { walkRepositories } from './repositories.ts';
 import { Tags } from './tags.ts';
 import { Uploads } from './uploads.ts';
@@ -78,20 +78,9 @@ export class StoredRegistry implements Registry {
    * in a referrers-tag-schema index (spec: Enabling the Referrers API), optionally filtered.
    */
   async listReferrers(name: string, subject: Digest, request: PageRequest & { artifactType?: string }): Promise<ReferrersResult> {
-    const { artifactType } = request;
-    const [recorded, fromTag] = await Promise.all([
-      this.referrers.list(name, subject),
-      this.#tagSchemaReferrers(name, subject),
-    ]);
-    const byDigest = new Map<string, Descriptor>();
-    for (const d of [...recorded, ...fromTag]) if (!byDigest.has(d.digest)) byDigest.set(d.digest, d);
-    let manifests = [...byDigest.values()];
-    const filters: string[] = [];
-    if (artifactType !== undefined) {
-      manifests = manifests.filter((d) => d.artifactType === artifactType);
-      filters.push('artifactType');
-    }
-    return { ...page(manifests, request, (d) => d.digest), filters };
+    const [recorded, fromTag] = await Promise.all([this.referrers.list(name, subject), this.#tagSchemaReferrers(name, subject)]);
+    const found = await pageOfReferrers(recorded, fromTag, request);
+    return { ...found, filters: request.artifactType === undefined ? [] : ['artifactType'] };
   }
 
   async #tagSchemaReferrers(name: string, subject: Digest): Promise<Descriptor[]> {
@@ -107,7 +96,4 @@ export class StoredRegistry implements Registry {
     }
   }
 }
-
-const isDescriptorLike = (d: unknown): d is Descriptor =>
-  typeof d === 'object' && d !== null && typeof (d as Descriptor).digest === 'string' && typeof (d as Descriptor).mediaType === 'string';
 

@@ -1,6 +1,7 @@
 import { formatDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { isTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
+import { fanOut } from './fan-out.ts';
 import { layout } from './layout.ts';
 import { parsedOnce } from './parsed.ts';
 import { pageOfNames, type Page, type PageRequest } from './paging.ts';
@@ -45,16 +46,13 @@ export class Tags {
     return pageOfNames(await this.all(name), request);
   }
 
-  /** Tags pointing at `digest`; costs one read per tag, so only deletes use it. */
+  /** Tags pointing at `digest`; costs one read per tag (a few at a time), so only deletes use it. */
   async pointingAt(name: string, digest: Digest): Promise<string[]> {
-    const tags = await this.all(name);
     const target = formatDigest(digest);
-    const hits = await Promise.all(
-      tags.map(async (tag) => {
-        const raw = await this.#driver.get(layout.tag(name, tag));
-        return raw && text.decode(raw).trim() === target ? tag : undefined;
-      }),
-    );
+    const hits = await fanOut.map(await this.all(name), async (tag) => {
+      const raw = await this.#driver.get(layout.tag(name, tag));
+      return raw && text.decode(raw).trim() === target ? tag : undefined;
+    });
     return hits.filter((t): t is string => t !== undefined);
   }
 }

@@ -14,7 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/schema.ts';
-import { isOciError } from '../../src/oci/errors.ts';
+import { storageFailure } from '../../src/registry/failures.ts';
+import { isStorageError } from '../../src/storage/errors.ts';
 import { S3Driver } from '../../src/storage/s3/driver.ts';
 import { s3Limits, type S3Limits } from '../../src/storage/s3/limits.ts';
 import { createBucket, s3Available, s3Storage, startS3, type S3Server } from '../support/s3.ts';
@@ -108,7 +109,9 @@ describeS3('S3 limits, scaled down, on Ceph RGW', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(isOciError(refused) && { code: refused.code, status: refused.status }).toEqual({ code: 'BLOB_UPLOAD_INVALID', status: 413 });
+    expect(isStorageError(refused) && refused.kind).toBe('limit');
+    const answered = isStorageError(refused) ? storageFailure(refused) : undefined;
+    expect(answered && { code: answered.code, status: answered.status }).toEqual({ code: 'BLOB_UPLOAD_INVALID', status: 413 });
     await d.commit(key, 'blobs/at-limit', bytes.byteLength);
     expect(await partsOf('blobs/at-limit')).toBe(3);
     await expectContent(d, 'blobs/at-limit', bytes);

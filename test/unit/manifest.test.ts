@@ -104,6 +104,12 @@ describe('parseManifest', () => {
     expect(parse(ociIndex()).artifactType).toBeUndefined();
   });
 
+  it('accepts pretty-printed JSON with any key order and surrounding whitespace, as tools push it', () => {
+    const { layers, config, ...rest } = ociImage();
+    const info = parseManifest(new TextEncoder().encode(`\n\t ${JSON.stringify({ layers, ...rest, config }, null, 3)}\r\n `), undefined);
+    expect(info.blobs).toEqual([blob('c', 5), blob('a', 100), blob('b', 200)]);
+  });
+
   it('parses the subject and the annotations', () => {
     const subject = descriptor(mediaTypes.ociManifest, '9', 42);
     const annotations = { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z', empty: '' };
@@ -158,6 +164,13 @@ describe('parseManifest', () => {
       ['non-string annotation values', bytes(ociImage({ annotations: { a: 1 } })), undefined],
       ['annotations as an array', bytes(ociImage({ annotations: ['a'] })), undefined],
       ['non-string descriptor annotations', bytes(layerWith(descriptor(ociLayer, 'a', 1, { annotations: { a: true } }))), undefined],
+      // JSON that Go and Rust clients cannot read back (src/oci/strict-json.ts).
+      ['a UTF-8 byte order mark before the JSON', new Uint8Array([0xef, 0xbb, 0xbf, ...bytes(ociImage())]), undefined],
+      ['a UTF-16 byte order mark', new Uint8Array([0xff, 0xfe, ...bytes(ociImage())]), undefined],
+      ['a repeated key', text(`{"schemaVersion":2,"mediaType":"${mediaTypes.ociManifest}","config":${JSON.stringify(descriptor(ociConfig, 'c'))},"layers":[],"layers":[]}`), undefined],
+      ['a repeated key inside a descriptor', text(JSON.stringify(ociImage()).replace('"size":5', '"size":5,"size":6')), undefined],
+      ['trailing garbage after the object', text(`${JSON.stringify(ociImage())} x`), undefined],
+      ['a second JSON document after the first', text(`${JSON.stringify(ociImage())}{}`), undefined],
     ])('%s', (_, body, contentType) => {
       expect(() => parseManifest(body, contentType)).toThrow(
         expect.objectContaining({ name: 'OciError', code: 'MANIFEST_INVALID', status: 400 }),

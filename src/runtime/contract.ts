@@ -4,8 +4,8 @@
  * the edge, the way Hono's adapters implement `getConnInfo` for Hono's core.
  */
 import type { Context, Hono } from 'hono';
-import type { Duration } from './config/duration.ts';
-import type { Logger } from './observability/log.ts';
+import type { Duration } from '../config/duration.ts';
+import type { Logger } from '../observability/log.ts';
 
 export interface ListenAddress {
   hostname: string;

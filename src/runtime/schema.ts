@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { duration } from '../config/duration.ts';
 
 /**
- * The `server:` block: what `berth serve` asks of the runtime serving it (src/runtime.ts,
+ * The `server:` block: what `berth serve` asks of the runtime serving it (src/runtime/contract.ts,
  * ConnectionLimits). Every limit is on silence, never on total time.
  */
 export const serverSchema = z
