@@ -22,12 +22,14 @@ const quiet = { BERTH_LOG__REQUESTS: 'false', BERTH_LOG__LEVEL: 'warn' };
 const secret = randomBytes(16).toString('hex');
 const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' };
 
-type Target = 'distribution' | 'berth' | 'berth-redis';
+type Target = 'distribution' | 'berth' | 'berth-redis' | 'berth-redis-redirect';
 const label: Record<Target, string> = {
   distribution: 'distribution 2.8 ×3 (S3 driver)',
   berth: 'berth ×3 (node)',
   'berth-redis': 'berth ×3 (node) + Redis',
+  'berth-redis-redirect': 'berth ×3 (node) + Redis + redirect',
 };
+const withRedis = (t: Target): boolean => t === 'berth-redis' || t === 'berth-redis-redirect';
 
 /** What one round measured on one target. */
 interface Round {
@@ -116,9 +118,11 @@ async function startFleetOf(target: Target, s3: S3Server, counter: S3Counter, re
   if (target === 'distribution') {
     for (let i = 0; i < replicas; i++) started.push(await startS3Distribution(s3, counter.endpoint, bucket));
   } else {
-    const env = target === 'berth-redis' && redis ? { ...quiet, BERTH_COORDINATION__REDIS__URL: redis.url } : quiet;
+    const env = redis ? { ...quiet, BERTH_COORDINATION__REDIS__URL: redis.url } : quiet;
+    // Presigned URLs name the counting proxy too: the clients' blob GETs are counted, as distribution's are.
+    const storage = { endpoint: counter.endpoint, ...(target === 'berth-redis-redirect' ? { redirect: { enabled: true } } : {}) };
     // One after the other: three starting at once on one core can miss the start-up deadline.
-    for (let i = 0; i < replicas; i++) started.push(await startS3Server(s3, bucket, { wrap: serverCore, env, storage: { endpoint: counter.endpoint } }));
+    for (let i = 0; i < replicas; i++) started.push(await startS3Server(s3, bucket, { wrap: serverCore, env, storage }));
   }
   const balancer = await startRoundRobin(started.map((s) => s.url));
   return {
@@ -170,21 +174,21 @@ async function round(target: Target, image: LayeredImage, s3: S3Server, counter:
 /**
  * Issue 14: three replicas on one Ceph RGW bucket behind a round-robin balancer, CNCF distribution
  * (S3 driver, its default redirect of blob GETs to presigned URLs) against berth without and with
- * Redis: a cold push and a pull of the 50-layer image with skopeo, manifest GETs by tag with wrk,
+ * Redis, and with Redis and `storage.s3.redirect` (as distribution pulls): a cold push and a pull of the 50-layer image with skopeo, manifest GETs by tag with wrk,
  * and every S3 request counted by kind at a proxy in front of RGW.
  */
 export async function fleetComparison(repeats = 3): Promise<{ figures: FleetFigures; report: string }> {
-  const targets: Target[] = ['distribution', 'berth', 'berth-redis'];
+  const targets: Target[] = ['distribution', 'berth', 'berth-redis', 'berth-redis-redirect'];
   process.stderr.write('  fleet: writing the 50-layer image\n');
   const image = await makeLayeredImage();
-  const figures: Record<Target, Round[]> = { distribution: [], berth: [], 'berth-redis': [] };
+  const figures: Record<Target, Round[]> = { distribution: [], berth: [], 'berth-redis': [], 'berth-redis-redirect': [] };
   const s3 = await startS3();
   const counter = await startS3Counter(s3.endpoint);
   const redis = await startRedis();
   try {
     for (let i = 0; i < repeats; i++) {
       process.stderr.write(`  fleet: round ${i + 1} of ${repeats}\n`);
-      for (const target of targets) figures[target].push(await round(target, image, s3, counter, target === 'berth-redis' ? redis : undefined));
+      for (const target of targets) figures[target].push(await round(target, image, s3, counter, withRedis(target) ? redis : undefined));
     }
   } finally {
     await redis.close();
@@ -228,10 +232,10 @@ function report(image: LayeredImage, repeats: number, targets: Target[], figures
   const ratio = (t: Target, pick: (r: Round) => number, higherIsBetter: boolean): number =>
     higherIsBetter ? m(figures[t], pick) / m(base, pick) : m(base, pick) / m(figures[t], pick);
   const verdict = (ok: boolean): string => (ok ? 'met' : 'missed');
-  const targetsLines = (['berth', 'berth-redis'] as const).map(
+  const targetsLines = (['berth', 'berth-redis', 'berth-redis-redirect'] as const).map(
     (t) =>
       `${label[t]}: pull ${ratio(t, (r) => r.pull, false).toFixed(2)}× (≥ 1: ${verdict(ratio(t, (r) => r.pull, false) >= 1)}), cold push ${ratio(t, (r) => r.push, false).toFixed(2)}× (≥ 3: ${verdict(ratio(t, (r) => r.push, false) >= 3)})` +
-      (t === 'berth-redis' ? `, manifest GET by tag ${ratio(t, (r) => r.manifestRps, true).toFixed(1)}× (≥ 10: ${verdict(ratio(t, (r) => r.manifestRps, true) >= 10)})` : ''),
+      (withRedis(t) ? `, manifest GET by tag ${ratio(t, (r) => r.manifestRps, true).toFixed(1)}× (≥ 10: ${verdict(ratio(t, (r) => r.manifestRps, true) >= 10)})` : ''),
   );
   return [
     `Three replicas on one Ceph RGW bucket behind a round-robin balancer (${image.layers} layers, ${(image.bytes / MiB).toFixed(0)} MiB; replicas on core 0, skopeo and wrk on core 1, RGW and the balancer unpinned; a fresh bucket per round; medians of ${repeats})`,
