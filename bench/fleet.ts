@@ -91,7 +91,7 @@ async function startS3Distribution(s3: S3Server, endpoint: string, bucket: strin
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   while (!(await fetch(`${url}/v2/`).then((r) => r.status === 200, () => false))) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
     if (Date.now() > deadline) throw new Error(`docker-registry did not start: ${stderr}`);
@@ -115,14 +115,21 @@ async function startS3Distribution(s3: S3Server, endpoint: string, bucket: strin
 async function startFleetOf(target: Target, s3: S3Server, counter: S3Counter, redis: RedisServer | undefined): Promise<{ url: string; stop(): Promise<void> }> {
   const bucket = await createBucket(s3, 'bench-fleet');
   const started: Array<{ url: string; stop(): Promise<void> }> = [];
-  if (target === 'distribution') {
-    for (let i = 0; i < replicas; i++) started.push(await startS3Distribution(s3, counter.endpoint, bucket));
-  } else {
-    const env = redis ? { ...quiet, BERTH_COORDINATION__REDIS__URL: redis.url } : quiet;
-    // Presigned URLs name the counting proxy too: the clients' blob GETs are counted, as distribution's are.
-    const storage = { endpoint: counter.endpoint, ...(target === 'berth-redis-redirect' ? { redirect: { enabled: true } } : {}) };
-    // One after the other: three starting at once on one core can miss the start-up deadline.
-    for (let i = 0; i < replicas; i++) started.push(await startS3Server(s3, bucket, { wrap: serverCore, env, storage }));
+  const env = redis ? { ...quiet, BERTH_COORDINATION__REDIS__URL: redis.url } : quiet;
+  // Presigned URLs name the counting proxy too: the clients' blob GETs are counted, as distribution's are.
+  const storage = { endpoint: counter.endpoint, ...(target === 'berth-redis-redirect' ? { redirect: { enabled: true } } : {}) };
+  try {
+    // One after the other, with time to spare: a replica pinned to a busy core starts slowly.
+    for (let i = 0; i < replicas; i++) {
+      started.push(
+        target === 'distribution'
+          ? await startS3Distribution(s3, counter.endpoint, bucket)
+          : await startS3Server(s3, bucket, { wrap: serverCore, env, storage, startTimeout: 120_000 }),
+      );
+    }
+  } catch (e) {
+    await Promise.all(started.map((s) => s.stop()));
+    throw e;
   }
   const balancer = await startRoundRobin(started.map((s) => s.url));
   return {
