@@ -17,7 +17,7 @@ const run = promisify(execFile);
 const MiB = 1024 ** 2;
 const repo = 'bench/fleet';
 const replicas = 3;
-const quiet = { BERTH_LOG__REQUESTS: 'false', BERTH_LOG__LEVEL: 'warn' };
+const quiet = { BERTH_LOG__REQUESTS: 'false' };
 /** distribution's `http.secret`, the same for every replica of a run. */
 const secret = randomBytes(16).toString('hex');
 const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' };
