@@ -1,12 +1,13 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
-import { createAuth } from './auth/create.ts';
+import type { Auth } from './auth/create.ts';
 import { withCache, type Trust } from './cache/driver.ts';
 import { createCoordination } from './coordination/create.ts';
 import type { Coordination } from './coordination/types.ts';
-import { createMirror } from './mirror/create.ts';
+import type { Mirror } from './mirror/create.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
+import { MaintenanceHistory } from './maintenance/history.ts';
 import { maintenanceFor } from './maintenance/start.ts';
 import { keyKind, repositoryOfKey, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -50,9 +51,9 @@ export interface BerthRegistry {
  * retention). The returned app knows of the runtime serving it only what `opts.runtime` tells it
  * (src/runtime/contract.ts): the client address of a request, for auth's per-address throttle, and fast paths.
  */
-export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): BerthRegistry {
+export async function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): Promise<BerthRegistry> {
   const config = parseConfig(input);
-  const storage = createStorage(config.storage);
+  const storage = await createStorage(config.storage);
   const metrics = new Metrics();
   const baseLogger = opts.logger ?? createLogger(config.log.level);
   const telemetry = telemetryFor(config.otel, { logger: baseLogger, metricsText: () => metrics.text(), keyKind });
@@ -70,10 +71,17 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
         activity.requested(e);
       }
     : metrics.upstreamRequest;
-  const mirror = createMirror(config.mirror, stored, observe, coordination?.flights);
+  // The mirror and its HTTP client are loaded only when an upstream is configured.
+  const mirror: Mirror | undefined =
+    config.mirror.upstreams.length > 0 ? (await import('./mirror/create.ts')).createMirror(config.mirror, stored, observe, coordination?.flights) : undefined;
   const registry: Registry = mirror?.registry ?? stored;
-  const created = createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress, coordination);
+  // Token signing and password hashing are loaded only when access control is on.
+  const created: Auth | undefined =
+    config.auth.mode === 'none'
+      ? undefined
+      : (await import('./auth/create.ts')).createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress, coordination);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
+  const history = config.ui.enabled ? new MaintenanceHistory() : undefined;
   const inner = createApp(registry, config, {
     logger,
     metrics,
@@ -81,6 +89,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
     fastPaths: opts.runtime?.fastPaths,
     auth,
     stored,
+    history,
     traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
   });
@@ -88,7 +97,7 @@ export function createRegistry(input: ConfigInput | Config = {}, opts: { logger?
   // Auth's key may be generated into the data directory, so it follows storage.
   const usable = auth ? storage.ready.then(() => auth.ready) : storage.ready;
   const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
-  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention });
+  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention, history });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
   storage.ready.then(() => maintenance.start(), () => undefined);
   const close = async (): Promise<void> => {

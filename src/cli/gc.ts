@@ -74,7 +74,7 @@ export async function runGc(args: string[], env: Record<string, string | undefin
     process.stderr.write(`berth: ${e.message}\n`);
     return 2;
   }
-  const storage = createStorage(config.storage);
+  const storage = await createStorage(config.storage);
   try {
     await storage.ready;
   } catch (e) {

@@ -76,7 +76,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
   }
   const logger = createLogger(config.log.level);
   const limits = connectionLimits(config);
-  const berth = createRegistry(config, { logger, runtime });
+  const berth = await createRegistry(config, { logger, runtime });
   try {
     await berth.ready;
   } catch (e) {

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { mapKinds } from './kinds.ts';
 import { resolveAgainst } from './path.ts';
@@ -40,14 +39,23 @@ function setPath(tree: Tree, path: string[], value: unknown): Tree {
 
 const camel = (s: string): string => s.toLowerCase().replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
 
-/** A YAML scalar (`true`, `8`) keeps its type; anything else, `[::1]:5000` included, stays a string. */
+const yamlBooleans: Record<string, boolean> = { true: true, True: true, TRUE: true, false: false, False: false, FALSE: false };
+const yamlNumber = /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+
+/**
+ * A YAML 1.2 scalar (`true`, `8`, `0x1f`, `.inf`) keeps its type; anything else, `[::1]:5000` and
+ * `4MiB` included, stays a string. Read here rather than by the YAML parser, which is loaded only
+ * for a config file.
+ */
 function scalar(raw: string): unknown {
-  try {
-    const value: unknown = parseYaml(raw);
-    return value !== null && typeof value !== 'object' && typeof value !== 'string' ? value : raw;
-  } catch {
-    return raw;
-  }
+  const flag = yamlBooleans[raw];
+  if (flag !== undefined) return flag;
+  if (!yamlNumber.test(raw)) return raw;
+  if (raw.startsWith('0o')) return parseInt(raw.slice(2), 8);
+  if (raw.startsWith('0x')) return parseInt(raw.slice(2), 16);
+  if (/\.(inf|Inf|INF)$/.test(raw)) return raw.startsWith('-') ? -Infinity : Infinity;
+  if (/\.(nan|NaN|NAN)$/.test(raw)) return NaN;
+  return Number(raw);
 }
 
 /**
@@ -92,6 +100,7 @@ async function readFileTree(schema: z.ZodType, file: string): Promise<Tree> {
     throw new ConfigError(`cannot read config file ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
   let doc: unknown;
+  const { parse: parseYaml } = await import('yaml');
   try {
     doc = parseYaml(text);
   } catch (e) {

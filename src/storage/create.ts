@@ -1,7 +1,6 @@
 import type { Driver } from './driver.ts';
 import { StorageError } from './errors.ts';
 import { FsDriver } from './fs/driver.ts';
-import { S3Driver } from './s3/driver.ts';
 import type { StorageConfig } from './schema.ts';
 
 export interface StorageHandle {
@@ -23,9 +22,13 @@ export interface StorageHandle {
 /** How long a readiness check waits for storage: a probe must answer within 2 s, with room to spare. */
 export const readinessTimeout = 1_500;
 
-/** Builds the configured driver. */
-export function createStorage(storage: StorageConfig): StorageHandle {
+/**
+ * Builds the configured driver. The S3 driver (and the AWS SDK, a fifth of an idle process's memory)
+ * is loaded only when S3 is configured.
+ */
+export async function createStorage(storage: StorageConfig): Promise<StorageHandle> {
   if (storage.s3) {
+    const { S3Driver } = await import('./s3/driver.ts');
     const driver = new S3Driver(storage.s3);
     return { driver, ready: driver.init(), describe: driver.describe, check: bounded(() => driver.init()), close: () => driver.close() };
   }

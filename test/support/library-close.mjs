@@ -13,7 +13,7 @@ const logger = {
   warn: (msg, fields) => process.stderr.write(`${msg} ${JSON.stringify(fields)}\n`),
   error: (msg, fields) => process.stderr.write(`${msg} ${JSON.stringify(fields)}\n`),
 };
-const berth = createRegistry(
+const berth = await createRegistry(
   {
     storage: { fs: { root: data } },
     gc: { interval: '1s', grace: '0s' },

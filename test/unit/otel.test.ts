@@ -2,12 +2,7 @@
  * OpenTelemetry's pieces that need no server: what a registry loads with it off and on, the
  * standard variables, `traceparent`, the samplers, and the /metrics text as OTLP metrics.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { maskSecrets } from '../../src/cli/config-check.ts';
 import { configFromEnv } from '../../src/config/load.ts';
@@ -18,35 +13,10 @@ import { unixNanos } from '../../src/observability/otel/otlp.ts';
 import { createSampler } from '../../src/observability/otel/sampler.ts';
 import { otelTargets, withOtelEnvironment } from '../../src/observability/otel/schema.ts';
 import { keyKind } from '../../src/registry/layout.ts';
+import { modulesLoaded as loadedBy } from '../support/modules-loaded.ts';
 
-const root = resolve(import.meta.dirname, '..', '..');
-
-/**
- * Every module of berth a registry loads, as Node's resolve hook sees them: a registry is created,
- * answers one request and is closed, in a process of its own.
- */
-async function modulesLoaded(otel: unknown): Promise<string[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-otel-load-'));
-  try {
-    const log = join(dir, 'modules.txt');
-    const hooks = `import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
-  return r;
-}`;
-    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
-    const script = `const { createRegistry } = await import(${JSON.stringify(join(root, 'dist/src/index.js'))});
-const berth = createRegistry({ storage: { fs: { root: ${JSON.stringify(join(dir, 'data'))} } }, log: { level: 'silent' }, otel: ${JSON.stringify(otel)} });
-await berth.ready;
-if ((await berth.app.request('/v2/')).status !== 200) throw new Error('no answer');
-await berth.close();`;
-    await promisify(execFile)(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script]);
-    return (await readFile(log, 'utf8')).split('\n').filter((u) => u.includes('/dist/src/'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+/** berth's own modules a registry with this `otel:` block loads. */
+const modulesLoaded = async (otel: unknown): Promise<string[]> => (await loadedBy({ otel })).filter((u) => u.includes('/dist/src/'));
 
 const tracingCode = /\/observability\/otel\/(telemetry|tracer|http|otlp|batch|metrics|ids|sampler)\.js$/;
 

@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+/**
+ * Every module a registry loads (berth's own from dist/, and packages from node_modules), as Node's
+ * resolve hook sees them, in a process of its own: a registry is created from `config` (local disk
+ * in a temporary folder unless `config` names storage), answers `/v2/` (not with a 5xx) once storage is ready, and is
+ * closed. Storage that never becomes ready (an unreachable S3) still shows what creating it loaded.
+ */
+export async function modulesLoaded(config: Record<string, unknown>): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-modules-'));
+  try {
+    const log = join(dir, 'modules.txt');
+    const hooks = `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
+  return r;
+}`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+    const full = { storage: { fs: { root: join(dir, 'data') } }, log: { level: 'silent' }, ...config };
+    const script = `const { createRegistry } = await import(${JSON.stringify(join(root, 'dist/src/index.js'))});
+const berth = await createRegistry(${JSON.stringify(full)});
+if (await berth.ready.then(() => true, () => false)) {
+  if ((await berth.app.request('/v2/')).status >= 500) throw new Error('no answer');
+}
+await berth.close();`;
+    await promisify(execFile)(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script]);
+    return [...new Set((await readFile(log, 'utf8')).split('\n').filter(Boolean))];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The packages among `urls` (`@aws-sdk/client-s3`, `hono`), each once. */
+export const packagesIn = (urls: string[]): string[] =>
+  [
+    ...new Set(
+      urls.flatMap((u) => {
+        const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u);
+        return m ? [m[1] as string] : [];
+      }),
+    ),
+  ].sort();
