@@ -35,6 +35,12 @@ export const serverTests = [
 ];
 
 /**
+ * Fleets of replicas on one bucket behind a balancer (issue 14): long, so on every run only on Node;
+ * on Bun and Deno when asked: `TEST_REPLICAS_RUNTIMES=node,bun,deno npx vitest run test/replicas`.
+ */
+export const replicaTests = ['test/replicas/**/*.test.ts'];
+
+/**
  * Races under repetition: long, so on every run only on Node (and on S3 through `node+s3`); on Bun
  * and Deno when asked: `TEST_CONCURRENCY_RUNTIMES=node,bun,deno npx vitest run test/concurrency`.
  */
@@ -46,7 +52,9 @@ const s3Tests = ['test/mirror/mirror.test.ts', 'test/mirror/eviction.test.ts', '
 const list = (value: string | undefined, fallback: string): string[] => (value ?? fallback).split(',').filter(Boolean);
 const runtimes = list(process.env.TEST_RUNTIMES, 'node,bun,deno');
 const concurrencyRuntimes = new Set(list(process.env.TEST_CONCURRENCY_RUNTIMES, 'node'));
+const replicaRuntimes = new Set(list(process.env.TEST_REPLICAS_RUNTIMES, 'node'));
 const withConcurrency = (runtime: string, include: string[]): string[] => (concurrencyRuntimes.has(runtime) ? [...include, ...concurrencyTests] : include);
+const withReplicas = (runtime: string, include: string[]): string[] => (replicaRuntimes.has(runtime) ? [...include, ...replicaTests] : include);
 
 export default defineConfig({
   test: {
@@ -59,7 +67,7 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: inProcessTests } },
       ...runtimes.map((runtime) => ({
         extends: true as const,
-        test: { name: runtime, include: withConcurrency(runtime, serverTests), exclude: [...configDefaults.exclude, ...inProcessTests], env: { TEST_RUNTIME: runtime } },
+        test: { name: runtime, include: withReplicas(runtime, withConcurrency(runtime, serverTests)), exclude: [...configDefaults.exclude, ...inProcessTests], env: { TEST_RUNTIME: runtime } },
       })),
       ...runtimes.map((runtime) => ({
         extends: true as const,

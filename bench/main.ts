@@ -10,6 +10,7 @@ import { storageComparison } from './storage.ts';
 import { mirrorComparison } from './mirror.ts';
 import { imageComparison } from './images.ts';
 import { otelComparison } from './otel.ts';
+import { fleetComparison } from './fleet.ts';
 import { uiComparison } from './ui.ts';
 import { loginFloodComparison } from './logins.ts';
 import { bigManifestComparison } from './manifests-big.ts';
@@ -80,7 +81,7 @@ function resultsDir(): string {
 }
 
 /**
- * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage|mirror|images|ui|logins|otel|manifests-big] [--repeats 3] [--s3]`:
+ * `npm run bench [-- --size 1GiB] [--only push|runtimes|storage|mirror|images|ui|logins|otel|manifests-big|fleet] [--repeats 3] [--s3]`:
  * every scenario and its report, then one summary against issue 8's targets, written with all
  * figures to bench/results/<timestamp>.json and .svg (and latest.json, latest.svg);
  * `--s3` adds berth on S3 to the image push and pull. The method is in bench/README.md.
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
   figures.logins = await scenario('logins', () => loginFloodComparison());
   figures.otel = await scenario('otel', () => otelComparison(repeats));
   figures.manifestsBig = await scenario('manifests-big', () => bigManifestComparison());
+  figures.fleet = await scenario('fleet', () => fleetComparison(repeats));
 
   const rows = summaryRows(figures);
   console.log(`\n${reports.join('\n\n')}\n\n${summaryTable(rows)}`);

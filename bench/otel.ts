@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startServer, type RuntimeName, type TestServer } from '../test/support/server.ts';
 import { expectStatus, pushSmallBlob, send } from './http.ts';
 import { rss } from './rss.ts';
-import { median, serverCore, table, wrk, type WrkResult } from './tools.ts';
+import { cpuSeconds, median, serverCore, table, wrk, type WrkResult } from './tools.ts';
 
 const MiB = 1024 ** 2;
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -60,14 +59,6 @@ async function startSink(): Promise<{ url: string; spans: (path: string) => numb
     spans: (path) => spans.get(path) ?? 0,
     close: () => new Promise((ok) => server.close(() => ok())),
   };
-}
-
-/** User plus system CPU time a process has used, in seconds (Linux /proc; clock ticks of 1/100 s). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function pushManifest(url: string, repo: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,8 +38,9 @@ export async function wrk(url: string, opts: { seconds?: number; connections?: n
 }
 
 /** Downloads a URL with curl to /dev/null; returns bytes per second. */
-export async function curlGet(url: string): Promise<number> {
-  const { stdout } = await run(clientCore[0]!, [...clientCore.slice(1), 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code} %{speed_download}', url]);
+export async function curlGet(url: string, opts: { followRedirects?: boolean } = {}): Promise<number> {
+  const follow = opts.followRedirects ? ['-L'] : [];
+  const { stdout } = await run(clientCore[0]!, [...clientCore.slice(1), 'curl', '-sS', ...follow, '-o', '/dev/null', '-w', '%{http_code} %{speed_download}', url]);
   const [code, speed] = stdout.trim().split(' ');
   if (code !== '200') throw new Error(`GET ${url}: HTTP ${code}`);
   return Number(speed);
@@ -66,4 +67,12 @@ export const median = (xs: number[]): number => {
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** User plus system CPU time a process has used, in seconds (Linux /proc; clock ticks of 1/100 s). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }

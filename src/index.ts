@@ -1,8 +1,9 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import type { Auth } from './auth/create.ts';
-import { millis, seconds } from './config/duration.ts';
-import { withCache } from './cache/driver.ts';
+import { withCache, type Trust } from './cache/driver.ts';
+import { createCoordination } from './coordination/create.ts';
+import type { Coordination } from './coordination/types.ts';
 import type { Mirror } from './mirror/create.ts';
 import { Notifier } from './events/notifier.ts';
 import { withEvents } from './events/registry.ts';
@@ -13,7 +14,7 @@ import { maintenanceFor } from './maintenance/start.ts';
 import { ImmutableTags, withImmutableTags } from './registry/immutable.ts';
 import { recordingPulls } from './registry/usage.ts';
 import { Quotas, withQuotas } from './registry/quotas.ts';
-import { keyKind, StoredRegistry, type Registry } from './registry/registry.ts';
+import { keyKind, repositoryOfKey, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { telemetryFor } from './observability/otel/start.ts';
 import { instrumented } from './storage/instrumented.ts';
@@ -65,9 +66,10 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
   const baseLogger = opts.logger ?? createLogger(config.log.level);
   const telemetry = telemetryFor(config.otel, { logger: baseLogger, metricsText: () => metrics.text(), keyKind });
   const logger = telemetry ? telemetry.logger(baseLogger) : baseLogger;
+  const coordination = createCoordination(config.coordination, { logger, metrics });
   // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
   // upstreams are configured.
-  const cache = { maxBytes: config.cache.maxBytes, ttl: config.cache.ttl ?? (config.storage.s3 ? seconds(2) : millis(0)) };
+  const cache = { maxBytes: config.cache.maxBytes, trust: cacheTrust(config, coordination), observe: cacheObserver(metrics) };
   const stored = new StoredRegistry(withCache(instrumented(storage.driver, metrics), cache));
   // With the UI on, the mirror's upstream requests are also counted per upstream for its mirror page.
   const activity = config.ui.enabled && config.mirror.upstreams.length > 0 ? new MirrorActivity() : undefined;
@@ -88,7 +90,7 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
           connections: metrics.upstreamConnectionsNow,
           logger,
           referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
-        })
+        }, coordination?.flights)
       : undefined;
   // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.
   const routed = mirror ? (name: string): boolean => mirror.registry.router.route(name) !== undefined : undefined;
@@ -125,7 +127,9 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
   });
   // Token signing and password hashing are loaded only when access control is on.
   const created: Auth | undefined =
-    config.auth.mode === 'none' ? undefined : (await import('./auth/create.ts')).createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
+    config.auth.mode === 'none'
+      ? undefined
+      : (await import('./auth/create.ts')).createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress, coordination);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
   const inner = createApp(registry, config, {
     logger,
@@ -158,9 +162,28 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
     await events?.close();
     await mirror?.close();
     await auth?.close();
+    await coordination?.close();
     storage.close();
     // Last, so that what the others logged or traced while stopping is sent too.
     await telemetry?.close();
   };
   return { app, registry, config, ready, storage: storage.describe, metrics, close };
+}
+
+/**
+ * How far the cache trusts a tag or link it holds (src/cache/driver.ts): as `cache.ttl` says when
+ * set; else exact everywhere: on local disk this process is the only writer, on S3 every read asks
+ * Redis (when configured) or storage whether it changed.
+ */
+function cacheTrust(config: Config, coordination: Coordination | undefined): Trust {
+  const { ttl } = config.cache;
+  if (ttl !== undefined) return ttl > 0 ? { mode: 'ttl', ms: ttl } : { mode: 'owner' };
+  if (!config.storage.s3) return { mode: 'owner' };
+  return coordination ? { mode: 'versions', versions: coordination.versions, scopeOf: repositoryOfKey } : { mode: 'storage' };
+}
+
+/** Counts the cache's answers on `berth_cache_reads_total`, one child per result so a read costs no label lookup. */
+function cacheObserver(metrics: Metrics): (result: 'hit' | 'miss' | 'uncached') => void {
+  const children = { hit: metrics.cacheReads.labels('hit'), miss: metrics.cacheReads.labels('miss'), uncached: metrics.cacheReads.labels('uncached') };
+  return (result) => children[result].inc();
 }

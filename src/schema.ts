@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { authSchema } from './auth/schema.ts';
 import { cacheSchema } from './cache/schema.ts';
+import { coordinationSchema } from './coordination/schema.ts';
 import { serverSchema } from './runtime/schema.ts';
 import { listen } from './config/listen.ts';
 import { eventsSchema } from './events/schema.ts';
@@ -37,6 +38,7 @@ export const configSchema = z
     quotas: registrySchemas.quotas,
     mirror: mirrorSchema.prefault({}).describe('Pull-through mirroring of upstream registries; no upstreams (the default) is a plain push registry.'),
     cache: cacheSchema,
+    coordination: coordinationSchema,
     auth: authSchema.prefault({}).describe('Access control; `mode: none` (the default) leaves the registry open.'),
     ui: uiSchema.prefault({}).describe('The web UI: repositories, tags, manifests, referrers, the mirror and storage, in a browser. Signs in with the same users and rules as the API.'),
     metrics: observabilitySchemas.metrics,

@@ -10,7 +10,8 @@ import { basicGate, tokenGate } from './middleware.ts';
 import { Rules } from './rules.ts';
 import type { AuthConfig } from './schema.ts';
 import { tokenService } from './service.ts';
-import { Throttle } from './throttle.ts';
+import { FleetThrottle, Throttle } from './throttle.ts';
+import type { Coordination } from '../coordination/types.ts';
 import { UserStore } from './users.ts';
 import { TokenVerifier } from './verify.ts';
 
@@ -30,19 +31,18 @@ export interface Auth {
 /**
  * Access control for the `auth:` block, or undefined when it is off (`mode: none`). A generated
  * token key is kept in `dataDir` (local-disk storage); without one, `token.key` is required.
- * `peer` tells the client address of a request, for the per-address login throttle.
+ * `peer` tells the client address of a request, for the per-address login throttle; with
+ * `coordination`, failed logins are counted across the fleet.
  */
-export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger: Logger, peer?: PeerAddress): Auth | undefined {
+export function createAuth(cfg: AuthConfig, dataDir: string | undefined, logger: Logger, peer?: PeerAddress, coordination?: Coordination): Auth | undefined {
   if (cfg.mode === 'none') return undefined;
   const rules = new Rules(cfg.rules, cfg.groups);
   const passwords = new PasswordChecker(logger);
   const users = new UserStore(cfg.users, cfg.htpasswd, logger, passwords);
   const { throttle: t, token } = cfg;
-  const throttle = new Throttle({
-    attempts: (key) => (key.startsWith('addr:') ? t.addressAttempts : t.attempts),
-    delay: t.delay,
-    maxDelay: t.maxDelay,
-  });
+  const policy = { attempts: (key: string) => (key.startsWith('addr:') ? t.addressAttempts : t.attempts), delay: t.delay, maxDelay: t.maxDelay };
+  const local = new Throttle(policy);
+  const throttle = coordination ? new FleetThrottle(local, coordination.failures(policy)) : local;
   const login = new Login(users, throttle, logger);
   const clientAddress = clientAddressOf(peer, t.trustForwardedFor);
   const routes = new Hono();

@@ -5,7 +5,7 @@
 import type { Logger } from '../observability/log.ts';
 import { tooManyRequests } from './challenge.ts';
 import type { OciError } from '../oci/errors.ts';
-import type { Throttle } from './throttle.ts';
+import type { LoginThrottle } from './throttle.ts';
 import type { UserStore } from './users.ts';
 
 export interface Credentials {
@@ -33,10 +33,10 @@ export type LoginResult = { ok: true; user: string } | { ok: false; throttled?: 
 
 export class Login {
   readonly #users: UserStore;
-  readonly #throttle: Throttle;
+  readonly #throttle: LoginThrottle;
   readonly #logger: Logger;
 
-  constructor(users: UserStore, throttle: Throttle, logger: Logger) {
+  constructor(users: UserStore, throttle: LoginThrottle, logger: Logger) {
     this.#users = users;
     this.#throttle = throttle;
     this.#logger = logger;
@@ -48,7 +48,7 @@ export class Login {
     // Without a known address (a runtime that does not pass it on) one shared bucket would let one
     // client lock out everyone, so only the per-user limit applies then.
     const keys = address === 'unknown' ? [`user:${user}`] : [`user:${user}`, `addr:${address}`];
-    const wait = this.#throttle.retryAfter(keys);
+    const wait = await this.#throttle.retryAfter(keys);
     if (wait > 0) {
       this.#logger.warn('login throttled', { user, address, retryAfter: wait });
       return { ok: false, throttled: tooManyRequests(wait) };
@@ -60,10 +60,10 @@ export class Login {
       return { ok: false, throttled: tooManyRequests(1, 'too many logins at once; try again shortly') };
     }
     if (verified) {
-      this.#throttle.succeed(`user:${user}`);
+      await this.#throttle.succeed(`user:${user}`);
       return { ok: true, user };
     }
-    this.#throttle.fail(keys);
+    await this.#throttle.fail(keys);
     this.#logger.info('login failed', { user, address });
     return { ok: false };
   }

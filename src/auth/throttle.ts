@@ -4,6 +4,7 @@
  * forgets the key. While a key waits, even the right password is refused, so guessing cannot go on.
  */
 import type { Duration } from '../config/duration.ts';
+import type { SharedFailures } from '../coordination/types.ts';
 
 export interface ThrottleOptions {
   /** Failures allowed before waiting, per key prefix: `user:` and `addr:` keys may differ. */
@@ -22,7 +23,14 @@ interface Entry {
   last: number;
 }
 
-export class Throttle {
+/** What logins ask of a throttle: this process's own, or the fleet's (FleetThrottle). */
+export interface LoginThrottle {
+  retryAfter(keys: readonly string[]): number | Promise<number>;
+  fail(keys: readonly string[]): void | Promise<void>;
+  succeed(key: string): void | Promise<void>;
+}
+
+export class Throttle implements LoginThrottle {
   readonly #entries = new Map<string, Entry>();
   readonly #opts: Required<ThrottleOptions>;
 
@@ -71,5 +79,35 @@ export class Throttle {
   /** A good login clears that key (the user's), not the address's, which other guesses share. */
   succeed(key: string): void {
     this.#entries.delete(key);
+  }
+}
+
+/**
+ * Failed logins counted across the fleet (`coordination.redis`), so guesses spread over replicas
+ * meet one count; this process's own count runs beside it and decides alone while the fleet's
+ * cannot be asked. A wait is the longer of the two.
+ */
+export class FleetThrottle implements LoginThrottle {
+  readonly #local: Throttle;
+  readonly #shared: SharedFailures;
+
+  constructor(local: Throttle, shared: SharedFailures) {
+    this.#local = local;
+    this.#shared = shared;
+  }
+
+  async retryAfter(keys: readonly string[]): Promise<number> {
+    const shared = await this.#shared.retryAfter(keys).catch(() => 0);
+    return Math.max(shared, this.#local.retryAfter(keys));
+  }
+
+  async fail(keys: readonly string[]): Promise<void> {
+    this.#local.fail(keys);
+    await this.#shared.fail(keys).catch(() => undefined);
+  }
+
+  async succeed(key: string): Promise<void> {
+    this.#local.succeed(key);
+    await this.#shared.succeed(key).catch(() => undefined);
   }
 }

@@ -1,20 +1,35 @@
 import { LRUCache } from 'lru-cache';
-import type { Duration } from '../config/duration.ts';
+import type { Versions } from '../coordination/types.ts';
 import type { ByteRange } from '../oci/range.ts';
 import type { Driver, ObjectInfo } from '../storage/driver.ts';
+
+/**
+ * How far a cached tag or link (a mutable object: another writer may replace it) is trusted:
+ * - `owner`: this process is the only writer (local disk), so an entry holds until it overwrites it;
+ * - `storage`: other processes write too (replicas on S3) and nothing tells of it, so every read
+ *   asks storage: exact, one request each;
+ * - `versions`: other processes write too and announce it through `versions` (Redis): an entry holds
+ *   while its repository's version is the one it was read under;
+ * - `ttl`: the operator accepts reads that far behind other replicas' writes (`cache.ttl`).
+ * Bytes under `blobs/` are content addressed and never change: every mode keeps them.
+ */
+export type Trust =
+  | { mode: 'owner' }
+  | { mode: 'storage' }
+  | { mode: 'versions'; versions: Versions; scopeOf: (key: string) => string | undefined }
+  | { mode: 'ttl'; ms: number };
 
 export interface CacheOptions {
   /** Bytes of cached objects (plus a small overhead per entry). */
   maxBytes: number;
-  /**
-   * How long a tag or link entry is trusted; 0 keeps it until evicted or overwritten. Manifest bytes
-   * (`blobs/`) are content addressed and never change, so they are kept regardless.
-   */
-  ttl: Duration;
+  trust: Trust;
+  /** Told how each cached read of a tag, link or manifest was answered. */
+  observe?: (result: 'hit' | 'miss' | 'uncached') => void;
 }
 
 /** Upload sessions change with every chunk and are read once: caching them only evicts useful entries. */
-const cacheable = (key: string): boolean => !key.startsWith('_uploads/');
+const cacheable = (key: string): boolean => key !== '_uploads' && !key.startsWith('_uploads/');
+const immutable = (key: string): boolean => key.startsWith('blobs/');
 
 // What a driver read may be a view into a larger pooled buffer (Node's small Buffers are), which
 // the cache would keep alive whole; so it keeps its own exact copy. Not `slice()`: on a Node Buffer
@@ -22,55 +37,94 @@ const cacheable = (key: string): boolean => !key.startsWith('_uploads/');
 const copy = (b: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
 /** Per-entry bookkeeping the byte budget accounts for, beyond the value and the key. */
-const entryOverhead = 64;
+const entryOverhead = 96;
+
+interface Entry {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** The scope's version the bytes were read under (`versions` mode). */
+  version?: string | undefined;
+}
+
+/** Every scope: a write whose keys name no repository. */
+const everything = '*';
 
 /**
  * An in-memory LRU in front of a driver's whole-object reads (`get`): tags, manifest links and
  * manifest bytes, i.e. everything a manifest GET reads, so a hot one never reaches the disk or S3.
  * Blob bodies are streamed with `read` and never cached. Every write through this driver drops
- * the entry it replaces; another process writing the same store (replicas on S3) is only seen
- * once `ttl` expires, which is why S3 gets a short one by default.
+ * the entry it replaces; what other processes write is seen as `trust` says.
  */
 export class CachingDriver implements Driver {
   readonly name: string;
   readonly localPath?: (key: string) => string;
+  readonly url?: (key: string) => Promise<string>;
   readonly sweep?: () => Promise<number>;
   readonly #inner: Driver;
-  readonly #cache: LRUCache<string, Uint8Array<ArrayBuffer>>;
+  readonly #cache: LRUCache<string, Entry>;
+  readonly #trust: Trust;
+  readonly #observe: (result: 'hit' | 'miss' | 'uncached') => void;
   /**
    * Counts writes; a read caches what it found only if no write happened while it read, so a
    * read racing a write can never put the old bytes back after the write dropped them.
    */
   #writes = 0;
-  readonly #ttlMs: number;
 
   constructor(inner: Driver, opts: CacheOptions) {
     this.#inner = inner;
     this.name = inner.name;
     if (inner.localPath) this.localPath = (key) => inner.localPath!(key);
+    if (inner.url) this.url = (key) => inner.url!(key);
     // Temporary files are never cached: nothing to drop.
     if (inner.sweep) this.sweep = () => inner.sweep!();
     this.#cache = new LRUCache({
       maxSize: Math.max(1, opts.maxBytes),
       // One object may use at most a quarter of the budget, so a few big manifests cannot flush the rest.
       maxEntrySize: Math.max(1, Math.floor(opts.maxBytes / 4)),
-      sizeCalculation: (value, key) => value.byteLength + key.length + entryOverhead,
+      sizeCalculation: (value, key) => value.bytes.byteLength + key.length + (value.version?.length ?? 0) + entryOverhead,
     });
-    this.#ttlMs = opts.ttl;
+    this.#trust = opts.trust;
+    this.#observe = opts.observe ?? (() => undefined);
   }
 
   async get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
     if (!cacheable(key)) return this.#inner.get(key);
+    if (immutable(key)) return this.#read(key, undefined, {});
+    const trust = this.#trust;
+    switch (trust.mode) {
+      case 'owner':
+        return this.#read(key, undefined, {});
+      case 'ttl':
+        return this.#read(key, undefined, { ttl: trust.ms });
+      case 'storage':
+        return this.#uncached(key);
+      case 'versions': {
+        const scope = trust.scopeOf(key);
+        const version = scope === undefined ? undefined : await trust.versions.current(scope);
+        if (version === undefined) return this.#uncached(key);
+        return this.#read(key, version, {});
+      }
+    }
+  }
+
+  /** The entry when it is there (under `version`, if one is asked for), else storage's object, cached. */
+  async #read(key: string, version: string | undefined, opts: { ttl?: number }): Promise<Uint8Array<ArrayBuffer> | undefined> {
     const hit = this.#cache.get(key);
     // Shared, not copied (Driver.get's contract): a copy per hit cost as much as the rest of a
     // cached manifest GET (bench/), and grows with the manifest.
-    if (hit) return hit;
+    if (hit && hit.version === version) {
+      this.#observe('hit');
+      return hit.bytes;
+    }
+    this.#observe('miss');
     const writes = this.#writes;
     const value = await this.#inner.get(key);
-    if (value && this.#writes === writes) {
-      this.#cache.set(key, copy(value), this.#ttlMs > 0 && !key.startsWith('blobs/') ? { ttl: this.#ttlMs } : {});
-    }
+    if (value && this.#writes === writes) this.#cache.set(key, { bytes: copy(value), version }, opts);
     return value;
+  }
+
+  #uncached(key: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    this.#observe('uncached');
+    return this.#inner.get(key);
   }
 
   put(key: string, body: Uint8Array | string): Promise<void> {
@@ -83,7 +137,7 @@ export class CachingDriver implements Driver {
 
   deletePrefix(prefix: string): Promise<void> {
     const under = `${prefix}/`;
-    return this.#writing(() => [...this.#cache.keys()].filter((k) => k.startsWith(under)), () => this.#inner.deletePrefix(prefix));
+    return this.#writing(() => [...this.#cache.keys()].filter((k) => k.startsWith(under)), () => this.#inner.deletePrefix(prefix), [prefix]);
   }
 
   commit(from: string, to: string, size?: number): Promise<void> {
@@ -108,18 +162,26 @@ export class CachingDriver implements Driver {
 
   /**
    * Runs a write, dropping the entries it affects before (no reader gets the old bytes from memory
-   * once the write may have landed) and after (nor any cached while it ran).
+   * once the write may have landed) and after (nor any cached while it ran). With versions, the
+   * fleet is told too. `written` names what the write touches when `keys` are only the cached ones.
    */
-  async #writing(keys: string[] | (() => string[]), write: () => Promise<void>): Promise<void> {
+  async #writing(keys: string[] | (() => string[]), write: () => Promise<void>, written: string[] = Array.isArray(keys) ? keys : []): Promise<void> {
     // Upload sessions are never cached; their writes must not stop reads from caching.
-    if (Array.isArray(keys) && !keys.some(cacheable)) return write();
+    if (!written.some(cacheable)) return write();
     const drop = (): void => {
       this.#writes++;
       for (const key of typeof keys === 'function' ? keys() : keys) this.#cache.delete(key);
     };
     drop();
     try {
-      await write();
+      const trust = this.#trust;
+      const mutable = written.filter((k) => !immutable(k));
+      if (trust.mode === 'versions' && mutable.length > 0) {
+        const scopes = new Set(mutable.map((k) => trust.scopeOf(k) ?? everything));
+        await trust.versions.writing([...scopes], write);
+      } else {
+        await write();
+      }
     } finally {
       drop();
     }

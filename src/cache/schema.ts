@@ -8,7 +8,7 @@ export const cacheSchema = z
     maxBytes: size.prefault('64MiB').describe('Bytes of cached objects; 0 turns the cache off.'),
     ttl: duration
       .optional()
-      .describe('How long a cached tag or link is trusted ("2s"); 0 is until evicted (exact on one process). Default: 0 on local disk, 2s on S3, where other replicas may move a tag.'),
+      .describe('Unset (the default), every replica sees every write at once: on local disk a cached tag or link holds until this process replaces it; on S3 each read asks storage, or Redis whether it changed (`coordination.redis`). Set, a cached tag or link is served that long without asking anyone, so a replica may answer that far behind another\'s writes; 0 keeps it until this process replaces it (one replica alone on a bucket).'),
   })
   .strict()
   .prefault({})

@@ -37,6 +37,11 @@ export async function getBlob(c: Context, registry: Registry, options: HttpOptio
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   const status = range ? 206 : 200;
   if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers });
+  // Out of the data path (storage.s3.redirect): the client fetches the bytes from the store, its
+  // Range header with it. Only now: the gate let the request through and the repository's link
+  // was found, so the URL is for exactly the blob this client may read.
+  const location = await registry.blobs.url(digest);
+  if (location !== undefined) return redirect(location, formatDigest(digest));
   c.set('sent', { status, length });
   const { sendFile } = options.fastPaths;
   const path = sendFile && registry.blobs.localFile(digest);
@@ -46,6 +51,15 @@ export async function getBlob(c: Context, registry: Registry, options: HttpOptio
     if (native) return native;
   }
   return new Response(await registry.blobs.read(name, digest, range), { status, headers });
+}
+
+/**
+ * 307, so the client repeats the GET (and its Range) at the store. Not cacheable: the URL expires,
+ * and whoever asks next must pass the gate again.
+ */
+function redirect(location: string, digest: string): Response {
+  const headers = { ...apiVersion, Location: location, 'Docker-Content-Digest': digest, 'Cache-Control': 'no-store', 'Content-Length': '0' };
+  return new Response(null, { status: 307, headers });
 }
 
 export async function deleteBlob(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {

@@ -4,7 +4,9 @@ import type { ByteRange } from '../oci/range.ts';
 import { blobUnknown, type BlobInfo } from '../registry/blobs.ts';
 import type { RegistryBlobs, StoredRegistry } from '../registry/registry.ts';
 import type { Served } from '../registry/served.ts';
+import type { SingleFlight } from '../coordination/types.ts';
 import { Fill, Fills } from './fill.ts';
+import { FleetTurns } from './fleet.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { Route, Router } from './router.ts';
 import { discard, unavailable } from './upstream.ts';
@@ -26,12 +28,15 @@ export class MirrorBlobs implements RegistryBlobs {
   readonly #stored: StoredRegistry;
   readonly #router: Router;
   readonly #fills = new Fills();
+  readonly #turns: FleetTurns;
   /** Digests being filled: their files are not on disk yet, whatever the path says. */
   readonly #filling = new Map<string, number>();
 
-  constructor(store: StoredRegistry, router: Router) {
+  /** With `flights`, one replica of the fleet fetches a blob and the others read it from storage once stored. */
+  constructor(store: StoredRegistry, router: Router, flights?: SingleFlight) {
     this.#stored = store;
     this.#router = router;
+    this.#turns = new FleetTurns(flights);
   }
 
   async stat(name: string, digest: Digest): Promise<BlobInfo & Served> {
@@ -42,7 +47,9 @@ export class MirrorBlobs implements RegistryBlobs {
     const running = this.#fills.get(fillKey(route, digest));
     const adopted = !running && (await this.#stored.blobs.exists(digest)) ? await this.#adopt(route, digest) : undefined;
     if (adopted) return { ...adopted, outcome: 'miss' };
-    const fill = running ?? this.#fills.get(fillKey(route, digest)) ?? this.#start(route, digest);
+    const fill = running ?? (await this.#fill(route, digest));
+    // Another replica fetched it while this one waited.
+    if (!fill) return { ...(await this.#stored.blobs.stat(route.local, digest)), outcome: 'miss' };
     const { size } = await fill.ready;
     // An empty answer has no last byte to hold back until the digest is verified: it waits for it.
     if (size !== undefined && size > 0) return { digest, size, outcome: 'miss' };
@@ -62,13 +69,19 @@ export class MirrorBlobs implements RegistryBlobs {
     const running = this.#fills.get(fillKey(route, digest));
     if (running) return running.reader(range);
     if (await this.#stored.blobs.find(route.local, digest)) return this.#stored.blobs.read(route.local, digest, range);
-    const fill = this.#start(route, digest);
+    const fill = await this.#fill(route, digest);
+    if (!fill) return this.#stored.blobs.read(route.local, digest, range);
     await fill.ready;
     return fill.reader(range);
   }
 
   localFile(digest: Digest): string | undefined {
     return this.#filling.has(formatDigest(digest)) ? undefined : this.#stored.blobs.localFile(digest);
+  }
+
+  /** None while a fill runs: its object is not committed yet, so its readers stream from the fill. */
+  async url(digest: Digest): Promise<string | undefined> {
+    return this.#filling.has(formatDigest(digest)) ? undefined : this.#stored.blobs.url(digest);
   }
 
   async delete(name: string, digest: Digest): Promise<void> {
@@ -100,6 +113,23 @@ export class MirrorBlobs implements RegistryBlobs {
     if (notThere(res.status)) throw blobUnknown(digest);
     if (res.status !== 200) throw upstreamStatus(route, res.status);
     return this.#stored.blobs.mount(route.local, digest);
+  }
+
+  /**
+   * The fill of a blob not stored here: running on this replica, or started once it is this
+   * replica's turn in the fleet; undefined when another replica's turn stored it meanwhile.
+   */
+  async #fill(route: Route, digest: Digest): Promise<Fill | undefined> {
+    const key = fillKey(route, digest);
+    // A turn that ended without storing the blob (its upstream failed) lets the next one try.
+    for (let round = 0; round < 3; round++) {
+      const running = this.#fills.get(key);
+      if (running) return running;
+      const fill = await this.#turns.take(key, () => this.#start(route, digest), (f) => f.done);
+      if (fill !== 'waited') return fill;
+      if (await this.#stored.blobs.find(route.local, digest)) return undefined;
+    }
+    return this.#start(route, digest);
   }
 
   #start(route: Route, digest: Digest): Fill {

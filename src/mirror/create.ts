@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import type { MirrorRetention } from '../maintenance/start.ts';
+import type { SingleFlight } from '../coordination/types.ts';
 import type { StoredRegistry } from '../registry/registry.ts';
 import { mirrorApp } from './http.ts';
 import { Prefetcher, schedulePrefetch } from './prefetch.ts';
@@ -31,15 +32,15 @@ export interface MirrorEvents extends UpstreamEvents {
 
 /**
  * The mirror around `store` for a configuration, or undefined when it names no upstream (a plain
- * push registry). `events` hears what the upstreams do (metrics, the UI, the log).
+ * push registry). `events` hears what the upstreams do (metrics, the UI, the log). With `flights`,
+ * replicas fetch each digest once for the whole fleet.
  */
-
-export function createMirror(options: MirrorOptions, store: StoredRegistry, events: MirrorEvents = {}): Mirror | undefined {
+export function createMirror(options: MirrorOptions, store: StoredRegistry, events: MirrorEvents = {}, flights?: SingleFlight): Mirror | undefined {
   if (options.upstreams.length === 0) return undefined;
   const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts, events));
   const router = new Router(upstreams, options.default, options.local);
   const usage = new UsageLog(store.pulls);
-  const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage, events.referrersFallback);
+  const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage, events.referrersFallback, flights);
   const { maxAge, maxSize, interval } = options.retention;
   const retention =
     maxAge > 0 || maxSize > 0

@@ -8,7 +8,9 @@ import { manifestUnknown, type PushedManifest, type Reference, type ServedManife
 import { readLimited } from '../registry/metered-stream.ts';
 import type { RegistryManifests, StoredRegistry } from '../registry/registry.ts';
 import type { Outcome } from '../registry/served.ts';
+import type { SingleFlight } from '../coordination/types.ts';
 import { notThere, upstreamStatus } from './blobs.ts';
+import { FleetTurns } from './fleet.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { Route, Router } from './router.ts';
 import { staleReason } from './stale.ts';
@@ -68,13 +70,17 @@ export class MirrorManifests implements RegistryManifests {
   readonly #usage: UsageLog;
   /** Per (tag, manifest types) for clients the tag's manifest does not suit; bounded, kept for the tag TTL. */
   readonly #narrowed = new LRUCache<string, Narrowed>({ max: 10_000 });
+  readonly #turns: FleetTurns;
 
-  constructor(store: StoredRegistry, router: Router, maxBytes: number, usage: UsageLog) {
+  /** With `flights`, one replica of the fleet asks the upstream about a tag or digest while the others wait for what it stores. */
+  constructor(store: StoredRegistry, router: Router, maxBytes: number, usage: UsageLog, flights?: SingleFlight) {
+    this.#turns = new FleetTurns(flights);
     this.#store = store;
     this.#usage = usage;
     this.#router = router;
     this.#maxBytes = maxBytes;
   }
+
 
   async resolve(name: string, ref: Reference): Promise<StoredManifest | undefined> {
     return this.#store.manifests.resolve(this.#router.route(name)?.local ?? name, ref);
@@ -137,12 +143,29 @@ export class MirrorManifests implements RegistryManifests {
     const key = `${route.local}:${ref.tag ?? formatDigest(ref.digest)}`;
     let p = this.#inflight.get(key);
     if (!p) {
-      p = (ref.tag === undefined ? this.#byDigest(route, ref.digest) : this.#byTag(route, ref.tag)).finally(() => this.#inflight.delete(key));
+      p = this.#inTurn(route, ref).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
     }
     const found = await p;
     this.#usage.note(route.local, found.digest, ref.tag);
     return found;
+  }
+
+  /**
+   * The lookup, going upstream only in this replica's turn in the fleet: a lookup that storage
+   * answers needs none, and one that waited for another replica's turn finds its result stored.
+   */
+  async #inTurn(route: Route, ref: Reference): Promise<Found> {
+    const lookup = (): Promise<Found> => (ref.tag === undefined ? this.#byDigest(route, ref.digest) : this.#byTag(route, ref.tag));
+    if (!this.#turns.shared || (await this.#answersLocally(route, ref))) return lookup();
+    const mine = await this.#turns.take(`manifest:${route.local}:${ref.tag ?? formatDigest(ref.digest)}`, lookup, (p) => p);
+    return mine === 'waited' ? lookup() : mine;
+  }
+
+  /** Whether storage answers without the upstream: a digest stored, or a tag stored and within its TTL. */
+  async #answersLocally(route: Route, ref: Reference): Promise<boolean> {
+    const local = await this.#store.manifests.resolve(route.local, ref);
+    return local !== undefined && (ref.tag === undefined || (await this.#fresh(route, ref.tag)));
   }
 
   async #byDigest(route: Route, digest: Digest): Promise<Found> {

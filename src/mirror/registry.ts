@@ -6,6 +6,7 @@ import type { BlobInfo } from '../registry/blobs.ts';
 import { readLimited } from '../registry/metered-stream.ts';
 import type { Served } from '../registry/served.ts';
 import type { Chunk, UploadSession, Uploads } from '../registry/uploads.ts';
+import type { SingleFlight } from '../coordination/types.ts';
 import { MirrorBlobs, notThere, upstreamStatus } from './blobs.ts';
 import { MirrorManifests } from './manifests.ts';
 import { MirrorReferrers } from './referrers.ts';
@@ -125,13 +126,20 @@ export class MirrorRegistry implements Registry {
   readonly #store: StoredRegistry;
   readonly #referrers: MirrorReferrers;
 
-  constructor(store: StoredRegistry, router: Router, maxManifestBytes: number, usage: UsageLog, onReferrersFallback?: (upstream: string) => void) {
+  constructor(
+    store: StoredRegistry,
+    router: Router,
+    maxManifestBytes: number,
+    usage: UsageLog,
+    onReferrersFallback?: (upstream: string) => void,
+    flights?: SingleFlight,
+  ) {
     this.#store = store;
     this.router = router;
-    this.blobs = new MirrorBlobs(store, router);
+    this.blobs = new MirrorBlobs(store, router, flights);
     this.tags = new MirrorTags(store, router);
     this.uploads = new MirrorUploads(store, router);
-    this.manifests = new MirrorManifests(store, router, maxManifestBytes, usage);
+    this.manifests = new MirrorManifests(store, router, maxManifestBytes, usage, flights);
     this.#referrers = new MirrorReferrers(store, this.manifests, { maxBytes: maxManifestBytes, onFallback: onReferrersFallback });
   }
 

@@ -184,6 +184,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly coordinationUp = new Gauge({
+    name: 'berth_coordination_up',
+    help: 'Whether this replica reaches its coordinator (coordination.redis): 1 yes, 0 no (it then serves from storage alone)',
+    registers: [this.registry],
+  });
+
+  readonly coordinationErrors = new Counter({
+    name: 'berth_coordination_errors_total',
+    help: 'Coordinator calls that failed or were not tried because it was unreachable, by operation',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheReads = new Counter({
+    name: 'berth_cache_reads_total',
+    help: 'Reads of tags, links and manifests through the in-memory cache: hit, miss (read from storage and kept), or uncached (read from storage: nothing could vouch for a copy)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   /** Records one finished HTTP request. */
   requestDone(r: FinishedRequest & { upstream?: string | undefined }): void {
     this.requests.record(r);

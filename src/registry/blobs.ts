@@ -60,6 +60,15 @@ export class Blobs {
     return this.#driver.localPath?.(layout.blob(digest));
   }
 
+  /**
+   * Where a client may fetch the blob's bytes itself for a while (a presigned URL), when the
+   * driver hands such URLs out: for a blob `stat` said this repository may serve. The URL names the
+   * content-addressed object and nothing else.
+   */
+  async url(digest: Digest): Promise<string | undefined> {
+    return this.#driver.url?.(layout.blob(digest));
+  }
+
   /** Removes this repository's link; the bytes stay until garbage collection. */
   async delete(name: string, digest: Digest): Promise<void> {
     if (!(await this.#driver.stat(layout.blobLink(name, digest)))) throw blobUnknown(digest);

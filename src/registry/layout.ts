@@ -44,6 +44,16 @@ export function keyKind(key: string): string {
   return marker === undefined ? 'repository' : linkKinds[marker]!;
 }
 
+/**
+ * The repository whose mutable state (tags, links, referrer entries) a key holds; undefined for
+ * every other key. Replicas version their caches per repository (src/cache/driver.ts).
+ */
+export function repositoryOfKey(key: string): string | undefined {
+  if (!key.startsWith('repositories/')) return undefined;
+  const marker = /\/_(?:manifests|blobs|tags|referrers|pulls)(?:\/|$)/.exec(key);
+  return marker ? key.slice('repositories/'.length, marker.index) : undefined;
+}
+
 const linkKinds: Record<string, string> = { manifests: 'manifest-link', blobs: 'blob-link', tags: 'tag', referrers: 'referrer', pulls: 'pull-times' };
 
 /** Entries of a repository directory that are berth's own, never part of a repository name. */

@@ -16,7 +16,7 @@ import { Uploads } from './uploads.ts';
 import { PullRecords } from './usage.ts';
 
 /** What kind of record a storage key holds (`blob`, `tag`, ...), for traces that must not name keys. */
-export { keyKind } from './layout.ts';
+export { keyKind, repositoryOfKey } from './layout.ts';
 
 /** A page of referrers; a layer around the registry (the mirror) may say how it answered (`Served`). */
 export interface ReferrersResult extends Page<Descriptor>, Served {
@@ -26,7 +26,7 @@ export interface ReferrersResult extends Page<Descriptor>, Served {
 
 const text = new TextDecoder();
 
-export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'localFile' | 'delete' | 'mount' | 'visibleSource'>;
+export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'localFile' | 'url' | 'delete' | 'mount' | 'visibleSource'>;
 export type RegistryUploads = Pick<Uploads, 'start' | 'status' | 'append' | 'finish' | 'cancel'>;
 /** A tag listing may come from a layer that could not confirm it (the mirror's, when its upstream cannot list). */
 export type RegistryTags = Pick<Tags, 'resolve' | 'delete'> & { list(name: string, request: PageRequest): Promise<Page<string> & Served> };

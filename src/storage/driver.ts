@@ -59,6 +59,14 @@ export interface Driver {
   localPath?(key: string): string;
 
   /**
+   * A URL from which a client may GET the object's bytes itself, for a limited time (a presigned
+   * S3 URL), for drivers configured to hand such URLs out; a client sent there never passes
+   * through berth, so the caller decides first that it may have those bytes. Only for whole objects
+   * the caller knows exist (`put`, or `commit`ted: never an appendable object being written).
+   */
+  url?(key: string): Promise<string>;
+
+  /**
    * Removes what writes that died with their process left behind (temporary files), old enough
    * that no write in flight can own them; returns how many. For drivers whose interrupted writes
    * leave such things (fs); run at start and by gc.

@@ -2,7 +2,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { tracing } from '../observability/otel/hooks.ts';
 import type { Driver } from './driver.ts';
 
-type Operation = Exclude<keyof Driver, 'name' | 'localPath' | 'sweep'>;
+type Operation = Exclude<keyof Driver, 'name' | 'localPath' | 'url' | 'sweep'>;
 const operations: readonly Operation[] = ['get', 'put', 'stat', 'read', 'delete', 'deletePrefix', 'list', 'append', 'commit'];
 
 /**
@@ -30,6 +30,8 @@ export function instrumented(driver: Driver, metrics: Metrics): Driver {
     };
   }
   if (driver.localPath) wrapped.localPath = driver.localPath.bind(driver);
+  // Signing a URL is local work, not a storage operation.
+  if (driver.url) wrapped.url = driver.url.bind(driver);
   if (driver.sweep) wrapped.sweep = driver.sweep.bind(driver);
   return wrapped as unknown as Driver;
 }

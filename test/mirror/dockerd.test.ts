@@ -9,30 +9,20 @@
  * trust key in a temporary directory, vfs storage, no bridge, no iptables, no ip_forward change, so
  * nothing in /etc/docker, /var/lib/docker or /var/run/docker is shared between them.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistribution, type Distribution } from '../../bench/distribution.ts';
 import { hasTool } from '../support/auth.ts';
+import { dockerdMissing, startDockerd, type Dockerd } from '../support/dockerd.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { writeConfig } from '../support/mirror.ts';
 import { makeImageLayout } from '../support/oci-layout.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { hasSkopeo, skopeo } from '../support/skopeo.ts';
 
-const run = promisify(execFile);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const missing = [
-  ...((await hasTool('dockerd')) ? [] : ['dockerd']),
-  ...((await hasTool('docker')) ? [] : ['docker']),
-  ...((await hasTool('docker-registry')) ? [] : ['docker-registry']),
-  ...(hasSkopeo ? [] : ['skopeo']),
-  ...(process.getuid?.() === 0 ? [] : ['root']),
-];
+const missing = [...(await dockerdMissing()), ...((await hasTool('docker-registry')) ? [] : ['docker-registry']), ...(hasSkopeo ? [] : ['skopeo'])];
 // CI installs docker.io (dockerd and the docker CLI) and runs as root; there a missing piece fails.
 const runs = missing.length === 0 || Boolean(process.env.CI);
 const describeDockerd = runs ? describe : describe.skip;
@@ -47,8 +37,7 @@ interface Descriptor {
 
 describeDockerd(`dockerd pulling through berth (registry-mirrors)${runs ? '' : ` (skipped: needs ${missing.join(', ')})`}`, () => {
   let dir: string;
-  let dockerd: ChildProcess | undefined;
-  let dockerdLog = '';
+  let dockerd: Dockerd | undefined;
   let upstream: Distribution;
   let proxy: FaultProxy;
   let mirror: TestServer;
@@ -60,11 +49,8 @@ describeDockerd(`dockerd pulling through berth (registry-mirrors)${runs ? '' : `
   let layers: string[];
 
   const docker = (...args: string[]) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${join(dir, 'docker.sock')}`, DOCKER_CONFIG: join(dir, 'cli') };
-    delete env.DOCKER_CONTEXT;
-    delete env.DOCKER_TLS_VERIFY;
-    delete env.DOCKER_CERT_PATH;
-    return run('docker', args, { env, maxBuffer: 16 << 20 });
+    if (!dockerd) throw new Error('dockerd did not start');
+    return dockerd.docker(...args);
   };
 
   beforeAll(async () => {
@@ -92,44 +78,13 @@ describeDockerd(`dockerd pulling through berth (registry-mirrors)${runs ? '' : `
     );
     mirror = await startServer({ args: ['--config', configFile] });
 
-    // The README's daemon.json (an http:// URL, which dockerd uses as written), plus what keeps this
-    // dockerd to its own directory.
-    const daemon = {
-      'registry-mirrors': [mirror.url],
-      'storage-driver': 'vfs',
-      iptables: false,
-      ip6tables: false,
-      'ip-forward': false,
-      bridge: 'none',
-      'data-root': join(dir, 'root'),
-      'exec-root': join(dir, 'exec'),
-      pidfile: join(dir, 'docker.pid'),
-      'deprecated-key-path': join(dir, 'key.json'),
-      hosts: [`unix://${join(dir, 'docker.sock')}`],
-    };
-    await writeFile(join(dir, 'daemon.json'), JSON.stringify(daemon, null, 2));
-    const child = spawn('dockerd', ['--config-file', join(dir, 'daemon.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    dockerd = child;
-    child.on('error', (e) => (dockerdLog += `spawn: ${e.message}\n`));
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (dockerdLog += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (dockerdLog += d));
-    for (let started = Date.now(); ; await sleep(200)) {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) throw new Error(`dockerd exited (${child.exitCode ?? child.signalCode}):\n${dockerdLog}`);
-      if (await docker('version').then(() => true, () => false)) break;
-      if (Date.now() - started > 30_000) throw new Error(`dockerd did not answer in 30 s:\n${dockerdLog}`);
-    }
+    // The README's daemon.json (an http:// URL, which dockerd uses as written); the helper keeps
+    // this dockerd to its own directory.
+    dockerd = await startDockerd(dir, { 'registry-mirrors': [mirror.url] });
   });
 
   afterAll(async () => {
-    if (dockerd && dockerd.exitCode === null && dockerd.signalCode === null) {
-      const exited = new Promise((r) => dockerd?.once('exit', r));
-      dockerd.kill('SIGTERM');
-      const timer = setTimeout(() => dockerd?.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    // dockerd bind-mounts its data-root onto itself and undoes that on a clean exit; not after a kill.
-    if (dir) await run('umount', [join(dir, 'root')]).catch(() => undefined);
+    await dockerd?.stop();
     await mirror?.stop();
     await proxy?.close();
     await upstream?.stop();
@@ -141,7 +96,7 @@ describeDockerd(`dockerd pulling through berth (registry-mirrors)${runs ? '' : `
 
   it('pulls app:v1 from the mirror, which fetched it from the upstream once', async () => {
     await docker('pull', 'app:v1').catch((e: unknown) => {
-      throw new Error(`docker pull failed: ${e instanceof Error ? e.message : String(e)}\n--- dockerd:\n${dockerdLog}\n--- berth:\n${mirror.logs()}`);
+      throw new Error(`docker pull failed: ${e instanceof Error ? e.message : String(e)}\n--- dockerd:\n${dockerd?.log() ?? ''}\n--- berth:\n${mirror.logs()}`);
     });
     const image = await inspect();
     // The image ID is the config's digest: the random image from the stand-in, not anything on Docker Hub.

@@ -41,6 +41,12 @@ export interface SeenRequest {
 export interface ProxyOptions {
   /** Require a Bearer token (Docker's token dance) with this token service's Basic credentials. */
   token?: { username: string; password: string; expiresIn?: number };
+  /**
+   * Pass `Host` on as the client sent it (the proxy's own address) instead of the target's: a
+   * public name of the same server. S3's signatures cover `Host`, so this decides which host a
+   * presigned URL must have been signed for.
+   */
+  keepHost?: boolean;
 }
 
 export interface FaultProxy {
@@ -185,7 +191,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       res.writeHead(307, { Location: `${fault.to}${path}` }).end();
       return;
     }
-    const headers = { ...req.headers, host: upstream.host };
+    const headers = opts.keepHost ? { ...req.headers } : { ...req.headers, host: upstream.host };
     // Playing the token service, the proxy is the one checking credentials; otherwise they pass
     // through, so the upstream behind it can ask for its own.
     if (opts.token) delete headers.authorization;

@@ -17,6 +17,8 @@ const floors: Record<string, number> = {
   observability: 1,
   // The contract each runtime implements and the server: limits it enforces; types, config and logging only.
   runtime: 1.5,
+  // What replicas share beyond storage (Redis): the cache, the mirror and auth use it.
+  coordination: 1.5,
   storage: 2,
   cache: 3,
   registry: 4,

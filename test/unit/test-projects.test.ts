@@ -16,7 +16,7 @@ const root = join(import.meta.dirname, '..', '..');
 const cliTests = /^test\/cli\//;
 
 /** What starts a berth process (or a stack around one) in the test support. */
-const startsBerth = /\b(startServer|startServerOn|startS3Server|startWithConfig|startMirrorStack|startStack)\(/;
+const startsBerth = /\b(startServer|startServerOn|startS3Server|startWithConfig|startMirrorStack|startStack|startFleet)\(/;
 
 async function testFiles(dir: string): Promise<string[]> {
   const entries = await readdir(join(root, dir), { recursive: true, withFileTypes: true });

@@ -125,8 +125,9 @@ export class Appendables {
   /**
    * Stops an appendable from growing, so what commit copies is what was verified: a seal takes the
    * step slot at the current size, which any later append would need. Sealing twice is fine.
+   * `pointer: false` leaves the pointer as it was (readers roll forward through the seal's step).
    */
-  async seal(key: string, state: AppendState): Promise<AppendState> {
+  async seal(key: string, state: AppendState, opts: { pointer?: boolean } = {}): Promise<AppendState> {
     if (state.sealed) return state;
     const step: Step = { writer: newWriter(), from: state.size, to: state.size, runs: [], tail: state.tail, sealed: true };
     if (!(await this.#claim(key, step))) {
@@ -135,7 +136,8 @@ export class Appendables {
       if (!taken?.sealed) throw appendConflict(key, state.size, taken?.to ?? state.size);
     }
     const sealed = { ...state, sealed: true };
-    await this.#writePointer(key, sealed);
+    // A caller about to delete the object has no reader to spare the roll forward.
+    if (opts.pointer !== false) await this.#writePointer(key, sealed);
     return sealed;
   }
 

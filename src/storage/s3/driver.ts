@@ -13,6 +13,7 @@ import { storageError } from './errors.ts';
 import { conflict, StorageError } from '../errors.ts';
 import { s3Limits, type S3Limits } from './limits.ts';
 import { piecesStream } from './pieces-stream.ts';
+import { Presigner } from './presign.ts';
 
 const emptyStream = (): ReadableStream<Uint8Array> => new ReadableStream({ start: (c) => c.close() });
 
@@ -30,6 +31,9 @@ export class S3Driver implements Driver {
   readonly #partSize: number;
 
   readonly #limits: S3Limits;
+  readonly #presigner: Presigner | undefined;
+  /** Present with `storage.s3.redirect.enabled`: presigned GET URLs (presign.ts). */
+  readonly url?: (key: string) => Promise<string>;
   #conditionalCreate: Promise<void> | undefined;
 
   /** `limits` are S3's own unless a test scales them down (limits.ts). */
@@ -38,6 +42,11 @@ export class S3Driver implements Driver {
     this.#partSize = options.partSize;
     this.#limits = limits;
     this.#appendables = new Appendables(this.#bucket, options.partSize, limits.maxParts);
+    if (options.redirect.enabled) {
+      const presigner = new Presigner(this.#bucket, options);
+      this.#presigner = presigner;
+      this.url = async (key) => presigner.url(assertKey(key));
+    }
     const at = options.endpoint ? ` at ${options.endpoint}` : '';
     this.describe = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}${at}`;
   }
@@ -113,26 +122,40 @@ export class S3Driver implements Driver {
   }
 
   async commit(from: string, to: string, size?: number): Promise<void> {
-    const found = await this.#appendables.load(assertKey(from));
+    assertKey(from);
     assertKey(to);
+    // Whether the target is there already does not depend on the source: asked at once, beside it.
+    const existing = this.#bucket.head(to);
+    existing.catch(() => undefined);
+    const found = await this.#appendables.load(from);
     const what = `commit ${this.#bucket.where(from)} to ${to}`;
     if (!found) throw new StorageError('missing', `${what}: no such object`);
     if (found.kind === 'plain') {
       await found.object.body.cancel();
       if (size !== undefined && found.object.size !== size) throw conflict(what, size, found.object.size);
-      if (!(await this.#bucket.head(to))) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
+      if (!(await existing)) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
       await this.#bucket.delete(from);
       return;
     }
     if (size !== undefined && found.state.size !== size) throw conflict(what, size, found.state.size);
-    const state = await this.#appendables.seal(from, found.state);
+    // The source goes once the target is there, so its pointer need not learn of the seal.
+    const state = await this.#appendables.seal(from, found.state, { pointer: false });
     // Same digest, same bytes: an existing target is kept as it is.
-    if (!(await this.#bucket.head(to))) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
-    await this.delete(from);
+    if (!(await existing)) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
+    await this.#deleteAppendable(from);
+  }
+
+  /** An appendable's pieces and its pointer, in one listing and one round of deletes. */
+  async #deleteAppendable(key: string): Promise<void> {
+    const pieces: string[] = [];
+    for await (const page of this.#bucket.list(key)) pieces.push(...page.keys.map((k) => `${key}/${k}`));
+    // At once: what a delete cut short leaves is unreferenced, like the pieces of a crashed append.
+    await this.#bucket.deleteMany([...pieces, key]);
   }
 
   /** Releases the client's connections. */
   close(): void {
+    this.#presigner?.close();
     this.#bucket.client.destroy();
   }
 

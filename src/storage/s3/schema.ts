@@ -4,6 +4,32 @@ import { size } from '../../config/size.ts';
 
 const mib = 1024 * 1024;
 
+/** SigV4 presigned URLs live at most a week (X-Amz-Expires ≤ 604800). */
+const maxExpiry = 7 * 24 * 3600 * 1000;
+
+const publicUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+/** Blob GETs answered with a 307 to a presigned URL (distribution's `storage.redirect`). */
+const redirectSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe('Answer blob GETs with a 307 to a presigned URL of the blob\'s object, so the bytes flow from the store, not through berth. Clients must reach the store (or `endpoint` / `baseUrl`).'),
+    expiry: duration
+      .refine((ms) => ms >= 1000 && ms <= maxExpiry, 'must be between 1s and 7d')
+      .prefault('20m')
+      .describe('How long a presigned URL stays valid; a client must start its download within it.'),
+    endpoint: publicUrl
+      .optional()
+      .describe('The store as clients reach it, when that is not `storage.s3.endpoint` (a public name of the same store): URLs are signed for it, so requests must reach the store with this host in `Host`.'),
+    baseUrl: publicUrl
+      .optional()
+      .describe('A CDN or proxy in front of the store: the presigned URL\'s path and query go under this URL. It must forward them unchanged to the store with the store\'s own `Host` (the signature covers it).'),
+  })
+  .strict()
+  .refine((o) => o.endpoint === undefined || o.baseUrl === undefined, { message: 'endpoint and baseUrl exclude each other', path: ['baseUrl'] });
+
 /** S3 storage (DESIGN.md: the shared store behind many replicas). */
 export const s3Schema = z
   .object({
@@ -38,6 +64,7 @@ export const s3Schema = z
       .refine((ms) => ms > 0, 'must be more than 0')
       .prefault('2m')
       .describe('A connection to S3 silent this long is dead (a download paused by a slow client is silent too: keep it generous).'),
+    redirect: redirectSchema.prefault({}).describe('Blob downloads straight from the store: GETs answered with a 307 to a presigned URL.'),
   })
   .strict()
   .refine((o) => (o.accessKeyId === undefined) === (o.secretAccessKey === undefined), {
@@ -47,3 +74,4 @@ export const s3Schema = z
   .refine((o) => o.totalTimeout >= o.requestTimeout, { message: 'must be at least requestTimeout', path: ['totalTimeout'] });
 
 export type S3Options = z.output<typeof s3Schema>;
+export type RedirectOptions = S3Options['redirect'];

@@ -4,11 +4,13 @@ import { ConfigError, loadConfig, parseConfig } from '../../../src/schema.ts';
 const MiB = 1024 * 1024;
 /** The timeouts every S3 configuration gets unless it says otherwise, in milliseconds. */
 const timeouts = { requestTimeout: 15_000, totalTimeout: 45_000, idleTimeout: 120_000 };
+/** Blob GETs stream through berth unless redirects are asked for; a URL lives 20 minutes (distribution's). */
+const redirect = { enabled: false, expiry: 1_200_000 };
 
 describe('storage.s3 configuration', () => {
   it('fills in defaults around a bucket', () => {
     expect(parseConfig({ storage: { s3: { bucket: 'my-bucket' } } }).storage).toEqual({
-      s3: { bucket: 'my-bucket', prefix: '', forcePathStyle: false, partSize: 8 * MiB, maxAttempts: 5, ...timeouts },
+      s3: { bucket: 'my-bucket', prefix: '', forcePathStyle: false, partSize: 8 * MiB, maxAttempts: 5, ...timeouts, redirect },
     });
   });
 
@@ -26,6 +28,7 @@ describe('storage.s3 configuration', () => {
       requestTimeout: '2500ms',
       totalTimeout: 20,
       idleTimeout: '5m',
+      redirect: { enabled: true, expiry: '1h', baseUrl: 'https://cdn.example.com/registry' },
     };
     expect(parseConfig({ storage: { s3 } }).storage.s3).toEqual({
       ...s3,
@@ -34,6 +37,7 @@ describe('storage.s3 configuration', () => {
       requestTimeout: 2500,
       totalTimeout: 20_000,
       idleTimeout: 300_000,
+      redirect: { enabled: true, expiry: 3_600_000, baseUrl: 'https://cdn.example.com/registry' },
     });
   });
 
@@ -59,6 +63,18 @@ describe('storage.s3 configuration', () => {
     expect(config.storage.fs).toBeUndefined();
   });
 
+  it('turns redirects on from the environment, with a public endpoint', async () => {
+    const config = await loadConfig({
+      env: {
+        BERTH_STORAGE__S3__BUCKET: 'b-1',
+        BERTH_STORAGE__S3__REDIRECT__ENABLED: 'true',
+        BERTH_STORAGE__S3__REDIRECT__EXPIRY: '90s',
+        BERTH_STORAGE__S3__REDIRECT__ENDPOINT: 'https://s3.example.com',
+      },
+    });
+    expect(config.storage.s3?.redirect).toEqual({ enabled: true, expiry: 90_000, endpoint: 'https://s3.example.com' });
+  });
+
   it.each([
     ['a part size under 5 MiB', { bucket: 'b-1', partSize: '4MiB' }, /storage\.s3\.partSize.*5MiB/],
     ['a part size over 5 GiB', { bucket: 'b-1', partSize: '6GiB' }, /storage\.s3\.partSize/],
@@ -71,6 +87,11 @@ describe('storage.s3 configuration', () => {
     ['a request timeout of 0', { bucket: 'b-1', requestTimeout: 0 }, /storage\.s3\.requestTimeout/],
     ['a total timeout shorter than one attempt', { bucket: 'b-1', requestTimeout: '30s', totalTimeout: '10s' }, /storage\.s3\.totalTimeout.*at least requestTimeout/],
     ['a timeout that is no duration', { bucket: 'b-1', idleTimeout: 'soon' }, /storage\.s3\.idleTimeout/],
+    ['a redirect expiry past the 7 days a signature may live', { bucket: 'b-1', redirect: { expiry: '8d' } }, /storage\.s3\.redirect\.expiry.*7d/],
+    ['a redirect expiry under a second', { bucket: 'b-1', redirect: { expiry: '500ms' } }, /storage\.s3\.redirect\.expiry/],
+    ['a redirect base URL that is no http URL', { bucket: 'b-1', redirect: { baseUrl: 'cdn.example.com' } }, /storage\.s3\.redirect\.baseUrl/],
+    ['both a public endpoint and a base URL', { bucket: 'b-1', redirect: { endpoint: 'https://a.example', baseUrl: 'https://b.example' } }, /storage\.s3\.redirect\.baseUrl.*exclude/],
+    ['an unknown redirect key', { bucket: 'b-1', redirect: { enable: true } }, /enable/],
   ])('rejects %s, naming the key', (_, s3, message) => {
     let error: unknown;
     try {
