@@ -6,7 +6,6 @@
  * counted, which is what keeps memory flat while an endpoint is down.
  */
 import type { Logger } from '../observability/log.ts';
-import { redact } from '../observability/otel/otlp.ts';
 import { contentType, signature, signatureHeader, type CloudEvent } from './cloudevent.ts';
 import type { WebhookOptions } from './schema.ts';
 
@@ -33,6 +32,12 @@ interface Failure {
   reason: string;
   retry: boolean;
 }
+
+/** The URL as logs may show it: no user information, no query (where tokens sit). Not otlp.ts's: that module loads only with tracing. */
+const redact = (url: string): string => {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+};
 
 const retriedStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
 
