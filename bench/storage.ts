@@ -4,7 +4,7 @@ import { createBucket, startS3, startS3Server } from '../test/support/s3.ts';
 import { startServer, type TestServer } from '../test/support/server.ts';
 import { expectStatus, locate, pushSmallBlob, send } from './http.ts';
 import { makeBlobFile } from './runtimes.ts';
-import { curlGet, curlPut, median, serverCore, table } from './tools.ts';
+import { curlGet, curlPut, serverCore, showSpread, spread, table, type Spread } from './tools.ts';
 
 const MiB = 1024 ** 2;
 const quiet = { BERTH_LOG__REQUESTS: 'false' };
@@ -13,21 +13,25 @@ const tagPuts = 200;
 
 interface StorageFigures {
   /** Blob PUT and GET, bytes per second. */
+  put: Spread;
+  get: Spread;
+  /** Manifest PUTs under new tags, per second, one at a time. */
+  tagPuts: Spread;
+}
+
+interface StorageRound {
   put: number;
   get: number;
-  /** Manifest PUTs under new tags, per second, one at a time. */
   tagPuts: number;
 }
 
-async function pushAndPull(server: TestServer, blob: { path: string; digest: string }, repeats: number): Promise<{ put: number; get: number }> {
+async function pushAndPull(server: TestServer, blob: { path: string; digest: string }): Promise<{ put: number; get: number }> {
   const repo = 'bench/storage';
   const session = expectStatus(await send('POST', `${server.url}/v2/${repo}/blobs/uploads/`), 202, 'POST');
   const url = new URL(locate(server.url, session));
   url.searchParams.set('digest', blob.digest);
   const put = await curlPut(url.toString(), blob.path);
-  const gets: number[] = [];
-  for (let i = 0; i < repeats; i++) gets.push(await curlGet(`${server.url}/v2/${repo}/blobs/${blob.digest}`));
-  return { put, get: median(gets) };
+  return { put, get: await curlGet(`${server.url}/v2/${repo}/blobs/${blob.digest}`) };
 }
 
 /** One manifest PUT after another, each under a new tag: the small-write rate. */
@@ -50,9 +54,10 @@ async function tagRate(server: TestServer): Promise<number> {
   return tagPuts / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-async function measure(server: TestServer, blob: { path: string; digest: string }, repeats: number): Promise<StorageFigures> {
+/** One round on a fresh server (a new data directory or bucket): PUT, GET, tag PUTs. */
+async function measure(server: TestServer, blob: { path: string; digest: string }): Promise<StorageRound> {
   try {
-    return { ...(await pushAndPull(server, blob, repeats)), tagPuts: await tagRate(server) };
+    return { ...(await pushAndPull(server, blob)), tagPuts: await tagRate(server) };
   } finally {
     await server.stop();
   }
@@ -66,30 +71,37 @@ async function measure(server: TestServer, blob: { path: string; digest: string 
 export async function storageComparison(size: number, repeats = 3): Promise<{ figures: Record<string, StorageFigures>; report: string }> {
   const file = await makeBlobFile(size);
   const s3 = await startS3();
-  const results: Array<[string, StorageFigures]> = [];
+  const configs: Array<[string, () => Promise<TestServer>]> = [
+    ['berth (node, fs)', () => startServer({ wrap: serverCore, env: quiet })],
+    ['berth (node, fs, fsync off)', () => startServer({ wrap: serverCore, env: { ...quiet, BERTH_STORAGE__FS__FSYNC: 'false' } })],
+    ['berth (node, s3)', async () => startS3Server(s3, await createBucket(s3, 'bench'), { wrap: serverCore, env: quiet })],
+  ];
+  const rounds = new Map<string, StorageRound[]>(configs.map(([name]) => [name, []]));
   try {
-    for (const [name, env] of [
-      ['berth (node, fs)', quiet],
-      ['berth (node, fs, fsync off)', { ...quiet, BERTH_STORAGE__FS__FSYNC: 'false' }],
-    ] as const) {
-      process.stderr.write(`  ${name}: push and pull\n`);
-      results.push([name, await measure(await startServer({ wrap: serverCore, env }), file, repeats)]);
+    for (let i = 0; i < repeats; i++) {
+      for (const [name, start] of configs) {
+        process.stderr.write(`  ${name}: push and pull (round ${i + 1} of ${repeats})\n`);
+        rounds.get(name)!.push(await measure(await start(), file));
+      }
     }
-    process.stderr.write('  berth (node, s3): push and pull\n');
-    results.push(['berth (node, s3)', await measure(await startS3Server(s3, await createBucket(s3, 'bench'), { wrap: serverCore, env: quiet }), file, repeats)]);
   } finally {
     await s3.stop();
     await rm(file.dir, { recursive: true, force: true });
   }
+  const results = configs.map(([name]): [string, StorageFigures] => {
+    const rs = rounds.get(name)!;
+    return [name, { put: spread(rs.map((r) => r.put)), get: spread(rs.map((r) => r.get)), tagPuts: spread(rs.map((r) => r.tagPuts)) }];
+  });
   const base = results[0]![1];
-  const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
+  const ratio = (a: Spread, b: Spread): string => `${(a.median / b.median).toFixed(2)}×`;
+  const mb = (x: Spread): string => showSpread(x, (n) => (n / 1e6).toFixed(0));
   const rows = [['server', `${size / MiB} MiB PUT MB/s`, `${size / MiB} MiB GET MB/s`, 'manifest PUTs/s']];
   for (const [name, r] of results) {
     rows.push([
       name,
-      `${(r.put / 1e6).toFixed(0)} (${ratio(r.put, base.put)})`,
-      `${(r.get / 1e6).toFixed(0)} (${ratio(r.get, base.get)})`,
-      `${r.tagPuts.toFixed(0)} (${ratio(r.tagPuts, base.tagPuts)})`,
+      `${mb(r.put)} ${ratio(r.put, base.put)}`,
+      `${mb(r.get)} ${ratio(r.get, base.get)}`,
+      `${showSpread(r.tagPuts)} ${ratio(r.tagPuts, base.tagPuts)}`,
     ]);
   }
   const off = results.find(([name]) => name.includes('fsync off'))?.[1];
@@ -98,6 +110,6 @@ export async function storageComparison(size: number, repeats = 3): Promise<{ fi
     : '';
   return {
     figures: Object.fromEntries(results),
-    report: `Storage: local disk (flushed and not) vs S3 (Ceph RGW on the same machine; ratio to local disk in parentheses)\n\n${table(rows)}${cost}`,
+    report: `Storage: local disk (flushed and not) vs S3 (Ceph RGW on the same machine); ${repeats} rounds, a fresh server each: median (min–max), then the ratio of medians to local disk\n\n${table(rows)}${cost}`,
   };
 }
