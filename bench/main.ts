@@ -120,9 +120,9 @@ async function main(): Promise<void> {
   figures.mirror = await scenario('mirror', () => mirrorComparison(repeats));
   figures.images = await scenario('images', () => imageComparison(repeats, { s3 }));
   figures.ui = await scenario('ui', () => uiComparison(repeats));
-  figures.logins = await scenario('logins', () => loginFloodComparison());
+  figures.logins = await scenario('logins', () => loginFloodComparison(repeats));
   figures.otel = await scenario('otel', () => otelComparison(repeats));
-  figures.manifestsBig = await scenario('manifests-big', () => bigManifestComparison());
+  figures.manifestsBig = await scenario('manifests-big', () => bigManifestComparison(repeats));
 
   const rows = summaryRows(figures);
   console.log(`\n${reports.join('\n\n')}\n\n${summaryTable(rows)}`);
