@@ -1,14 +1,16 @@
 /**
  * The ceiling for berth's blob GET on a runtime: a bare server with no framework, no routing and
  * no registry that sends one file the same way berth's fast path on that runtime does
- * (runtimes/*.ts): Node pipes `fs.createReadStream` with 1 MiB reads into the response (Node has
- * no sendfile in userland), Bun answers with `Bun.file` (which Bun sends with sendfile), Deno with
- * `Deno.open(...).readable`. Run as `<runtime> bare-file.(js|ts) FILE`; it listens on a free port
+ * (runtimes/*.ts): Node reads 1 MiB at a time into two reused buffers and writes them to the
+ * response (runtimes/node-file-sender.ts; Node has no sendfile in userland), Bun answers with
+ * `Bun.file` (which Bun sends with sendfile), Deno with `Deno.open(...).readable`. Run as `<runtime> bare-file.(js|ts) FILE`; it listens on a free port
  * of 127.0.0.1 and prints `listening <url>` on stdout. Any request gets the whole file.
  */
 import { createServer } from 'node:http';
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import process from 'node:process';
+import { sendFileRange } from '../runtimes/node-file-sender.ts';
 
 interface BunServe {
   serve(options: { port: number; hostname: string; fetch(): Response }): { port: number };
@@ -34,10 +36,11 @@ if (Bun) {
 } else {
   const server = createServer((_req, res) => {
     res.writeHead(200, headers);
-    const file = createReadStream(path, { highWaterMark: 1 << 20 });
-    file.on('error', () => res.destroy());
-    res.on('close', () => file.destroy());
-    file.pipe(res);
+    void open(path, 'r').then((file) =>
+      sendFileRange(file, res, 0, size - 1)
+        .catch(() => undefined)
+        .finally(() => file.close()),
+    );
   });
   server.listen(0, host, () => {
     const address = server.address();
