@@ -10,6 +10,7 @@ import type { FastPaths } from './runtime/contract.ts';
 import { metricsHandler } from './observability/metrics-endpoint.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';
+import type { MaintenanceHistory } from './maintenance/history.ts';
 import type { MirrorActivity } from './ui/activity.ts';
 import { uiRoutes } from './ui/app.ts';
 import type { Router } from './mirror/router.ts';
@@ -23,6 +24,8 @@ export interface AppParts {
   auth?: Auth | undefined;
   /** The stored registry `registry` decorates (itself without a mirror), which the UI browses. */
   stored: StoredRegistry;
+  /** This process's maintenance runs, for the web UI. */
+  history?: MaintenanceHistory | undefined;
   /** Opens each request's trace span, when OpenTelemetry is on: outermost, so the request log sees it. */
   traceRequests?: MiddlewareHandler | undefined;
   /** With a mirror and the UI on: the mirror's router, and where its activity is counted for the UI. */
@@ -74,7 +77,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
     app.use('/v2/*', auth.gate);
     app.route('/', auth.routes);
   }
-  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror }));
+  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror, history: parts.history }));
   const options = {
     delete: config.delete,
     maxManifestBytes: config.manifests.maxSize,

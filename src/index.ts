@@ -6,6 +6,7 @@ import { withCache } from './cache/driver.ts';
 import type { Mirror } from './mirror/create.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
+import { MaintenanceHistory } from './maintenance/history.ts';
 import { maintenanceFor } from './maintenance/start.ts';
 import { keyKind, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -75,6 +76,7 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
   const created: Auth | undefined =
     config.auth.mode === 'none' ? undefined : (await import('./auth/create.ts')).createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
+  const history = config.ui.enabled ? new MaintenanceHistory() : undefined;
   const inner = createApp(registry, config, {
     logger,
     metrics,
@@ -82,6 +84,7 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
     fastPaths: opts.runtime?.fastPaths,
     auth,
     stored,
+    history,
     traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
   });
@@ -89,7 +92,7 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
   // Auth's key may be generated into the data directory, so it follows storage.
   const usable = auth ? storage.ready.then(() => auth.ready) : storage.ready;
   const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
-  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention });
+  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention, history });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
   storage.ready.then(() => maintenance.start(), () => undefined);
   const close = async (): Promise<void> => {

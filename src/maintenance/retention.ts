@@ -1,6 +1,7 @@
 import { formatDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { forEachBounded } from '../registry/bounded.ts';
 import type { Inventory } from '../registry/inventory.ts';
+import type { NextEviction } from './history.ts';
 import { manifestKey, nothingExpired, sweep, type Expired } from './sweep.ts';
 
 export interface RetentionPolicy {
@@ -67,7 +68,7 @@ export async function expireMirrored(
   usage: Usage,
   mirrored: (name: string) => boolean,
   policy: RetentionPolicy,
-  opts: { now?: number; signal?: AbortSignal } = {},
+  opts: { now?: number; signal?: AbortSignal; /** Told what the next sweep would expire first, as this one leaves things. */ planned?: (next: NextEviction[]) => void } = {},
 ): Promise<RetentionReport> {
   const startedAt = Date.now();
   const now = opts.now ?? startedAt;
@@ -91,6 +92,7 @@ export async function expireMirrored(
   const plan = planExpiry(scan, counted, policy, now);
   report.bytesBefore = plan.bytesBefore;
   report.bytesAfter = plan.bytesAfter;
+  opts.planned?.(plan.next.map((n) => ({ repository: n.name, digest: formatDigest(n.digest), bytes: n.bytes, lastUsed: new Date(n.lastUsed) })));
 
   const expired = await expiredLinks(inventory, scan, plan.expired);
   const candidates = new Set([...scan.blobLinks, ...[...plan.expired].map((key) => formatDigest(scan.held.get(key)!.digest))]);
@@ -180,7 +182,12 @@ async function linkedOutside(inventory: Inventory, inScope: (name: string) => bo
  * does; a digest (a layer two images share, say) counts once and is freed only when nothing kept
  * needs it. Images used since the last sweep are never expired by size.
  */
-function planExpiry(scan: Scan, counted: (digest: string) => boolean, policy: RetentionPolicy, now: number): { expired: Set<string>; bytesBefore: number; bytesAfter: number } {
+function planExpiry(
+  scan: Scan,
+  counted: (digest: string) => boolean,
+  policy: RetentionPolicy,
+  now: number,
+): { expired: Set<string>; bytesBefore: number; bytesAfter: number; next: Array<{ name: string; digest: Digest; lastUsed: number; bytes: number }> } {
   const { held, sizes } = scan;
   const childrenOf = (h: Held): Held[] => h.listed.flatMap((d) => held.get(`${h.name}@${d}`) ?? []);
   const listedSomewhere = new Set<string>();
@@ -229,5 +236,21 @@ function planExpiry(scan: Scan, counted: (digest: string) => boolean, policy: Re
       expire(image);
     }
   }
-  return { expired, bytesBefore, bytesAfter: bytes };
+  // What goes first next time: the images left, least recently used first (what is recent now will
+  // not be then), each with the bytes only it holds.
+  const next = images
+    .filter((i) => !gone.has(i.key))
+    .sort((a, b) => a.lastUsed - b.lastUsed || a.key.localeCompare(b.key))
+    .slice(0, nextShown)
+    .map((image) => {
+      const root = held.get(image.key)!;
+      const own = new Set(image.members.filter((m) => memberRefs.get(m.key) === 1).flatMap((m) => m.needs));
+      let alone = 0;
+      for (const d of own) if (digestRefs.get(d) === 1 && counted(d)) alone += sizes.get(d) ?? 0;
+      return { name: root.name, digest: root.digest, lastUsed: image.lastUsed, bytes: alone };
+    });
+  return { expired, bytesBefore, bytesAfter: bytes, next };
 }
+
+/** How many of the next images to expire a sweep reports (the web UI's mirror page). */
+const nextShown = 10;

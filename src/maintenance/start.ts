@@ -4,6 +4,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Inventory } from '../registry/inventory.ts';
 import { collectGarbage } from './gc.ts';
 import { expireMirrored, type RetentionPolicy, type Usage } from './retention.ts';
+import { figuresOf, type MaintenanceHistory, type NextEviction } from './history.ts';
 import { Scheduler, type Task } from './scheduler.ts';
 import { purgeUploads } from './uploads.ts';
 
@@ -28,6 +29,8 @@ export interface MaintenanceParts {
   metrics: Metrics;
   /** Mirror retention, when the mirror has a policy. */
   retention?: MirrorRetention | undefined;
+  /** Where runs are recorded for the web UI, when it is on. */
+  history?: MaintenanceHistory | undefined;
 }
 
 /**
@@ -36,7 +39,8 @@ export interface MaintenanceParts {
  * the mirror has a policy, all through one scheduler. Nothing runs before `start()`.
  */
 export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, parts: MaintenanceParts): Scheduler {
-  const { logger, metrics, retention } = parts;
+  const { logger, metrics, retention, history } = parts;
+  const finished = (kind: string, report: object | undefined): void => history?.record({ kind, finishedAt: new Date(), ok: report !== undefined, figures: report ? figuresOf(report) : [] });
   const tasks: Task[] = [
     {
       name: 'upload purge',
@@ -45,6 +49,7 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
       run: async (signal) => {
         const purged = await purgeUploads(inventory, config.uploads.purgeAfter, { signal });
         metrics.uploadsPurged.inc(purged);
+        finished('upload purge', { purged });
         if (purged > 0) logger.info('purged stale uploads', { purged });
       },
     },
@@ -57,6 +62,7 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
         const report = await collectGarbage(inventory, { graceMs: config.gc.grace, deleteUntagged: config.gc.deleteUntagged, signal });
         metrics.gcRuns.inc();
         metrics.gcBytes.inc(report.bytesFreed);
+        finished('garbage collection', report);
         logger.info('garbage collected', { ...report });
       },
     });
@@ -66,10 +72,16 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
       name: 'mirror retention sweep',
       everyMs: retention.everyMs,
       run: async (signal) => {
-        const report = await expireMirrored(inventory, retention.usage, retention.mirrored, retention.policy, { signal });
+        let next: NextEviction[] = [];
+        const report = await expireMirrored(inventory, retention.usage, retention.mirrored, retention.policy, { signal, planned: (n) => (next = n) });
+        finished('mirror retention sweep', report);
+        history?.measuredMirror({ bytes: report.bytesAfter, measuredAt: new Date(), nextEvictions: next });
         logger.info('mirror retention sweep', { ...report });
       },
     });
   }
-  return new Scheduler(tasks, (task, e) => logger.warn(`${task.name} failed`, errorFields(e)));
+  return new Scheduler(tasks, (task, e) => {
+    finished(task.name, undefined);
+    logger.warn(`${task.name} failed`, errorFields(e));
+  });
 }

@@ -40,8 +40,9 @@ export class MirrorBlobs implements RegistryBlobs {
     const local = await this.#stored.blobs.find(route.local, digest);
     if (local) return { ...local, outcome: 'hit' };
     const running = this.#fills.get(fillKey(route, digest));
-    if (!running && (await this.#stored.blobs.exists(digest))) return { ...(await this.#adopt(route, digest)), outcome: 'miss' };
-    const fill = running ?? this.#start(route, digest);
+    const adopted = !running && (await this.#stored.blobs.exists(digest)) ? await this.#adopt(route, digest) : undefined;
+    if (adopted) return { ...adopted, outcome: 'miss' };
+    const fill = running ?? this.#fills.get(fillKey(route, digest)) ?? this.#start(route, digest);
     const { size } = await fill.ready;
     // An empty answer has no last byte to hold back until the digest is verified: it waits for it.
     if (size !== undefined && size > 0) return { digest, size, outcome: 'miss' };
@@ -91,13 +92,14 @@ export class MirrorBlobs implements RegistryBlobs {
   /**
    * The bytes are here already (another repository fetched them): link them once the upstream
    * confirms this repository has the blob, so one repository's pull never reveals another's blobs.
+   * Undefined when they went meanwhile, or garbage collection is taking them (the link then
+   * stays for it to remove): the caller fetches them again.
    */
-  async #adopt(route: Route, digest: Digest): Promise<BlobInfo> {
+  async #adopt(route: Route, digest: Digest): Promise<BlobInfo | undefined> {
     const res = await route.upstream.fetch({ method: 'HEAD', repository: route.remote, path: `blobs/${formatDigest(digest)}` });
     if (notThere(res.status)) throw blobUnknown(digest);
     if (res.status !== 200) throw upstreamStatus(route, res.status);
-    await this.#stored.blobs.link(route.local, digest);
-    return this.#stored.blobs.stat(route.local, digest);
+    return this.#stored.blobs.mount(route.local, digest);
   }
 
   #start(route: Route, digest: Digest): Fill {

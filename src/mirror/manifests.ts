@@ -246,7 +246,8 @@ export class MirrorManifests implements RegistryManifests {
     }
     // Still a type the client refuses (an upstream that ignores `Accept`): not worth storing.
     if (!acceptsManifest(types, got.mediaType)) return answer(undefined);
-    return answer(await this.#keep(route, got));
+    const { kept: _, ...found } = await this.#keep(route, got);
+    return answer(found);
   }
 
   #stale(route: Route, local: StoredManifest, why: unknown): Found {
@@ -260,8 +261,8 @@ export class MirrorManifests implements RegistryManifests {
       await discard(res.body);
       throw notThere(res.status) ? manifestUnknown(reference) : upstreamStatus(route, res.status);
     }
-    const got = await this.#keep(route, await this.#verified(route, res, expected));
-    if (expected === undefined) {
+    const { kept, ...got } = await this.#keep(route, await this.#verified(route, res, expected));
+    if (expected === undefined && kept) {
       await this.#store.tags.set(route.local, reference, got.digest);
       this.#validated.set(`${route.local}:${reference}`, Date.now());
     }
@@ -294,12 +295,13 @@ export class MirrorManifests implements RegistryManifests {
   }
 
   /**
-   * Stores it as a push would (Manifests.store: bytes, link, referrer entry), without a push's check
+   * Stores it as a push would (Manifests.keep: bytes, link, referrer entry), without a push's check
    * that referenced blobs are here: a mirror fetches those lazily, when a client asks for them.
+   * `kept` is false when garbage collection took it as it was stored: it is served all the same.
    */
-  async #keep(route: Route, fetched: Fetched & { outcome: 'miss' }): Promise<Found & { bytes: Uint8Array<ArrayBuffer> }> {
+  async #keep(route: Route, fetched: Fetched & { outcome: 'miss' }): Promise<Found & { bytes: Uint8Array<ArrayBuffer>; kept: boolean }> {
     const { info, ...found } = fetched;
-    await this.#store.manifests.store(route.local, found.digest, found.bytes, info);
-    return found;
+    const kept = await this.#store.manifests.keep(route.local, found.digest, found.bytes, info);
+    return { ...found, kept };
   }
 }

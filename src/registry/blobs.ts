@@ -2,6 +2,7 @@ import { formatDigest, type Digest } from '../oci/digest.ts';
 import { OciError } from '../oci/errors.ts';
 import type { ByteRange } from '../oci/range.ts';
 import type { Driver } from '../storage/driver.ts';
+import { Collections } from './collections.ts';
 import { layout } from './layout.ts';
 import type { Served } from './served.ts';
 import { walkRepositories } from './repositories.ts';
@@ -26,9 +27,11 @@ export const blobUnknown = (d: Digest): OciError =>
  */
 export class Blobs {
   readonly #driver: Driver;
+  readonly #collections: Collections;
 
-  constructor(driver: Driver) {
+  constructor(driver: Driver, collections: Collections) {
     this.#driver = driver;
+    this.#collections = collections;
   }
 
   /** The blob's size if this repository may serve it. */
@@ -91,12 +94,22 @@ export class Blobs {
 
   /**
    * Links a blob into `name` from `from` (or, with no `from`, from wherever it is stored). Returns
-   * false when the blob cannot be linked, so the caller can fall back to an upload.
+   * undefined when the blob cannot be linked, so the caller can fall back to an upload: also when
+   * garbage collection is deleting it (the link then stays for the collection to remove).
    */
   async mount(name: string, digest: Digest, from?: string): Promise<BlobInfo | undefined> {
+    const started = Collections.started();
     const source = from === undefined ? await this.exists(digest) : await this.find(from, digest);
     if (!source) return undefined;
     await this.link(name, digest);
-    return source;
+    return (await this.linkHolds(name, digest, started)) ? source : undefined;
+  }
+
+  /**
+   * Whether a link to `digest` just written in `name`, by a write whose checks began at `started`,
+   * still has its blob with no garbage collection about to delete it (collections.ts).
+   */
+  linkHolds(name: string, digest: Digest, started: number): Promise<boolean> {
+    return this.#collections.holds(started, [digest], async () => (await this.find(name, digest)) !== undefined);
   }
 }

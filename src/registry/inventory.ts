@@ -2,6 +2,7 @@ import { algorithms, isAlgorithm, type Digest } from '../oci/digest.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import type { Driver, ObjectInfo } from '../storage/driver.ts';
 import { Limiter, storageFanOut } from './bounded.ts';
+import type { Collection, Collections } from './collections.ts';
 import { layout } from './layout.ts';
 import { parseLink, type Manifests } from './manifests.ts';
 import { isRepository, walkRepositories } from './repositories.ts';
@@ -33,12 +34,22 @@ export class Inventory {
   readonly #driver: Driver;
   readonly #manifests: Manifests;
   readonly #tags: Tags;
+  readonly #collections: Collections;
   readonly #limiter = new Limiter(storageFanOut);
 
-  constructor(driver: Driver, parts: { manifests: Manifests; tags: Tags }) {
+  constructor(driver: Driver, parts: { manifests: Manifests; tags: Tags; collections: Collections }) {
     this.#driver = driver;
     this.#manifests = parts.manifests;
     this.#tags = parts.tags;
+    this.#collections = parts.collections;
+  }
+
+  /**
+   * Starts a collection run: what other processes and replicas see of a sweep about to delete
+   * (src/registry/collections.ts). Its storage operations share the inventory's bound.
+   */
+  beginCollection(): Promise<Collection> {
+    return this.#collections.begin((fn) => this.#run(fn));
   }
 
   /** Every repository holding anything (links, tags or referrers), walked lazily in lexical order. */
@@ -75,6 +86,11 @@ export class Inventory {
       // Unparsable bytes reference nothing; the manifest itself still counts.
     }
     return record;
+  }
+
+  /** Whether the repository links the manifest. */
+  async manifestLinked(name: string, digest: Digest): Promise<boolean> {
+    return (await this.#run(() => this.#driver.stat(layout.manifestLink(name, digest)))) !== undefined;
   }
 
   /** Rewrites the link as it is, so its time says the manifest was used; false when it is gone. */

@@ -20,6 +20,13 @@ export const layout = {
   upload: (id: string): string => `_uploads/${id}`,
   uploadInfo: (id: string): string => `_uploads/${id}/info`,
   uploadData: (id: string): string => `_uploads/${id}/data`,
+  /** A garbage collection's marker (src/registry/collections.ts), one per run in progress. */
+  collections: '_gc/runs',
+  collection: (id: string): string => `_gc/runs/${id}`,
+  /** Tombstones: what a collection is about to delete, one empty object per digest, under its run's id. */
+  allDoomed: '_gc/doomed',
+  doomedBy: (id: string): string => `_gc/doomed/${id}`,
+  doomed: (id: string, d: Digest): string => `_gc/doomed/${id}/${d.algorithm}-${d.hex}`,
 } as const;
 
 /**
@@ -29,6 +36,7 @@ export const layout = {
 export function keyKind(key: string): string {
   if (key.startsWith('blobs/') || key === 'blobs') return 'blob';
   if (key.startsWith('_uploads/') || key === '_uploads') return 'upload';
+  if (key.startsWith('_gc/')) return 'collection';
   if (!key.startsWith('repositories/')) return key === 'repositories' ? 'repository' : 'other';
   const marker = /\/_(manifests|blobs|tags|referrers)(?:\/|$)/.exec(key)?.[1];
   return marker === undefined ? 'repository' : linkKinds[marker]!;

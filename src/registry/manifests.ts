@@ -4,6 +4,7 @@ import { parseManifest, type Descriptor, type ManifestInfo } from '../oci/manife
 import { validateTag } from '../oci/names.ts';
 import type { Driver } from '../storage/driver.ts';
 import type { Blobs } from './blobs.ts';
+import { Collections } from './collections.ts';
 import { fanOut } from './fan-out.ts';
 import { layout } from './layout.ts';
 import { parsedOnce } from './parsed.ts';
@@ -57,12 +58,14 @@ export class Manifests {
   readonly #blobs: Blobs;
   readonly #tags: Tags;
   readonly #referrers: Referrers;
+  readonly #collections: Collections;
 
-  constructor(driver: Driver, parts: { blobs: Blobs; tags: Tags; referrers: Referrers }) {
+  constructor(driver: Driver, parts: { blobs: Blobs; tags: Tags; referrers: Referrers; collections: Collections }) {
     this.#driver = driver;
     this.#blobs = parts.blobs;
     this.#tags = parts.tags;
     this.#referrers = parts.referrers;
+    this.#collections = parts.collections;
   }
 
   async resolve(name: string, ref: Reference): Promise<StoredManifest | undefined> {
@@ -96,8 +99,9 @@ export class Manifests {
 
   /**
    * Stores a manifest after checking it: structure, digest (when pushed by digest), and that
-   * everything it references is already in the repository. Tags are written last, so a reader
-   * never finds a tag whose manifest is not there yet.
+   * everything it references is already in the repository; then makes sure no garbage collection
+   * deletes any of it under the push (`#survives`). Tags are written last, so a reader never finds
+   * a tag whose manifest is not there yet, nor one whose content a collection is taking away.
    */
   async put(name: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, extraTags: string[]): Promise<PushedManifest> {
     const tags = [...new Set([...(ref.tag === undefined ? [] : [ref.tag]), ...extraTags.map(validateTag)])];
@@ -108,8 +112,10 @@ export class Manifests {
         detail: { reference: formatDigest(ref.digest), actual: formatDigest(digest) },
       });
     }
+    const started = Collections.started();
     await this.#checkReferences(name, info);
     await this.store(name, digest, bytes, info);
+    await this.#survives(name, digest, info, started);
     for (const tag of tags) await this.#tags.set(name, tag, digest);
     return { digest, info, tags };
   }
@@ -124,6 +130,20 @@ export class Manifests {
     const link: ManifestLink = { mediaType: info.mediaType, size: bytes.byteLength };
     await this.#driver.put(layout.manifestLink(name, digest), JSON.stringify(link));
     if (info.subject) await this.#referrers.add(name, info.subject.parsed, referrerDescriptor(digest, bytes.byteLength, info));
+  }
+
+  /**
+   * `store` for a mirror, which keeps what it fetched whatever its blobs. False when a garbage
+   * collection is deleting the manifest's bytes under it: the link goes again (a link without its
+   * bytes would answer a HEAD but not a GET), the caller serves what it fetched and writes no tag,
+   * and the next pull stores it anew.
+   */
+  async keep(name: string, digest: Digest, bytes: Uint8Array, info: ManifestInfo): Promise<boolean> {
+    const started = Collections.started();
+    await this.store(name, digest, bytes, info);
+    const held = await this.#collections.holds(started, [digest], async () => (await this.#driver.stat(layout.blob(digest))) !== undefined);
+    if (!held) await this.#driver.delete(layout.manifestLink(name, digest));
+    return held;
   }
 
   /**
@@ -156,6 +176,26 @@ export class Manifests {
       throw new OciError('MANIFEST_BLOB_UNKNOWN', 'manifest references content unknown to this repository', {
         // The first few name the problem; all of them could make the answer as big as the manifest.
         detail: { missing: missing.slice(0, maxListedMissing), count: missing.length },
+      });
+    }
+  }
+
+  /**
+   * After `store`: refuses the push (MANIFEST_BLOB_UNKNOWN, before any tag is written) when a
+   * garbage collection is deleting the manifest's bytes or anything it references, or when the
+   * checks, run again, fail (collections.ts). The link stays; a later collection removes it.
+   */
+  async #survives(name: string, digest: Digest, info: ManifestInfo, started: number): Promise<void> {
+    const relied = new Map<string, Digest>([[digest.hex, digest]]);
+    for (const { digest: d } of [...info.blobs, ...info.manifests]) relied.set(d.hex, d);
+    const held = await this.#collections.holds(started, [...relied.values()], async () => {
+      await this.#checkReferences(name, info);
+      const [own, link] = await Promise.all([this.#driver.stat(layout.blob(digest)), this.#driver.stat(layout.manifestLink(name, digest))]);
+      return own !== undefined && link !== undefined;
+    });
+    if (!held) {
+      throw new OciError('MANIFEST_BLOB_UNKNOWN', 'garbage collection is deleting content this manifest references; push it again', {
+        detail: { digest: formatDigest(digest) },
       });
     }
   }

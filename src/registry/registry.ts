@@ -3,6 +3,7 @@ import type { Descriptor } from '../oci/manifest.ts';
 import { manifestKind } from '../oci/media-types.ts';
 import type { Driver } from '../storage/driver.ts';
 import { Blobs } from './blobs.ts';
+import { Collections } from './collections.ts';
 import { Inventory } from './inventory.ts';
 import { layout, repositoryMarkers } from './layout.ts';
 import { Manifests } from './manifests.ts';
@@ -56,12 +57,13 @@ export class StoredRegistry implements Registry {
 
   constructor(driver: Driver) {
     this.#driver = driver;
-    this.blobs = new Blobs(driver);
+    const collections = new Collections(driver);
+    this.blobs = new Blobs(driver, collections);
     this.uploads = new Uploads(driver, this.blobs);
     this.tags = new Tags(driver);
     this.referrers = new Referrers(driver);
-    this.manifests = new Manifests(driver, { blobs: this.blobs, tags: this.tags, referrers: this.referrers });
-    this.inventory = new Inventory(driver, { manifests: this.manifests, tags: this.tags });
+    this.manifests = new Manifests(driver, { blobs: this.blobs, tags: this.tags, referrers: this.referrers, collections });
+    this.inventory = new Inventory(driver, { manifests: this.manifests, tags: this.tags, collections });
   }
 
   async repositoryExists(name: string): Promise<boolean> {

@@ -6,6 +6,7 @@ import type { ByteRange } from '../oci/range.ts';
 import type { Driver } from '../storage/driver.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { BlobInfo, Blobs } from './blobs.ts';
+import { Collections } from './collections.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { layout } from './layout.ts';
 import { meter } from './metered-stream.ts';
@@ -108,9 +109,14 @@ export class Uploads {
         });
       }
       // The size pins what is committed to what was verified, even if another replica appended since.
+      const started = Collections.started();
       await this.#driver.commit(layout.uploadData(id), layout.blob(digest), size).catch((e: unknown) => this.#conflicted(id, e, true));
       await this.#blobs.link(name, digest);
+      const held = await this.#blobs.linkHolds(name, digest, started);
       await this.#forget(id);
+      // The bytes may have been there already (another push) and be on their way out: this upload
+      // is then gone with them, and the client starts again, by when they are gone or kept.
+      if (!held) throw new OciError('BLOB_UPLOAD_UNKNOWN', 'garbage collection deleted the uploaded blob as it completed; upload it again', { detail: { digest: formatDigest(digest) } });
       return { digest, size };
     });
   }

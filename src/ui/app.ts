@@ -22,7 +22,8 @@ import type { Registry, StoredRegistry } from '../registry/registry.ts';
 import { MirrorActivity } from './activity.ts';
 import { assets } from './assets.ts';
 import { Describer } from './describe.ts';
-import { availableFacts, type UiFacts } from './facts.ts';
+import type { MaintenanceHistory } from '../maintenance/history.ts';
+import { availableFacts } from './facts.ts';
 import type { View, Viewer } from './layout.ts';
 import { blobPage } from './pages/blob.ts';
 import { failed, notFound } from './pages/errors.ts';
@@ -60,8 +61,8 @@ export interface UiParts {
   accounts?: Accounts | undefined;
   /** With a mirror: its router and what it did (fed by the app). */
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
-  /** Facts beyond the registry's API; what exists today by default. */
-  facts?: UiFacts;
+  /** This process's maintenance runs, for the storage and mirror pages. */
+  history?: MaintenanceHistory | undefined;
 }
 
 const cookieName = 'berth_session';
@@ -98,7 +99,7 @@ export function uiRoutes(parts: UiParts): Hono {
   const src: Sources = {
     registry,
     describer: new Describer(registry),
-    facts: parts.facts ?? availableFacts(parts.metrics, config.storage.fs?.root),
+    facts: availableFacts(parts.metrics, config.storage.fs?.root, parts.history),
     activity: parts.mirror?.activity ?? new MirrorActivity(),
     prober: new Prober(),
     pageSize: options.pageSize,

@@ -4,28 +4,14 @@
  * today; everything else answers "not recorded", which the pages say in so many words.
  */
 import { statfs } from 'node:fs/promises';
+import type { MaintenanceHistory, MaintenanceRun, MirrorCache } from '../maintenance/history.ts';
 import type { Metrics } from '../observability/metrics.ts';
+
+export type { MaintenanceRun, MirrorCache } from '../maintenance/history.ts';
 
 export interface TagTimes {
   pushed?: Date;
   lastPulled?: Date;
-}
-
-/** One run of a maintenance pass (gc, upload purge, mirror retention) and what it reported. */
-export interface MaintenanceRun {
-  kind: string;
-  finishedAt: Date;
-  ok: boolean;
-  /** The report's figures, as label and value. */
-  figures: Array<[string, number]>;
-}
-
-export interface MirrorCache {
-  /** Bytes mirrored content occupies, counted as `mirror.retention.maxSize` counts them. */
-  bytes: number;
-  measuredAt: Date;
-  /** What the next sweep would expire, in order. */
-  nextEvictions: Array<{ repository: string; digest: string; bytes?: number; lastUsed?: Date }>;
 }
 
 export interface Volume {
@@ -57,16 +43,19 @@ export interface UiFacts {
 const counterValue = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> =>
   (await counter.get()).values.reduce((n, v) => n + v.value, 0);
 
-/** What exists today: process totals from the metrics and the data directory's disk. */
-export function availableFacts(metrics: Metrics, dataDir: string | undefined): UiFacts {
+/**
+ * What exists today: process totals from the metrics, this process's maintenance runs and the
+ * mirror cache its last retention sweep measured, and the data directory's disk.
+ */
+export function availableFacts(metrics: Metrics, dataDir: string | undefined, history: MaintenanceHistory | undefined): UiFacts {
   return {
     tagTimes: async () => new Map(),
-    maintenanceRuns: async () => [],
+    maintenanceRuns: async () => history?.runs() ?? [],
     async maintenanceTotals() {
       const [gcRuns, gcBytesFreed, uploadsPurged] = await Promise.all([counterValue(metrics.gcRuns), counterValue(metrics.gcBytes), counterValue(metrics.uploadsPurged)]);
       return { gcRuns, gcBytesFreed, uploadsPurged };
     },
-    mirrorCache: async () => undefined,
+    mirrorCache: async () => history?.mirrorCache(),
     storedBytes: async () => undefined,
     async volume() {
       if (dataDir === undefined) return undefined;

@@ -27,7 +27,8 @@ beforeAll(async () => {
       '  upstreams:',
       `    - { name: up, url: "${upstream.url}", prefix: up }`,
       `    - { name: gone, url: "${down}", prefix: gone }`,
-      '  retention: { maxSize: 1GiB, maxAge: 30d }',
+      '  retention: { maxSize: 1GiB, maxAge: 30d, interval: 1s }',
+      'gc: { interval: 1s }',
       '',
     ].join('\n'),
   );
@@ -83,8 +84,36 @@ describe('the UI with a mirror', () => {
     const gone = section(1);
     expect(gone).toContain('<span class="warn">unreachable</span>: could not connect');
     expect(gone).toMatch(/of which failed or refused: [1-9]/);
-    expect(html).toContain('limit: 1.0 GiB');
+    // Before the first sweep measures the cache: "limit: 1.0 GiB"; after: "… of 1.0 GiB".
+    expect(html).toMatch(/(limit:|of) 1\.0 GiB/);
     expect(html).toContain('Unused images expire after</dt><dd>30d');
-    expect(html).toContain('the retention sweep does not report its plan yet');
+  });
+
+  it('shows the cache size and what expires next as the last retention sweep measured them', async () => {
+    const manifest = await fetch(`${mirror.url}/v2/up/team/tool/manifests/v1`, { method: 'HEAD', headers: { Accept: accept } });
+    const digest = manifest.headers.get('docker-content-digest') ?? '';
+    // The sweep runs every second; the page fills in once one has finished after the pulls.
+    let html = '';
+    for (let i = 0; i < 100 && !html.includes('(measured'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      html = (await ui.page('/ui/mirror')).html;
+    }
+    expect(html).toMatch(/<dt>Size<\/dt><dd>\d[\d.]* (B|KiB) of 1\.0 GiB <span class="muted">\(measured/);
+    const next = html.slice(html.indexOf('<h3>Next to expire</h3>'));
+    expect(next).toContain('<td>up/team/tool</td>');
+    expect(next).toContain(digest.slice('sha256:'.length, 'sha256:'.length + 12));
+    expect(next).not.toContain('local/app');
+  });
+
+  it('lists the last maintenance runs with their figures', async () => {
+    let html = '';
+    for (let i = 0; i < 100 && !html.includes('<td>garbage collection</td>'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      html = (await ui.page('/ui/storage')).html;
+    }
+    const runs = html.slice(html.indexOf('<h2>Last runs</h2>'));
+    expect(runs).toMatch(/<td>upload purge<\/td><td><time datetime="[^"]+">[^<]+<\/time><\/td><td><span class="ok">ok<\/span><\/td><td>purged: 0<\/td>/);
+    expect(runs).toMatch(/<td>garbage collection<\/td>.*blobs kept: \d+/);
+    expect(runs).toMatch(/<td>mirror retention sweep<\/td>.*bytes after: \d/);
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatDigest, parseDigest, type Digest } from '../../src/oci/digest.ts';
+import { OciError } from '../../src/oci/errors.ts';
 import { collectGarbage } from '../../src/maintenance/gc.ts';
 import { purgeUploads } from '../../src/maintenance/uploads.ts';
 import { layout } from '../../src/registry/layout.ts';
@@ -124,5 +125,77 @@ describe('berth gc', () => {
     expect(await purgeUploads(registry.inventory, 3_600_000)).toBe(0);
     expect(await purgeUploads(registry.inventory, 3_600_000, { now: later })).toBe(1);
     await expect(registry.uploads.status('r', old.id)).rejects.toMatchObject({ code: 'BLOB_UPLOAD_UNKNOWN' });
+  });
+});
+
+/**
+ * The push side of gc's safety (src/registry/collections.ts): once a collection has announced that
+ * it is about to delete a digest, a push relying on it is refused cleanly, in this registry and in
+ * another one on the same store (another process, another replica); once it is over, it goes through.
+ */
+describe('a push beside a garbage collection about to delete what it relies on', () => {
+  const refusal = async (p: Promise<unknown>): Promise<string | undefined> =>
+    p.then(
+      () => undefined,
+      (e: unknown) => (e instanceof OciError ? `${e.status} ${e.code}` : `not an OciError: ${String(e)}`),
+    );
+  /** A layer and a config in `r`, and a manifest of them not pushed yet. */
+  async function unpushedImage(): Promise<{ layer: Digest; layerBytes: Uint8Array; config: Digest; manifest: Uint8Array }> {
+    const layerBytes = randomBytes(2000);
+    const layer = await pushBlob('r', layerBytes);
+    const config = await pushBlob('r', new TextEncoder().encode('{"os":"linux"}'));
+    const doc = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { ...config, mediaType: 'application/vnd.oci.image.config.v1+json' }, layers: [layer] };
+    return { layer: parseDigest(layer.digest), layerBytes, config: parseDigest(config.digest), manifest: new TextEncoder().encode(JSON.stringify(doc)) };
+  }
+
+  it('is refused cleanly before any tag is written, here and through another registry on the store, and goes through once the collection is over', async () => {
+    const { layer, layerBytes, manifest } = await unpushedImage();
+    const other = new StoredRegistry(driver);
+    const run = await registry.inventory.beginCollection();
+    await run.doom(layer);
+    // A collection looks again (and deletes) only once it has settled: a push that listed the
+    // markers before this one was written may rely on that listing until then.
+    await run.settled();
+    for (const via of [registry, other]) {
+      expect(await refusal(via.manifests.put('r', { tag: 'v1' }, manifest, undefined, []))).toBe('400 MANIFEST_BLOB_UNKNOWN');
+      expect(await via.tags.resolve('r', 'v1')).toBeUndefined();
+      // Its bytes are there already: the upload of the same layer is refused as it completes...
+      const session = await via.uploads.start('s', 'sha256');
+      expect(await refusal(via.uploads.finish('s', session.id, layer, { body: bodyOf(layerBytes) }))).toBe('404 BLOB_UPLOAD_UNKNOWN');
+      // ...and a mount of it does not happen (the client uploads instead).
+      expect(await via.blobs.mount('m', layer, 'r')).toBeUndefined();
+    }
+    // What is not doomed is not refused.
+    await pushBlob('s');
+    await run.end();
+
+    expect(formatDigest((await other.manifests.put('r', { tag: 'v1' }, manifest, undefined, [])).digest)).toBe(formatDigest(digestOf(manifest)));
+    expect(await registry.blobs.mount('m', layer, 'r')).toMatchObject({ size: layerBytes.byteLength });
+    // The collection's marker and tombstones went with it.
+    expect(await driver.list('_gc/runs')).toEqual([]);
+    expect(await driver.list('_gc/doomed')).toEqual([]);
+  });
+
+  it('never leaves an acknowledged manifest without its layer, whichever wins', async () => {
+    const { layer, config, manifest } = await unpushedImage();
+    // The push starts while gc marks (when nothing references the layer yet) and runs beside the rest.
+    let push: Promise<string | undefined> | undefined;
+    const report = await collectGarbage(registry.inventory, {
+      graceMs: 0,
+      now: later,
+      onProgress: (phase) => {
+        if (phase === 'mark') push ??= refusal(registry.manifests.put('r', { tag: 'v1' }, manifest, undefined, []));
+      },
+    });
+    const outcome = await push;
+    if (outcome === undefined) {
+      expect(await blobExists(formatDigest(layer))).toBe(true);
+      expect(await blobExists(formatDigest(config))).toBe(true);
+      expect(await registry.blobs.find('r', layer)).toBeDefined();
+    } else {
+      expect(outcome).toBe('400 MANIFEST_BLOB_UNKNOWN');
+      expect(await registry.tags.resolve('r', 'v1')).toBeUndefined();
+    }
+    expect(report.repositories).toBe(1);
   });
 });
