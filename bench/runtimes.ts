@@ -126,7 +126,7 @@ async function pushImage(url: string, repo: string, layer: { digest: string; siz
   return String(put.headers['docker-content-digest']);
 }
 
-interface Blob {
+interface BlobFile {
   path: string;
   digest: string;
   size: number;
@@ -140,7 +140,7 @@ type Round = { [K in Exclude<keyof RuntimeFigures, 'runtime' | 'target' | 'ceili
  * monolithic PUT of another (peak RSS), its GET right away, the wrk loads, then after an idle
  * wait the same GET again.
  */
-async function measureRound(target: RuntimeName | 'distribution', blob: Blob, patchBlob: Blob, idleSeconds: number): Promise<Round> {
+async function measureRound(target: RuntimeName | 'distribution', blob: BlobFile, patchBlob: BlobFile, idleSeconds: number): Promise<Round> {
   const { size } = blob;
   const server = await startTarget(target);
   try {
@@ -190,7 +190,7 @@ async function measureRound(target: RuntimeName | 'distribution', blob: Blob, pa
 }
 
 /** The bare server's GET of the same file on a runtime (bench/bare-file.ts). */
-async function measureCeiling(runtime: RuntimeName, blob: Blob): Promise<number> {
+async function measureCeiling(runtime: RuntimeName, blob: BlobFile): Promise<number> {
   process.stderr.write(`  bare ${runtime} server: ${blob.size / MiB} MiB GET\n`);
   const bare = await startBareFile(runtime, blob.path);
   try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderSvg, summaryRows, summaryTable, type BenchFigures, type MirrorFigures } from '../../bench/report.ts';
+import { summarisePushes } from '../../bench/push-memory.ts';
 import type { RuntimeFigures } from '../../bench/runtimes.ts';
 import { showSpread, spread, type Spread } from '../../bench/tools.ts';
 
@@ -116,6 +117,13 @@ describe('bench spreads', () => {
     expect(spread([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3 });
     expect(spread([4, 1, 2, 3])).toEqual({ median: 2.5, min: 1, max: 4 });
     expect(spread([])).toMatchObject({ median: Number.NaN });
+  });
+
+  it('group pushes per target and mode, peak above idle per push', () => {
+    const sample = (target: string, mode: string, mbPerSecond: number, idle: number, peak: number) => ({ target, mode, seconds: 1, mbPerSecond, idleRss: idle, peakRss: peak });
+    const r = summarisePushes([sample('b', 'one PUT', 100, 50, 60), sample('d', 'one PUT', 80, 20, 21), sample('b', 'one PUT', 300, 55, 95), sample('b', 'one PUT', 200, 50, 70)]);
+    expect(r.map((x) => [x.target, x.mode])).toEqual([['b', 'one PUT'], ['d', 'one PUT']]);
+    expect(r[0]).toMatchObject({ mbPerSecond: { median: 200, min: 100, max: 300 }, peakOverIdle: { median: 20, min: 10, max: 40 } });
   });
 
   it('print as median (min–max) in one format', () => {
