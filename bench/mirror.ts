@@ -26,18 +26,41 @@ async function pull(ref: string): Promise<number> {
   }
 }
 
-async function startMirror(upstream: FaultProxy): Promise<{ server: TestServer; remove(): Promise<void> }> {
+interface BenchMirror {
+  server: TestServer;
+  remove(): Promise<void>;
+}
+
+/** A berth mirroring `upstream` under the prefix `up`, or (`asDefault`) under its own names. */
+async function startMirror(upstream: { url: string }, asDefault = false): Promise<BenchMirror> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-bench-mirror-'));
   const file = join(dir, 'berth.yml');
-  await writeFile(file, `mirror:\n  upstreams:\n    - { name: up, url: "${upstream.url}", prefix: up, tagTtl: 5m }\n`);
+  await writeFile(file, `mirror:\n${asDefault ? '  default: up\n' : ''}  upstreams:\n    - { name: up, url: "${upstream.url}", prefix: up, tagTtl: 5m }\n`);
   const server = await startServer({ args: ['--config', file], wrap: serverCore, env: quiet });
   return { server, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /**
+ * Seconds of a cold pull through two fresh chained mirrors: an outer berth whose upstream is a
+ * middle berth mirroring the upstream (distribution issue 4747's setup).
+ */
+async function chainedColdPull(upstream: FaultProxy): Promise<number> {
+  const middle = await startMirror(upstream, true);
+  const outer = await startMirror(middle.server);
+  try {
+    return await pull(`${new URL(outer.server.url).host}/up/bench/app:v1`);
+  } finally {
+    for (const m of [outer, middle]) {
+      await m.server.stop();
+      await m.remove();
+    }
+  }
+}
+
+/**
  * Pulls through the mirror (berth on Node, local disk) from CNCF distribution behind a counting
  * proxy: a direct pull from the upstream, a cold pull, a warm pull and a pull of the same image
- * pushed locally into berth; then 8 concurrent cold pulls on an empty mirror, counting upstream
+ * pushed locally into berth, and a cold pull through two chained mirrors; then 8 concurrent cold pulls on an empty mirror, counting upstream
  * GETs per blob.
  */
 export async function mirrorComparison(repeats = 3): Promise<{ figures: MirrorFigures; report: string }> {
@@ -47,7 +70,7 @@ export async function mirrorComparison(repeats = 3): Promise<{ figures: MirrorFi
   const upHost = new URL(distribution.url).host;
   let mirror = await startMirror(proxy);
   const host = new URL(mirror.server.url).host;
-  const times: Record<string, number[]> = { direct: [], cold: [], warm: [], local: [] };
+  const times: Record<string, number[]> = { direct: [], cold: [], warm: [], local: [], chained: [] };
   let concurrent = { blobs: 0, maxGets: 0, totalGets: 0, seconds: 0 };
   let concurrentSeconds = spread([]);
   try {
@@ -65,6 +88,7 @@ export async function mirrorComparison(repeats = 3): Promise<{ figures: MirrorFi
       times.cold!.push(await pull(`${mirrorHost}/up/bench/app:v1`));
       times.warm!.push(await pull(`${mirrorHost}/up/bench/app:v1`));
       times.local!.push(await pull(`${mirrorHost}/local/app:v1`));
+      times.chained!.push(await chainedColdPull(proxy));
     }
     // The concurrent cold pulls, `repeats` times on a fresh mirror: their seconds as a spread, and
     // the upstream GETs per blob at their worst over the rounds (one blob fetched twice is a miss).
@@ -99,12 +123,12 @@ export async function mirrorComparison(repeats = 3): Promise<{ figures: MirrorFi
   const direct = median(times.direct!);
   const local = median(times.local!);
   const rows = [['pull (skopeo copy --all, 2 platforms, 17 layers, ~34 MiB)', 'seconds', '÷ direct', '÷ local']];
-  for (const [name, label] of [['direct', 'direct from the upstream'], ['cold', 'cold through the mirror'], ['warm', 'warm through the mirror'], ['local', 'local push repository in berth']] as const) {
+  for (const [name, label] of [['direct', 'direct from the upstream'], ['cold', 'cold through the mirror'], ['warm', 'warm through the mirror'], ['local', 'local push repository in berth'], ['chained', 'cold through two chained mirrors']] as const) {
     const t = spread(times[name]!);
     rows.push([label, showSpread(t, (n) => n.toFixed(2)), (t.median / direct).toFixed(2), (t.median / local).toFixed(2)]);
   }
   const figures: MirrorFigures = {
-    seconds: { direct, cold: median(times.cold!), warm: median(times.warm!), local },
+    seconds: { direct, cold: median(times.cold!), warm: median(times.warm!), local, chained: median(times.chained!) },
     concurrent,
   };
   const report = [

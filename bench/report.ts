@@ -13,7 +13,8 @@ export type Runtime = 'node' | 'bun' | 'deno';
 
 /** What the mirror scenario measured: median seconds per pull kind, and the concurrent cold pulls. */
 export interface MirrorFigures {
-  seconds: { direct: number; cold: number; warm: number; local: number };
+  /** `chained`: a cold pull through an outer berth whose upstream is a (cold) berth mirror. */
+  seconds: { direct: number; cold: number; warm: number; local: number; chained?: number };
   concurrent: { blobs: number; maxGets: number; totalGets: number; seconds: number };
 }
 

@@ -70,7 +70,18 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
       }
     : metrics.upstreamRequest;
   // The mirror and its HTTP client are loaded only when an upstream is configured.
-  const mirror: Mirror | undefined = config.mirror.upstreams.length > 0 ? (await import('./mirror/create.ts')).createMirror(config.mirror, stored, observe) : undefined;
+  const mirror: Mirror | undefined =
+    config.mirror.upstreams.length > 0
+      ? (await import('./mirror/create.ts')).createMirror(config.mirror, stored, {
+          requested: observe,
+          spared: metrics.upstreamSpare,
+          circuit: metrics.upstreamCircuit,
+          rateLimited: metrics.upstreamRateLimited,
+          connections: metrics.upstreamConnectionsNow,
+          logger,
+          referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
+        })
+      : undefined;
   const registry: Registry = mirror?.registry ?? stored;
   // Token signing and password hashing are loaded only when access control is on.
   const created: Auth | undefined =
@@ -94,7 +105,13 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
   const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
   const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention, history });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
-  storage.ready.then(() => maintenance.start(), () => undefined);
+  storage.ready.then(
+    () => {
+      maintenance.start();
+      mirror?.start();
+    },
+    () => undefined,
+  );
   const close = async (): Promise<void> => {
     await maintenance.close();
     await mirror?.close();

@@ -1,11 +1,11 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../schema.ts';
 import { parseDuration } from '../config/duration.ts';
 import { collectGarbage, type GcReport } from '../maintenance/gc.ts';
 import { purgeUploads } from '../maintenance/uploads.ts';
 import { StoredRegistry } from '../registry/registry.ts';
 import { createStorage } from '../storage/create.ts';
+import { commandConfig } from './command-config.ts';
 
 export const gcUsage = `  gc        delete blobs and manifests nothing references (safe while the registry serves)
     --config FILE        YAML configuration file (env BERTH_CONFIG)
@@ -65,15 +65,8 @@ export async function runGc(args: string[], env: Record<string, string | undefin
     process.stderr.write(`berth gc: --grace must be a duration like 30m, 1h or 7d\n`);
     return 2;
   }
-  let config;
-  try {
-    const overrides = flags.data === undefined ? {} : { storage: { fs: { root: flags.data } } };
-    config = await loadConfig({ ...(flags.config === undefined ? {} : { file: flags.config }), env, overrides });
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`berth: ${e.message}\n`);
-    return 2;
-  }
+  const config = await commandConfig(flags, env);
+  if (!config) return 2;
   const storage = await createStorage(config.storage);
   try {
     await storage.ready;

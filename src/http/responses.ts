@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { sendBytes } from '../observability/context.ts';
+import { warningValue } from '../oci/warning.ts';
 
 /** The header every /v2/ response carries (spec: API Version Check). */
 export const apiVersion = { 'Docker-Distribution-API-Version': 'registry/2.0' } as const;
@@ -32,6 +33,6 @@ export function json(c: Context, body: unknown, headers: Record<string, string> 
 
 /**
  * The `Warning` of an answer served from a mirror's cache because its upstream could not confirm
- * it: RFC 7234's 110 warn-code, which clients (and people reading curl -v) recognise.
+ * it, in the spec's form (`299 - "..."`, src/oci/warning.ts).
  */
-export const staleWarning = (reason: string): string => `110 berth "Response is stale: ${reason.replace(/["\\]/g, "'")}"`;
+export const staleWarning = (reason: string): string => warningValue(`Response is stale: ${reason}`);

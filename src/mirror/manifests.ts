@@ -11,6 +11,7 @@ import type { Outcome } from '../registry/served.ts';
 import { notThere, upstreamStatus } from './blobs.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { Route, Router } from './router.ts';
+import { staleReason } from './stale.ts';
 import { discard, type UpstreamResponse } from './upstream.ts';
 import type { UsageLog } from './usage.ts';
 
@@ -161,7 +162,7 @@ export class MirrorManifests implements RegistryManifests {
     }
     if (notThere(head.status)) throw manifestUnknown(tag);
     if (head.status !== 200) {
-      if (local) return this.#stale(route, local, `upstream answered ${head.status}`);
+      if (local) return this.#stale(route, local, upstreamStatus(route, head.status));
       throw upstreamStatus(route, head.status);
     }
     if (local && head.headers['docker-content-digest'] === formatDigest(local.digest)) {
@@ -251,7 +252,7 @@ export class MirrorManifests implements RegistryManifests {
   }
 
   #stale(route: Route, local: StoredManifest, why: unknown): Found {
-    return { ...local, outcome: 'stale', stale: `${route.upstream.name}: ${why instanceof Error ? why.message : String(why)}` };
+    return { ...local, outcome: 'stale', stale: staleReason(route, why) };
   }
 
   /** GETs a manifest, checks it, and stores it (with the tag, when fetched by tag). */

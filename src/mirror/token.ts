@@ -36,6 +36,17 @@ interface CachedToken {
   expires: number;
 }
 
+/** The token service answered, but not with a token: its status says whose fault that is. */
+export class TokenServiceError extends Error {
+  readonly status: number;
+
+  constructor(status: number) {
+    super(`upstream token service answered ${status}`);
+    this.name = 'TokenServiceError';
+    this.status = status;
+  }
+}
+
 /** What fetching a token needs from the HTTP client: a GET returning status and JSON text. */
 export type TokenFetch = (url: string, headers: Record<string, string>) => Promise<{ status: number; text: string }>;
 
@@ -97,7 +108,7 @@ export class TokenCache {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (this.#credentials) headers.Authorization = basicAuth(this.#credentials);
     const { status, text } = await this.#fetch(url.toString(), headers);
-    if (status !== 200) throw new Error(`upstream token service answered ${status}`);
+    if (status !== 200) throw new TokenServiceError(status);
     const body = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     const token = body.token ?? body.access_token;
     if (!token) throw new Error('upstream token service returned no token');

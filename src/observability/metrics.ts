@@ -55,6 +55,48 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly upstreamSpared = new Counter({
+    name: 'berth_mirror_upstream_spared_total',
+    help: 'Requests for an upstream answered without asking it, by upstream and reason (not_found: a remembered 404; circuit_open; rate_limited)',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitState = new Gauge({
+    name: 'berth_mirror_upstream_circuit_state',
+    help: "State of each upstream URL's circuit breaker: 0 closed, 1 half-open (a probe is under way), 2 open; url is the URL's position in the upstream's urls",
+    labelNames: ['upstream', 'url'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitTransitions = new Counter({
+    name: 'berth_mirror_upstream_circuit_transitions_total',
+    help: 'Changes of state of upstream circuit breakers, by upstream, URL position and the state entered',
+    labelNames: ['upstream', 'url', 'to'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimitedUntil = new Gauge({
+    name: 'berth_mirror_upstream_rate_limited_until_seconds',
+    help: 'Unix time until which an upstream URL is not asked because it said its rate limit is reached; 0 when it is not held',
+    labelNames: ['upstream', 'url'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamConnections = new Gauge({
+    name: 'berth_mirror_upstream_connections',
+    help: 'Requests to an upstream holding a connection (state="active") and waiting for one under maxConnections (state="queued")',
+    labelNames: ['upstream', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly referrersFallbacks = new Counter({
+    name: 'berth_mirror_referrers_fallbacks_total',
+    help: 'Referrers lists read through the referrers tag schema because the upstream has no referrers API (404), by upstream',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
   readonly gcRuns = new Counter({
     name: 'berth_gc_runs_total',
     help: 'Garbage collection runs in this process',
@@ -83,6 +125,27 @@ export class Metrics {
   readonly upstreamRequest = ({ upstream, method, status }: { upstream: string; method: string; status: number | 'error' }): void => {
     this.upstreamRequests.inc({ upstream, method, status: String(status) });
     if (status === 'error' || status === 429 || status >= 500) this.upstreamErrors.inc({ upstream });
+  };
+
+  /** A request for an upstream answered without asking it. */
+  readonly upstreamSpare = ({ upstream, reason }: { upstream: string; reason: string }): void => {
+    this.upstreamSpared.inc({ upstream, reason });
+  };
+
+  /** An upstream URL's circuit breaker is in state `to` (`from` equal to it at start: no transition). */
+  readonly upstreamCircuit = ({ upstream, url, from, to }: { upstream: string; url: string; from: string; to: 'closed' | 'half-open' | 'open' }): void => {
+    this.circuitState.set({ upstream, url }, { closed: 0, 'half-open': 1, open: 2 }[to]);
+    if (from !== to) this.circuitTransitions.inc({ upstream, url, to });
+  };
+
+  /** An upstream URL is held off until `until` (ms since the epoch; 0: not held). */
+  readonly upstreamRateLimited = ({ upstream, url, until }: { upstream: string; url: string; until: number }): void => {
+    this.rateLimitedUntil.set({ upstream, url }, Math.ceil(until / 1000));
+  };
+
+  readonly upstreamConnectionsNow = ({ upstream, active, queued }: { upstream: string; active: number; queued: number }): void => {
+    this.upstreamConnections.set({ upstream, state: 'active' }, active);
+    this.upstreamConnections.set({ upstream, state: 'queued' }, queued);
   };
 
   get contentType(): string {

@@ -70,6 +70,12 @@ function descriptor(v: unknown, where: string, index?: number): Descriptor & { p
   return d;
 }
 
+/** A descriptor from untrusted JSON, checked as a manifest's are (throws MANIFEST_INVALID). */
+export function parseDescriptor(v: unknown, where: string): Descriptor {
+  const { parsed: _parsed, ...d } = descriptor(v, where);
+  return d;
+}
+
 /**
  * Each descriptor of a list, checked one at a time as the caller consumes them: a manifest of tens of
  * thousands of layers costs one parsed document, not a second list of every descriptor.

@@ -9,6 +9,7 @@ import { layout, repositoryMarkers } from './layout.ts';
 import { Manifests } from './manifests.ts';
 import { pageOfSorted, type Page, type PageRequest } from './paging.ts';
 import { isDescriptorLike, pageOfReferrers, Referrers, referrersTag } from './referrers.ts';
+import type { Served } from './served.ts';
 import { walkRepositories } from './repositories.ts';
 import { Tags } from './tags.ts';
 import { Uploads } from './uploads.ts';
@@ -16,7 +17,8 @@ import { Uploads } from './uploads.ts';
 /** What kind of record a storage key holds (`blob`, `tag`, ...), for traces that must not name keys. */
 export { keyKind } from './layout.ts';
 
-export interface ReferrersResult extends Page<Descriptor> {
+/** A page of referrers; a layer around the registry (the mirror) may say how it answered (`Served`). */
+export interface ReferrersResult extends Page<Descriptor>, Served {
   /** The filters applied, for `OCI-Filters-Applied`. */
   filters: string[];
 }
@@ -25,7 +27,8 @@ const text = new TextDecoder();
 
 export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'localFile' | 'delete' | 'mount' | 'visibleSource'>;
 export type RegistryUploads = Pick<Uploads, 'start' | 'status' | 'append' | 'finish' | 'cancel'>;
-export type RegistryTags = Pick<Tags, 'resolve' | 'list' | 'delete'>;
+/** A tag listing may come from a layer that could not confirm it (the mirror's, when its upstream cannot list). */
+export type RegistryTags = Pick<Tags, 'resolve' | 'delete'> & { list(name: string, request: PageRequest): Promise<Page<string> & Served> };
 export type RegistryManifests = Pick<Manifests, 'resolve' | 'stat' | 'get' | 'put' | 'delete'>;
 
 /**

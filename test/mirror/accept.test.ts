@@ -118,7 +118,7 @@ describeAccept('mirror: the client’s Accept when the cached manifest does not 
     try {
       const stale = await get(url, dockerOnly);
       expect(stale).toMatchObject({ status: 200, digest: first.digest });
-      expect(stale.warning).toMatch(/^110 .*stale/i);
+      expect(stale.warning).toMatch(/^299 - "Response is stale: .*"$/);
     } finally {
       proxy.reset();
     }

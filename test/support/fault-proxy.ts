@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 /** What the proxy does to one request instead of (or while) passing it on. */
 export type Fault =
-  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  /** Answer this status (with these headers, and this body instead of an error envelope) without asking the upstream. */
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Uint8Array }
   /** Wait `ms` before passing the request on, then apply `then` if given. */
   | { kind: 'delay'; ms: number; then?: Fault }
   /** Forward the head and this many body bytes, then cut the connection. */
@@ -22,7 +23,9 @@ export type Fault =
    */
   | { kind: 'length'; length: number; cut?: boolean }
   /** Answer 307 to the same path on another origin. */
-  | { kind: 'redirect'; to: string };
+  | { kind: 'redirect'; to: string }
+  /** Pass the request on and add these headers to the upstream's answer (a rate limit's, say). */
+  | { kind: 'headers'; headers: Record<string, string> };
 
 export interface SeenRequest {
   /** When it arrived (Date.now()). */
@@ -50,6 +53,12 @@ export interface FaultProxy {
   fault: ((req: SeenRequest) => Fault | undefined) | undefined;
   /** Token requests the token service answered. */
   tokenRequests: Array<{ authorization: string | undefined; query: string }>;
+  /**
+   * Registry requests being answered now, each from its arrival until the last byte of its answer
+   * is written (or its connection is gone), and the most at once since the last reset.
+   */
+  inFlight: number;
+  peakInFlight: number;
   reset(): void;
   /** Forgets every token issued, as a restarted token service would. */
   revokeTokens(): void;
@@ -76,6 +85,8 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     requests,
     tokenRequests,
     fault: undefined,
+    inFlight: 0,
+    peakInFlight: 0,
     count: (method, path) =>
       requests.filter((r) => r.method === method && (path === undefined || (typeof path === 'string' ? r.path.includes(path) : path.test(r.path))))
         .length,
@@ -83,9 +94,48 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       requests.length = 0;
       tokenRequests.length = 0;
       state.fault = undefined;
+      state.peakInFlight = state.inFlight;
     },
     revokeTokens: () => issued.clear(),
     close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+
+  /**
+   * Counts `res` in flight until its last byte is written: the client may send its next request
+   * as soon as it has all of Content-Length, before the proxy's own `end()` (a slow body sleeps
+   * after its last piece), and that next request must not overlap this one in the count.
+   */
+  const countInFlight = (res: ServerResponse): void => {
+    state.inFlight++;
+    state.peakInFlight = Math.max(state.peakInFlight, state.inFlight);
+    let over = false;
+    const finish = (): void => {
+      if (over) return;
+      over = true;
+      state.inFlight--;
+    };
+    let written = 0;
+    let length = Number.POSITIVE_INFINITY;
+    const writeHead = res.writeHead.bind(res) as (status: number, headers?: Record<string, unknown>) => ServerResponse;
+    res.writeHead = ((status: number, headers?: Record<string, unknown>) => {
+      const announced = Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === 'content-length')?.[1];
+      if (announced !== undefined) length = Number(announced);
+      return writeHead(status, headers);
+    }) as ServerResponse['writeHead'];
+    const write = res.write.bind(res) as (chunk: Uint8Array, ...rest: unknown[]) => boolean;
+    res.write = ((chunk: Uint8Array, ...rest: unknown[]) => {
+      const ok = write(chunk, ...rest);
+      written += chunk.byteLength;
+      if (written >= length) finish();
+      return ok;
+    }) as ServerResponse['write'];
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.end = ((...args: unknown[]) => {
+      const out = end(...args);
+      finish();
+      return out;
+    }) as ServerResponse['end'];
+    res.once('close', finish);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -104,6 +154,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     }
     const seen: SeenRequest = { at: Date.now(), method: req.method ?? 'GET', path, authorization: req.headers.authorization, accept: req.headers.accept };
     requests.push(seen);
+    countInFlight(res);
     if (opts.token && path.startsWith('/v2/')) {
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (!bearer || !issued.has(bearer)) {
@@ -127,7 +178,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
       return;
     }
     if (fault?.kind === 'status') {
-      res.writeHead(fault.status, { 'Content-Type': 'application/json', ...fault.headers }).end('{"errors":[{"code":"UNAVAILABLE","message":"fault"}]}');
+      res.writeHead(fault.status, { 'Content-Type': 'application/json', ...fault.headers }).end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"fault"}]}');
       return;
     }
     if (fault?.kind === 'redirect') {
@@ -140,11 +191,26 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     if (opts.token) delete headers.authorization;
     const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers }, async (up) => {
       seen.status = up.statusCode;
-      const head = { ...up.headers };
+      const head = { ...up.headers, ...(fault?.kind === 'headers' ? fault.headers : {}) };
       if (fault?.kind === 'length') head['content-length'] = String(fault.length);
       res.writeHead(up.statusCode ?? 502, head);
       // Flush what was written, then drop the connection mid-body.
       const cut = (): void => void setTimeout(() => res.socket?.destroy(), 50);
+      // As a registry writes: no faster than the client reads. Ended with its bytes still queued
+      // here, the answer would count as done, and the connection's keep-alive timeout (5 s) would
+      // close it under a client that reads slowly (a bandwidth cap), cutting the body short.
+      const send = async (chunk: Uint8Array): Promise<void> => {
+        if (res.write(chunk) || res.destroyed) return;
+        await new Promise<void>((go) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            go();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      };
       let sent = 0;
       for await (const piece of up as AsyncIterable<Buffer>) {
         if (fault?.kind === 'truncate' || fault?.kind === 'length') {
@@ -163,7 +229,7 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
               res.write(part.subarray(0, fault.cutAfter - sent));
               return cut();
             }
-            res.write(part);
+            await send(part);
             sent += part.byteLength;
             await sleep(fault.ms);
           }
@@ -172,10 +238,10 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
         if (fault?.kind === 'garble') {
           const inverted = Buffer.from(piece);
           for (let i = 0; i < inverted.length; i++) inverted[i] = inverted[i]! ^ 0xff;
-          res.write(inverted);
+          await send(inverted);
           continue;
         }
-        res.write(piece);
+        await send(piece);
       }
       if (fault?.kind === 'truncate') return cut();
       if (fault?.kind === 'length' && sent < fault.length) {
@@ -191,6 +257,9 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch(() => res.socket?.destroy());
   });
+  // Node's 5 s default destroys a kept-alive connection whose last write is still pending, which
+  // cuts the body short under a client that reads it slowly (berth under maxBytesPerSecond).
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   self = `http://127.0.0.1:${port}`;

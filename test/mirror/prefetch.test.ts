@@ -1,0 +1,187 @@
+/**
+ * Prefetch (issue 16): `mirror.prefetch` against CNCF distribution behind a counting proxy, a
+ * repository with version tags and others, each a two-platform index. `berth mirror prefetch`
+ * fetches exactly the tags the filters select and the platforms asked for (counted at the
+ * upstream), skips what is stored on a second run, resumes after a failed one fetching only what
+ * is missing; the server's schedule does the same on its own.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDistribution, type Distribution } from '../../bench/distribution.ts';
+import { hasTool } from '../support/auth.ts';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { fetchVerified, pushHttpImage, pushHttpIndex, writeConfig } from '../support/mirror.ts';
+import { berthCommand, startServer, testRuntime, type TestServer } from '../support/server.ts';
+
+const run = promisify(execFile);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const describePrefetch = (await hasTool('docker-registry')) || process.env.CI ? describe : describe.skip;
+
+/** One tag: its index and, per platform, the image manifest and its blobs. */
+interface Tagged {
+  index: string;
+  platforms: Record<'amd64' | 'arm64', { manifest: string; blobs: string[] }>;
+}
+
+const tags = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', 'v2.1', '3.0.0', 'latest', 'dev'];
+
+describePrefetch('mirror prefetch', () => {
+  let distribution: Distribution;
+  let proxy: FaultProxy;
+  let config: string;
+  const pushed: Record<string, Tagged> = {};
+  const dirs: string[] = [];
+
+  const dataDir = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-prefetch-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  /** `berth mirror prefetch` on `data`: exit code, stdout. */
+  async function prefetch(data: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    const [bin, args] = berthCommand(testRuntime);
+    try {
+      const { stdout, stderr } = await run(bin, [...args, 'mirror', 'prefetch', '--config', config, '--data', data], { timeout: 120_000 });
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      const failed = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+    }
+  }
+
+  /** What the upstream was asked for: manifests by reference, blobs by digest (GETs). */
+  const asked = (kind: 'manifests' | 'blobs'): string[] =>
+    proxy.requests.filter((r) => r.method === 'GET' && r.path.startsWith(`/v2/library/tool/${kind}/`)).map((r) => r.path.slice(`/v2/library/tool/${kind}/`.length)).sort();
+
+  /** 2.0.0 and v2.1 (the newest two within >=1.1 <3) on arm64, and latest on both platforms. */
+  const expected = (): { manifests: string[]; blobs: string[] } => {
+    const selected = [
+      ['2.0.0', ['arm64']],
+      ['v2.1', ['arm64']],
+      ['latest', ['amd64', 'arm64']],
+    ] as const;
+    const manifests: string[] = [];
+    const blobs: string[] = [];
+    for (const [tag, platforms] of selected) {
+      manifests.push(tag);
+      for (const p of platforms) {
+        manifests.push(pushed[tag]!.platforms[p].manifest);
+        blobs.push(...pushed[tag]!.platforms[p].blobs);
+      }
+    }
+    // Images of one platform share their config: one blob.
+    return { manifests: manifests.sort(), blobs: [...new Set(blobs)].sort() };
+  };
+
+  beforeAll(async () => {
+    distribution = await startDistribution();
+    proxy = await startFaultProxy(distribution.url);
+    for (const tag of tags) {
+      const images = await Promise.all((['amd64', 'arm64'] as const).map((architecture) => pushHttpImage(distribution.url, 'library/tool', [randomBytes(20_000 + tags.indexOf(tag))], { architecture })));
+      const index = await pushHttpIndex(distribution.url, 'library/tool', tag, images);
+      pushed[tag] = { index: index.digest, platforms: { amd64: { manifest: images[0]!.digest, blobs: images[0]!.blobs }, arm64: { manifest: images[1]!.digest, blobs: images[1]!.blobs } } };
+    }
+    config = await writeConfig(
+      [
+        'mirror:',
+        '  upstreams:',
+        `    - { name: dist, url: "${proxy.url}", prefix: dist }`,
+        '  prefetch:',
+        '    images:',
+        '      - { name: dist/library/tool, semver: ">=1.1 <3", newest: 2, platforms: [linux/arm64] }',
+        '      - { name: dist/library/tool, tags: [latest] }',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    await distribution?.stop();
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fetches exactly the selected tags and platforms, every manifest and blob once, and says so', async () => {
+    const data = await dataDir();
+    proxy.reset();
+    const result = await prefetch(data);
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    const want = expected();
+    expect(asked('manifests')).toEqual(want.manifests);
+    expect(asked('blobs')).toEqual(want.blobs);
+    expect(result.stdout).toContain('2 images, 3 tags, 7 manifests');
+    expect(result.stdout).toContain(`fetched ${want.blobs.length} blobs`);
+    // Not a terminal: no progress bar.
+    expect(result.stderr).toBe('');
+
+    // A second run finds it all stored: the tags are revalidated, no blob is fetched again.
+    proxy.reset();
+    const again = await prefetch(data);
+    expect(again.code).toBe(0);
+    expect(asked('blobs')).toEqual([]);
+    expect(again.stdout).toContain(`fetched 0 blobs (0.0 MiB); ${want.blobs.length} already here`);
+
+    // What was fetched is served by a berth on that storage without asking the upstream.
+    const server = await startServer({ args: ['--config', config], dataDir: data });
+    try {
+      proxy.reset();
+      for (const blob of want.blobs) await fetchVerified(server.url, 'dist/library/tool', 'blobs', blob);
+      expect(asked('blobs')).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('after a failed run, fetches only what is still missing', async () => {
+    const data = await dataDir();
+    const want = expected();
+    const broken = pushed.latest!.platforms.amd64.blobs[1]!;
+    proxy.reset();
+    proxy.fault = (r) => (r.path.endsWith(`/blobs/${broken}`) ? { kind: 'status', status: 503 } : undefined);
+    const failed = await prefetch(data);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^failed: dist\/library\/tool:latest: UNAVAILABLE: upstream dist answered 503$/m);
+    proxy.reset();
+    const resumed = await prefetch(data);
+    expect(resumed.code, resumed.stdout).toBe(0);
+    expect(asked('blobs')).toEqual([broken]);
+    expect(resumed.stdout).toContain(`fetched 1 blobs`);
+    expect(resumed.stdout).toContain(`${want.blobs.length - 1} already here`);
+  });
+
+  it('runs on the server’s schedule, once storage is ready and again after the interval', async () => {
+    const scheduled = await writeConfig(
+      [
+        'mirror:',
+        '  upstreams:',
+        `    - { name: dist, url: "${proxy.url}", prefix: dist, tagTtl: 0 }`,
+        '  prefetch:',
+        '    interval: 1s',
+        '    images:',
+        '      - { name: dist/library/tool, tags: ["1\\\\..*"], platforms: [linux/amd64] }',
+        '',
+      ].join('\n'),
+    );
+    proxy.reset();
+    const server = await startServer({ args: ['--config', scheduled], dataDir: await dataDir() });
+    try {
+      const want = [...new Set(['1.0.0', '1.1.0', '1.2.0'].flatMap((t) => pushed[t]!.platforms.amd64.blobs))].sort();
+      const runs = (): number => server.logs().split('\n').filter((l) => l.includes('"msg":"mirror prefetch"')).length;
+      for (let i = 0; i < 200 && runs() < 2; i++) await sleep(100);
+      expect(runs()).toBeGreaterThanOrEqual(2);
+      // The first run fetched them, the second found them stored.
+      expect(asked('blobs')).toEqual(want);
+      const lines = server.logs().split('\n').filter((l) => l.includes('"msg":"mirror prefetch"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines[0]).toMatchObject({ level: 'info', tags: 3, blobsFetched: want.length, blobsPresent: 0, failures: 0 });
+      expect(lines[1]).toMatchObject({ blobsFetched: 0, blobsPresent: want.length });
+    } finally {
+      await server.stop();
+    }
+  });
+});
