@@ -11,7 +11,7 @@ import { startRoundRobin } from '../test/support/round-robin.ts';
 import { startS3Counter, type S3Counter } from '../test/support/s3-counter.ts';
 import { createBucket, startS3, startS3Server, type S3Server } from '../test/support/s3.ts';
 import { makeLayeredImage, type LayeredImage } from './layered-image.ts';
-import { clientCore, median, serverCore, table, wrk } from './tools.ts';
+import { clientCore, median, serverCore, showSpread, spread, table, wrk } from './tools.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 ** 2;
@@ -215,6 +215,7 @@ function medianCounts(rounds: Round[], pick: (r: Round) => Record<string, number
 function report(image: LayeredImage, repeats: number, targets: Target[], figures: Record<Target, Round[]>): string {
   const base = figures.distribution;
   const m = (rounds: Round[], pick: (r: Round) => number): number => median(rounds.map(pick));
+  const shown = (rounds: Round[], pick: (r: Round) => number, digits: number): string => showSpread(spread(rounds.map(pick)), (n) => n.toFixed(digits));
   const faster = (ours: number, theirs: number): string => `${(theirs / ours).toFixed(2)}×`;
   const rows = [['fleet', 'push s', 'push speed-up', 'pull s', 'pull speed-up', 'manifest GET by tag req/s', '÷ distribution', 'S3 req: push', 'pull', 'per manifest GET']];
   for (const t of targets) {
@@ -222,11 +223,11 @@ function report(image: LayeredImage, repeats: number, targets: Target[], figures
     const [push, pull, rps] = [m(f, (r) => r.push), m(f, (r) => r.pull), m(f, (r) => r.manifestRps)];
     rows.push([
       label[t],
-      push.toFixed(2),
+      shown(f, (r) => r.push, 2),
       faster(push, m(base, (r) => r.push)),
-      pull.toFixed(2),
+      shown(f, (r) => r.pull, 2),
       faster(pull, m(base, (r) => r.pull)),
-      rps.toFixed(0),
+      shown(f, (r) => r.manifestRps, 0),
       `${(rps / m(base, (r) => r.manifestRps)).toFixed(1)}×`,
       m(f, (r) => total(r.pushRequests)).toFixed(0),
       m(f, (r) => total(r.pullRequests)).toFixed(0),
@@ -245,7 +246,7 @@ function report(image: LayeredImage, repeats: number, targets: Target[], figures
       (withRedis(t) ? `, manifest GET by tag ${ratio(t, (r) => r.manifestRps, true).toFixed(1)}× (≥ 10: ${verdict(ratio(t, (r) => r.manifestRps, true) >= 10)})` : ''),
   );
   return [
-    `Three replicas on one Ceph RGW bucket behind a round-robin balancer (${image.layers} layers, ${(image.bytes / MiB).toFixed(0)} MiB; replicas on core 0, skopeo and wrk on core 1, RGW and the balancer unpinned; a fresh bucket per round; medians of ${repeats})`,
+    `Three replicas on one Ceph RGW bucket behind a round-robin balancer (${image.layers} layers, ${(image.bytes / MiB).toFixed(0)} MiB; replicas on core 0, skopeo and wrk on core 1, RGW and the balancer unpinned; a fresh bucket per round; median (min–max) of ${repeats} rounds, S3 request counts as medians)`,
     'speed-up = distribution\'s seconds ÷ this fleet\'s: above 1 is faster. S3 requests counted at a proxy in front of RGW (a pull through distribution counts the clients\' presigned GETs too).',
     '',
     table(rows),

@@ -9,7 +9,7 @@ import { startServer } from '../test/support/server.ts';
 import { startDistribution } from './distribution.ts';
 import { makeLayeredImage, type LayeredImage } from './layered-image.ts';
 import type { PullResult } from './pull-clients.ts';
-import { clientCore, median, serverCore, table } from './tools.ts';
+import { clientCore, median, serverCore, showSpread, spread, table } from './tools.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 ** 2;
@@ -137,32 +137,32 @@ function report(image: LayeredImage, repeats: number, targets: Target[], figures
   const pushPull = [['server', 'push s', 'push speed-up', 'pull s', 'pull speed-up']];
   const concurrent = [['server', 'wall s', 'MB/s', '÷ distribution', 'median client s', 'slowest client s', 'client CPU %', 'GETs resent']];
   const baseMBps = median(base.concurrent.map((r) => r.bytes / r.seconds));
+  const secs = (xs: number[]): string => showSpread(spread(xs), (n) => n.toFixed(2));
   for (const t of targets) {
     const f = figures[t];
     const push = median(f.push);
     const pull = median(f.pull);
-    pushPull.push([label[t], push.toFixed(2), faster(push, median(base.push)), pull.toFixed(2), faster(pull, median(base.pull))]);
+    pushPull.push([label[t], secs(f.push), faster(push, median(base.push)), secs(f.pull), faster(pull, median(base.pull))]);
     if (!concurrentTargets.has(t)) continue;
-    const wall = median(f.concurrent.map((r) => r.seconds));
-    const mbps = median(f.concurrent.map((r) => r.bytes / r.seconds));
+    const mbps = spread(f.concurrent.map((r) => r.bytes / r.seconds));
     concurrent.push([
       label[t],
-      wall.toFixed(2),
-      (mbps / 1e6).toFixed(0),
-      `${(mbps / baseMBps).toFixed(2)}×`,
-      median(f.concurrent.map((r) => median(r.clientSeconds))).toFixed(2),
-      median(f.concurrent.map((r) => r.clientSeconds.at(-1) ?? 0)).toFixed(2),
-      median(f.concurrent.map((r) => (100 * r.cpuSeconds) / r.seconds)).toFixed(0),
-      median(f.concurrent.map((r) => r.retries)).toFixed(0),
+      secs(f.concurrent.map((r) => r.seconds)),
+      showSpread(mbps, (n) => (n / 1e6).toFixed(0)),
+      `${(mbps.median / baseMBps).toFixed(2)}×`,
+      secs(f.concurrent.map((r) => median(r.clientSeconds))),
+      secs(f.concurrent.map((r) => r.clientSeconds.at(-1) ?? 0)),
+      showSpread(spread(f.concurrent.map((r) => (100 * r.cpuSeconds) / r.seconds))),
+      showSpread(spread(f.concurrent.map((r) => r.retries))),
     ]);
   }
   return [
-    `Image push and pull with skopeo (${size}; server on core 0, skopeo on core 1; a fresh server per round; medians of ${repeats} interleaved rounds)`,
+    `Image push and pull with skopeo (${size}; server on core 0, skopeo on core 1; a fresh server per round; median (min–max) of ${repeats} interleaved rounds, ratios of medians)`,
     'speed-up = distribution\'s seconds ÷ this server\'s seconds: above 1 means faster than distribution',
     '',
     table(pushPull),
     '',
-    `${clients} concurrent pulls of the same image (one Node process with undici on core 1: manifest, config, every layer, ${perClient} layers at a time per client; medians of ${repeats})`,
+    `${clients} concurrent pulls of the same image (one Node process with undici on core 1: manifest, config, every layer, ${perClient} layers at a time per client; median (min–max) of ${repeats})`,
     '',
     table(concurrent),
   ].join('\n');

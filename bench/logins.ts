@@ -12,7 +12,7 @@ import bcrypt from 'bcryptjs';
 import { stringify } from 'yaml';
 import { startServer, type RuntimeName } from '../test/support/server.ts';
 import { expectStatus, locate, send } from './http.ts';
-import { serverCore, table } from './tools.ts';
+import { serverCore, showSpread, spread, table } from './tools.ts';
 
 export interface LoginFloodFigures {
   runtime: RuntimeName;
@@ -163,20 +163,30 @@ async function measure(runtime: RuntimeName): Promise<LoginFloodFigures> {
 
 const ms = (n: number): string => n.toFixed(1);
 
-/** The scenario on Node, Bun and Deno. */
-export async function loginFloodComparison(): Promise<{ figures: LoginFloodFigures[]; report: string }> {
+/** The scenario on Node, Bun and Deno, `repeats` rounds in turn (a fresh server each); every round's figures. */
+export async function loginFloodComparison(repeats = 3): Promise<{ figures: LoginFloodFigures[]; report: string }> {
   const figures: LoginFloodFigures[] = [];
-  for (const runtime of ['node', 'bun', 'deno'] as const) {
-    process.stderr.write(`login flood against berth on ${runtime}...\n`);
-    figures.push(await measure(runtime));
+  const runtimes = ['node', 'bun', 'deno'] as const;
+  for (let i = 0; i < repeats; i++) {
+    for (const runtime of runtimes) {
+      process.stderr.write(`login flood against berth on ${runtime} (round ${i + 1} of ${repeats})...\n`);
+      figures.push(await measure(runtime));
+    }
   }
-  const rows = [['runtime', 'pull p50 quiet ms', 'p99 quiet', `p50 during ${loginsPerSecond} logins/s`, 'p99 during', 'logins answered']];
-  for (const f of figures) {
-    const answers = Object.entries(f.loginAnswers).map(([status, count]) => `${count}×${status}`).join(' ');
-    rows.push([f.runtime, ms(f.quietP50ms), ms(f.quietP99ms), ms(f.floodP50ms), ms(f.floodP99ms), answers]);
+  const rows = [['runtime', 'pull p50 quiet ms', 'p99 quiet', `p50 during ${loginsPerSecond} logins/s`, 'p99 during', 'logins answered (all rounds)']];
+  for (const runtime of runtimes) {
+    const rounds = figures.filter((f) => f.runtime === runtime);
+    const of = (pick: (f: LoginFloodFigures) => number): string => showSpread(spread(rounds.map(pick)), ms);
+    const answers: Record<string, number> = {};
+    for (const f of rounds) for (const [status, count] of Object.entries(f.loginAnswers)) answers[status] = (answers[status] ?? 0) + count;
+    const answered = Object.entries(answers).map(([status, count]) => `${count}×${status}`).join(' ');
+    rows.push([runtime, of((f) => f.quietP50ms), of((f) => f.quietP99ms), of((f) => f.floodP50ms), of((f) => f.floodP99ms), answered]);
   }
   return {
     figures,
-    report: [`Anonymous manifest pulls during a login flood (${loginsPerSecond}/s, unknown users, rotating X-Forwarded-For), berth pinned to one core\n`, table(rows)].join('\n'),
+    report: [
+      `Anonymous manifest pulls during a login flood (${loginsPerSecond}/s, unknown users, rotating X-Forwarded-For), berth pinned to one core; median (min–max) of ${repeats} rounds\n`,
+      table(rows),
+    ].join('\n'),
   };
 }

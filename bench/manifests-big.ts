@@ -5,7 +5,7 @@ import { forEachBounded } from '../src/registry/bounded.ts';
 import { expectStatus, pushSmallBlob, send } from './http.ts';
 import { resetPeak, rss } from './rss.ts';
 import { startTarget } from './runtimes.ts';
-import { table } from './tools.ts';
+import { showSpread, spread, table } from './tools.ts';
 
 const MiB = 1024 ** 2;
 /** The manifest size berth accepts by default: each manifest is as close to it as whole layers allow. */
@@ -149,17 +149,34 @@ export async function measureRunning(server: { name: string; url: string; pid: n
  * one a real blob in the repository) against berth on each runtime and distribution: peak RSS
  * above idle, RSS after the PUTs settled, and `GET /v2/` latency meanwhile (issue 12).
  */
-export async function bigManifestComparison(): Promise<{ figures: BigManifestFigures[]; report: string }> {
+export async function bigManifestComparison(repeats = 3): Promise<{ figures: BigManifestFigures[]; report: string }> {
   const results: BigManifestFigures[] = [];
-  for (const target of ['distribution', 'node', 'bun', 'deno'] as const) results.push(await measureBigManifests(target));
+  const targets = ['distribution', 'node', 'bun', 'deno'] as const;
+  for (let i = 0; i < repeats; i++) {
+    process.stderr.write(`big manifests: round ${i + 1} of ${repeats}\n`);
+    for (const target of targets) results.push(await measureBigManifests(target));
+  }
   const mib = (n: number): string => (n / MiB).toFixed(0);
   const rows = [['server', 'PUTs s', 'idle RSS MiB', 'peak − idle MiB', `RSS after ${settleSeconds} s MiB`, 'GET /v2/ n', 'p50 ms', 'p99 ms', 'max ms']];
-  for (const r of results) {
-    rows.push([r.target, r.seconds.toFixed(1), mib(r.idleRss), mib(r.peakRss - r.idleRss), mib(r.rssAfterSettle), String(r.probes), r.probeP50ms.toFixed(1), r.probeP99ms.toFixed(1), r.probeMaxMs.toFixed(0)]);
+  for (const name of new Set(results.map((r) => r.target))) {
+    const rounds = results.filter((r) => r.target === name);
+    const of = (pick: (r: BigManifestFigures) => number, format: (n: number) => string): string => showSpread(spread(rounds.map(pick)), format);
+    const fixed = (digits: number) => (n: number): string => n.toFixed(digits);
+    rows.push([
+      name,
+      of((r) => r.seconds, fixed(1)),
+      of((r) => r.idleRss, mib),
+      of((r) => r.peakRss - r.idleRss, mib),
+      of((r) => r.rssAfterSettle, mib),
+      of((r) => r.probes, fixed(0)),
+      of((r) => r.probeP50ms, fixed(1)),
+      of((r) => r.probeP99ms, fixed(1)),
+      of((r) => r.probeMaxMs, fixed(0)),
+    ]);
   }
   const first = results[0]!;
   return {
     figures: results,
-    report: `Big manifests: ${concurrentPuts} concurrent PUTs of ${(first.manifestBytes / MiB).toFixed(2)} MiB manifests, ${first.layers} layers each (server on core 0), with GET /v2/ asked meanwhile\n\n${table(rows)}`,
+    report: `Big manifests: ${concurrentPuts} concurrent PUTs of ${(first.manifestBytes / MiB).toFixed(2)} MiB manifests, ${first.layers} layers each (server on core 0, clients on core 1), with GET /v2/ asked meanwhile; median (min–max) of ${repeats} rounds, a fresh server each\n\n${table(rows)}`,
   };
 }

@@ -8,7 +8,7 @@ import { makeImageLayout } from '../test/support/oci-layout.ts';
 import { startServer, type TestServer } from '../test/support/server.ts';
 import { startDistribution } from './distribution.ts';
 import type { MirrorFigures } from './report.ts';
-import { median, serverCore, table } from './tools.ts';
+import { median, serverCore, showSpread, spread, table } from './tools.ts';
 
 const run = promisify(execFile);
 const skopeo = (...args: string[]) => run('skopeo', ['--insecure-policy', ...args], { maxBuffer: 64 << 20 });
@@ -72,6 +72,7 @@ export async function mirrorComparison(repeats = 3): Promise<{ figures: MirrorFi
   const host = new URL(mirror.server.url).host;
   const times: Record<string, number[]> = { direct: [], cold: [], warm: [], local: [], chained: [] };
   let concurrent = { blobs: 0, maxGets: 0, totalGets: 0, seconds: 0 };
+  let concurrentSeconds = spread([]);
   try {
     await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:v1`, `docker://${upHost}/bench/app:v1`);
     await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:v1`, `docker://${host}/local/app:v1`);
@@ -89,22 +90,29 @@ export async function mirrorComparison(repeats = 3): Promise<{ figures: MirrorFi
       times.local!.push(await pull(`${mirrorHost}/local/app:v1`));
       times.chained!.push(await chainedColdPull(proxy));
     }
-    process.stderr.write('  mirror: 8 concurrent cold pulls\n');
-    await mirror.server.stop();
-    await mirror.remove();
-    mirror = await startMirror(proxy);
-    const mirrorHost = new URL(mirror.server.url).host;
-    proxy.reset();
-    const started = performance.now();
-    await Promise.all(Array.from({ length: 8 }, () => pull(`${mirrorHost}/up/bench/app:v1`)));
-    const gets = new Map<string, number>();
-    for (const r of proxy.requests) if (r.method === 'GET' && r.path.includes('/blobs/')) gets.set(r.path, (gets.get(r.path) ?? 0) + 1);
-    concurrent = {
-      blobs: gets.size,
-      maxGets: Math.max(0, ...gets.values()),
-      totalGets: [...gets.values()].reduce((a, b) => a + b, 0),
-      seconds: (performance.now() - started) / 1000,
-    };
+    // The concurrent cold pulls, `repeats` times on a fresh mirror: their seconds as a spread, and
+    // the upstream GETs per blob at their worst over the rounds (one blob fetched twice is a miss).
+    const seconds: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      process.stderr.write(`  mirror: 8 concurrent cold pulls (round ${i + 1} of ${repeats})\n`);
+      await mirror.server.stop();
+      await mirror.remove();
+      mirror = await startMirror(proxy);
+      const mirrorHost = new URL(mirror.server.url).host;
+      proxy.reset();
+      const started = performance.now();
+      await Promise.all(Array.from({ length: 8 }, () => pull(`${mirrorHost}/up/bench/app:v1`)));
+      seconds.push((performance.now() - started) / 1000);
+      const gets = new Map<string, number>();
+      for (const r of proxy.requests) if (r.method === 'GET' && r.path.includes('/blobs/')) gets.set(r.path, (gets.get(r.path) ?? 0) + 1);
+      const totalGets = [...gets.values()].reduce((a, b) => a + b, 0);
+      const maxGets = Math.max(0, ...gets.values());
+      // The worst round: the most GETs beyond one per blob.
+      if (i === 0 || totalGets - gets.size > concurrent.totalGets - concurrent.blobs) concurrent = { blobs: gets.size, maxGets, totalGets, seconds: 0 };
+      concurrent.maxGets = Math.max(concurrent.maxGets, maxGets);
+    }
+    concurrentSeconds = spread(seconds);
+    concurrent.seconds = concurrentSeconds.median;
   } finally {
     await mirror.server.stop();
     await mirror.remove();
@@ -116,19 +124,19 @@ export async function mirrorComparison(repeats = 3): Promise<{ figures: MirrorFi
   const local = median(times.local!);
   const rows = [['pull (skopeo copy --all, 2 platforms, 17 layers, ~34 MiB)', 'seconds', '÷ direct', '÷ local']];
   for (const [name, label] of [['direct', 'direct from the upstream'], ['cold', 'cold through the mirror'], ['warm', 'warm through the mirror'], ['local', 'local push repository in berth'], ['chained', 'cold through two chained mirrors']] as const) {
-    const t = median(times[name]!);
-    rows.push([label, t.toFixed(2), (t / direct).toFixed(2), (t / local).toFixed(2)]);
+    const t = spread(times[name]!);
+    rows.push([label, showSpread(t, (n) => n.toFixed(2)), (t.median / direct).toFixed(2), (t.median / local).toFixed(2)]);
   }
   const figures: MirrorFigures = {
     seconds: { direct, cold: median(times.cold!), warm: median(times.warm!), local, chained: median(times.chained!) },
     concurrent,
   };
   const report = [
-    `Mirror (berth on Node and local disk, upstream CNCF distribution behind a counting proxy; medians of ${repeats})`,
+    `Mirror (berth on Node and local disk, pinned; upstream CNCF distribution behind a counting proxy, on the client core; median (min–max) of ${repeats}, ratios of medians)`,
     '',
     table(rows),
     '',
-    `8 concurrent cold pulls: ${concurrent.seconds.toFixed(2)} s; ${concurrent.blobs} blobs fetched with ${concurrent.totalGets} upstream GETs (at most ${concurrent.maxGets} per blob)`,
+    `8 concurrent cold pulls, ${repeats} rounds: ${showSpread(concurrentSeconds, (n) => n.toFixed(2))} s; ${concurrent.blobs} blobs, upstream GETs in the worst round ${concurrent.totalGets} (at most ${concurrent.maxGets} per blob)`,
   ].join('\n');
   return { figures, report };
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { startServer, type RuntimeName, type TestServer } from '../test/support/server.ts';
 import { expectStatus, pushSmallBlob, send } from './http.ts';
 import { rss } from './rss.ts';
-import { cpuSeconds, median, serverCore, table, wrk, type WrkResult } from './tools.ts';
+import { cpuSeconds, serverCore, showSpread, spread, table, wrk, type Spread, type WrkResult } from './tools.ts';
 
 const MiB = 1024 ** 2;
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -21,14 +21,14 @@ type Mode = keyof typeof modes;
 export interface OtelFigures {
   runtime: RuntimeName;
   mode: Mode;
-  /** Manifest GET by tag, requests per second (median of the repeats). */
-  manifestGet: number;
-  p99ms: number;
+  /** Manifest GET by tag, requests per second, over the repeats. */
+  manifestGet: Spread;
+  p99ms: Spread;
   /**
    * Server CPU time per request, in microseconds: what tracing costs, read from the process's own
    * clock, so a busy machine (other processes taking turns on the core) skews it far less than req/s.
    */
-  cpuMicros: number;
+  cpuMicros: Spread;
   /** Resident memory once started, before any request. */
   idleRss: number;
   /** Spans the collector received per second the server was under load. */
@@ -116,9 +116,9 @@ async function measureRuntime(runtime: RuntimeName, sink: Awaited<ReturnType<typ
     return names.map((mode, i) => ({
       runtime,
       mode,
-      manifestGet: median(runs[i]!.map((r) => r.requestsPerSecond)),
-      p99ms: median(runs[i]!.map((r) => r.p99ms)),
-      cpuMicros: median(cpu[i]!),
+      manifestGet: spread(runs[i]!.map((r) => r.requestsPerSecond)),
+      p99ms: spread(runs[i]!.map((r) => r.p99ms)),
+      cpuMicros: spread(cpu[i]!),
       idleRss: idle[i]!,
       // Each server was under load a quarter of the time.
       spansPerSecond: sink.spans(tracesPath(mode)) / (elapsed / names.length),
@@ -143,23 +143,23 @@ export async function otelComparison(repeats = 3): Promise<{ figures: OtelFigure
   } finally {
     await sink.close();
   }
-  const rows = [['runtime', 'OpenTelemetry', 'manifest GET req/s', 'vs off', 'p99 ms', 'server CPU µs/req', 'vs off', 'idle RSS MiB', 'spans/s exported']];
+  const rows = [['runtime', 'OpenTelemetry', 'manifest GET req/s', 'vs off', 'p99 ms', 'server CPU µs/req', 'vs off', 'idle RSS MiB (once)', 'spans/s exported (whole run)']];
   for (const r of results) {
     const off = results.find((o) => o.runtime === r.runtime && o.mode === 'off')!;
     rows.push([
       r.runtime,
       r.mode,
-      r.manifestGet.toFixed(0),
-      `${((r.manifestGet / off.manifestGet - 1) * 100).toFixed(1)}%`,
-      r.p99ms.toFixed(2),
-      r.cpuMicros.toFixed(1),
-      `${((r.cpuMicros / off.cpuMicros - 1) * 100).toFixed(1)}%`,
+      showSpread(r.manifestGet),
+      `${((r.manifestGet.median / off.manifestGet.median - 1) * 100).toFixed(1)}%`,
+      showSpread(r.p99ms, (n) => n.toFixed(2)),
+      showSpread(r.cpuMicros, (n) => n.toFixed(1)),
+      `${((r.cpuMicros.median / off.cpuMicros.median - 1) * 100).toFixed(1)}%`,
       (r.idleRss / MiB).toFixed(1),
       r.spansPerSecond.toFixed(0),
     ]);
   }
   return {
     figures: results,
-    report: `OpenTelemetry: cost of tracing a cached manifest GET by tag (servers on core 0, wrk on core 1, the modes in turn; medians of ${repeats})\n\n${table(rows)}`,
+    report: `OpenTelemetry: cost of tracing a cached manifest GET by tag (servers on core 0, wrk on core 1, the modes in turn; median (min–max) of ${repeats}, changes between medians; idle RSS is each server's one start, spans/s the count over the whole run)\n\n${table(rows)}`,
   };
 }

@@ -1,6 +1,7 @@
 import { blobChunks } from './blob-source.ts';
 import { expectStatus, locate, send } from './http.ts';
 import { resetPeak, rss } from './rss.ts';
+import { spread, type Spread } from './tools.ts';
 
 export interface Target {
   name: string;
@@ -8,13 +9,39 @@ export interface Target {
   pid: number;
 }
 
-export interface PushResult {
+/** One push. */
+export interface PushSample {
   target: string;
   mode: string;
   seconds: number;
   mbPerSecond: number;
   idleRss: number;
   peakRss: number;
+}
+
+/** One target's pushes in one mode over the repeats. */
+export interface PushResult {
+  target: string;
+  mode: string;
+  mbPerSecond: Spread;
+  idleRss: Spread;
+  peakOverIdle: Spread;
+}
+
+/** Groups samples by target and mode, in the order they first appear. */
+export function summarisePushes(samples: PushSample[]): PushResult[] {
+  const groups = new Map<string, PushSample[]>();
+  for (const s of samples) {
+    const key = `${s.target}\u0000${s.mode}`;
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  return [...groups.values()].map((g) => ({
+    target: g[0]!.target,
+    mode: g[0]!.mode,
+    mbPerSecond: spread(g.map((s) => s.mbPerSecond)),
+    idleRss: spread(g.map((s) => s.idleRss)),
+    peakOverIdle: spread(g.map((s) => s.peakRss - s.idleRss)),
+  }));
 }
 
 const withDigest = (location: string, digest: string): string => {
@@ -59,7 +86,7 @@ async function pushChunked(t: Target, repo: string, size: number, blob: ReturnTy
 export const pushModes = { 'one PUT': pushMonolithic, '1 MiB PATCHes': pushChunked } as const;
 
 /** Runs one push while tracking the server's peak RSS (reset just before the run). */
-export async function measurePush(t: Target, mode: keyof typeof pushModes, size: number): Promise<PushResult> {
+export async function measurePush(t: Target, mode: keyof typeof pushModes, size: number): Promise<PushSample> {
   const blob = blobChunks(size);
   const digest = blob.digest();
   const repo = `bench/push-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;

@@ -4,24 +4,30 @@ import { createBucket, startS3, startS3Server } from '../test/support/s3.ts';
 import { startServer, type TestServer } from '../test/support/server.ts';
 import { expectStatus, locate, pushSmallBlob, send } from './http.ts';
 import { makeBlobFile } from './runtimes.ts';
-import { cpuSeconds, curlGet, curlPut, median, serverCore, table } from './tools.ts';
+import { cpuSeconds, curlGet, curlPut, serverCore, showSpread, spread, table, type Spread } from './tools.ts';
 
 const MiB = 1024 ** 2;
 const quiet = { BERTH_LOG__REQUESTS: 'false' };
 /** Tag PUTs per run: each writes three small objects (manifest bytes, link, tag), where a flush costs most. */
 const tagPuts = 200;
+const repo = 'bench/storage';
 
 interface StorageFigures {
   /** Blob PUT and GET, bytes per second (no PUT where the blob was pushed through another server). */
-  put?: number;
-  get: number;
+  put?: Spread;
+  get: Spread;
   /** CPU seconds the server spent per blob GET. */
-  getCpu: number;
+  getCpu: Spread;
   /** Manifest PUTs under new tags, per second, one at a time. */
-  tagPuts?: number;
+  tagPuts?: Spread;
 }
 
-const repo = 'bench/storage';
+interface StorageRound {
+  put?: number;
+  get: number;
+  getCpu: number;
+  tagPuts?: number;
+}
 
 async function push(server: TestServer, blob: { path: string; digest: string }): Promise<number> {
   const session = expectStatus(await send('POST', `${server.url}/v2/${repo}/blobs/uploads/`), 202, 'POST');
@@ -30,12 +36,11 @@ async function push(server: TestServer, blob: { path: string; digest: string }):
   return curlPut(url.toString(), blob.path);
 }
 
-/** GETs the blob `repeats` times (following a redirect to the store, if berth answers one): the median speed and berth's CPU per GET. */
-async function pull(server: TestServer, blob: { digest: string }, repeats: number): Promise<{ get: number; getCpu: number }> {
-  const gets: number[] = [];
+/** GETs the blob (following a redirect to the store, if berth answers one): its speed and berth's CPU for it. */
+async function pull(server: TestServer, blob: { digest: string }): Promise<{ get: number; getCpu: number }> {
   const cpuBefore = await cpuSeconds(server.process.pid!);
-  for (let i = 0; i < repeats; i++) gets.push(await curlGet(`${server.url}/v2/${repo}/blobs/${blob.digest}`, { followRedirects: true }));
-  return { get: median(gets), getCpu: ((await cpuSeconds(server.process.pid!)) - cpuBefore) / repeats };
+  const get = await curlGet(`${server.url}/v2/${repo}/blobs/${blob.digest}`, { followRedirects: true });
+  return { get, getCpu: (await cpuSeconds(server.process.pid!)) - cpuBefore };
 }
 
 /** One manifest PUT after another, each under a new tag: the small-write rate. */
@@ -58,67 +63,79 @@ async function tagRate(server: TestServer): Promise<number> {
   return tagPuts / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-async function measure(server: TestServer, blob: { path: string; digest: string }, repeats: number): Promise<StorageFigures> {
+/** One round on a fresh server (a new data directory or bucket): PUT, GET, tag PUTs. */
+async function measure(server: TestServer, blob: { path: string; digest: string }): Promise<StorageRound> {
   try {
     const put = await push(server, blob);
-    return { put, ...(await pull(server, blob, repeats)), tagPuts: await tagRate(server) };
+    return { put, ...(await pull(server, blob)), tagPuts: await tagRate(server) };
   } finally {
     await server.stop();
   }
 }
 
+/** Only the GET, on a server over storage that already holds the blob. */
+async function measurePull(server: TestServer, blob: { digest: string }): Promise<StorageRound> {
+  try {
+    return await pull(server, blob);
+  } finally {
+    await server.stop();
+  }
+}
+
+const spreadOf = (rs: StorageRound[], key: keyof StorageRound): Spread | undefined => {
+  const xs = rs.flatMap((r) => (r[key] === undefined ? [] : [r[key]]));
+  return xs.length === 0 ? undefined : spread(xs);
+};
+
 /**
  * berth on Node with local disk (flushing every acknowledged write, the default, and not), and with
  * S3 (Ceph RGW from ../shared/s3, in memory on this same machine, so S3 figures include RGW's own
- * CPU): one PUT of `size` bytes, then GETs, then manifest PUTs one after another; then the same
- * blob's GETs through a berth with `storage.s3.redirect`, which curl follows to RGW.
+ * CPU): one PUT of `size` bytes, then a GET, then manifest PUTs one after another; and the same blob
+ * from S3 answered with a 307 that curl follows to RGW (storage.s3.redirect).
  */
 export async function storageComparison(size: number, repeats = 3): Promise<{ figures: Record<string, StorageFigures>; report: string }> {
   const file = await makeBlobFile(size);
   const s3 = await startS3();
-  const results: Array<[string, StorageFigures]> = [];
+  let bucket = '';
+  const configs: Array<[string, () => Promise<StorageRound>]> = [
+    ['berth (node, fs)', async () => measure(await startServer({ wrap: serverCore, env: quiet }), file)],
+    ['berth (node, fs, fsync off)', async () => measure(await startServer({ wrap: serverCore, env: { ...quiet, BERTH_STORAGE__FS__FSYNC: 'false' } }), file)],
+    ['berth (node, s3)', async () => measure(await startS3Server(s3, (bucket = await createBucket(s3, 'bench')), { wrap: serverCore, env: quiet }), file)],
+    // The blob the round before pushed to that bucket.
+    ['berth (node, s3, redirect)', async () => measurePull(await startS3Server(s3, bucket, { wrap: serverCore, env: quiet, storage: { redirect: { enabled: true } } }), file)],
+  ];
+  const rounds = new Map<string, StorageRound[]>(configs.map(([name]) => [name, []]));
   try {
-    for (const [name, env] of [
-      ['berth (node, fs)', quiet],
-      ['berth (node, fs, fsync off)', { ...quiet, BERTH_STORAGE__FS__FSYNC: 'false' }],
-    ] as const) {
-      process.stderr.write(`  ${name}: push and pull\n`);
-      results.push([name, await measure(await startServer({ wrap: serverCore, env }), file, repeats)]);
-    }
-    process.stderr.write('  berth (node, s3): push and pull\n');
-    const bucket = await createBucket(s3, 'bench');
-    results.push(['berth (node, s3)', await measure(await startS3Server(s3, bucket, { wrap: serverCore, env: quiet }), file, repeats)]);
-    // The same blob in the same bucket, answered with a 307 that curl follows to RGW.
-    process.stderr.write('  berth (node, s3, redirect): pull\n');
-    const redirecting = await startS3Server(s3, bucket, { wrap: serverCore, env: quiet, storage: { redirect: { enabled: true } } });
-    try {
-      results.push(['berth (node, s3, redirect)', await pull(redirecting, file, repeats)]);
-    } finally {
-      await redirecting.stop();
+    for (let i = 0; i < repeats; i++) {
+      for (const [name, run] of configs) {
+        process.stderr.write(`  ${name}: push and pull (round ${i + 1} of ${repeats})\n`);
+        rounds.get(name)!.push(await run());
+      }
     }
   } finally {
     await s3.stop();
     await rm(file.dir, { recursive: true, force: true });
   }
+  const results = configs.map(([name]): [string, StorageFigures] => {
+    const rs = rounds.get(name)!;
+    const put = spreadOf(rs, 'put');
+    const tags = spreadOf(rs, 'tagPuts');
+    return [name, { ...(put ? { put } : {}), get: spreadOf(rs, 'get')!, getCpu: spreadOf(rs, 'getCpu')!, ...(tags ? { tagPuts: tags } : {}) }];
+  });
   const base = results[0]![1];
-  const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
-  const rate = (a: number | undefined, b: number | undefined, unit = 1e6): string => (a === undefined ? '—' : `${(a / unit).toFixed(0)} (${ratio(a, b)})`);
+  const ratio = (a: Spread | undefined, b: Spread | undefined): string => (a === undefined || b === undefined ? '—' : `${(a.median / b.median).toFixed(2)}×`);
+  const show = (x: Spread | undefined, b: Spread | undefined, format?: (n: number) => string): string => (x === undefined ? '—' : `${showSpread(x, format)} ${ratio(x, b)}`);
+  const mb = (n: number): string => (n / 1e6).toFixed(0);
   const rows = [['server', `${size / MiB} MiB PUT MB/s`, `${size / MiB} MiB GET MB/s`, 'server CPU s per GET', 'manifest PUTs/s']];
   for (const [name, r] of results) {
-    rows.push([name, rate(r.put, base.put), rate(r.get, base.get), r.getCpu.toFixed(2), rate(r.tagPuts, base.tagPuts, 1)]);
+    rows.push([name, show(r.put, base.put, mb), show(r.get, base.get, mb), showSpread(r.getCpu, (n) => n.toFixed(2)), show(r.tagPuts, base.tagPuts)]);
   }
   const off = results.find(([name]) => name.includes('fsync off'))?.[1];
   const cost = off
     ? `\nThe cost of storage.fs.fsync (on by default): blob PUT at ${ratio(base.put, off.put)} of its speed without it, manifest PUTs at ${ratio(base.tagPuts, off.tagPuts)}.`
     : '';
-  const redirect = results.find(([name]) => name.includes('redirect'))?.[1];
-  const streamed = results.find(([name]) => name === 'berth (node, s3)')?.[1];
-  const out =
-    redirect && streamed
-      ? `\nstorage.s3.redirect: the GET is a 307 that curl follows to RGW, at ${ratio(redirect.get, streamed.get)} of the speed of streaming it through berth; berth's CPU per GET ${redirect.getCpu.toFixed(2)} s instead of ${streamed.getCpu.toFixed(2)} s.`
-      : '';
   return {
     figures: Object.fromEntries(results),
-    report: `Storage: local disk (flushed and not) vs S3 (Ceph RGW on the same machine; ratio to local disk in parentheses)\n\n${table(rows)}${cost}${out}`,
+    report: `Storage: local disk (flushed and not) vs S3 (Ceph RGW on the same machine); ${repeats} rounds, a fresh server each: median (min–max), then the ratio of medians to local disk\n\n${table(rows)}${cost}`,
   };
 }

@@ -63,6 +63,29 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
+/** A figure measured over repeats: the median the reports judge, and the range it moved in. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function spread(xs: number[]): Spread {
+  if (xs.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/** `median (min–max)`, each part formatted by `format`: how every repeated figure is printed. */
+export const showSpread = (s: Spread, format: (n: number) => string = (n) => n.toFixed(0)): string =>
+  `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
+
+/** Runs `f` `n` times one after another and collects what it returns. */
+export async function repeat<T>(n: number, f: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(await f(i));
+  return out;
+}
+
 /** Formats rows as an aligned plain-text table. */
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
