@@ -30,6 +30,8 @@ export const serverTests = [
   'test/mirror/**/*.test.ts',
   'test/hostile/**/*.test.ts',
   'test/ui/**/*.test.ts',
+  'test/retention/**/*.test.ts',
+  'test/events/**/*.test.ts',
 ];
 
 /**
@@ -44,8 +46,8 @@ export const replicaTests = ['test/replicas/**/*.test.ts'];
  */
 export const concurrencyTests = ['test/concurrency/**/*.test.ts'];
 
-/** The mirror's suites again with the mirror's own storage on S3 (issue 6: local disk and S3). */
-const s3Tests = ['test/mirror/mirror.test.ts', 'test/mirror/eviction.test.ts', 'test/mirror/accept.test.ts'];
+/** The mirror's suites again with the mirror's own storage on S3 (issue 6: local disk and S3), and retention's (issue 17). */
+const s3Tests = ['test/mirror/mirror.test.ts', 'test/mirror/eviction.test.ts', 'test/mirror/accept.test.ts', 'test/retention/**/*.test.ts'];
 
 const list = (value: string | undefined, fallback: string): string[] => (value ?? fallback).split(',').filter(Boolean);
 const runtimes = list(process.env.TEST_RUNTIMES, 'node,bun,deno');

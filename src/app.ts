@@ -7,7 +7,8 @@ import { sendText } from './observability/context.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 import type { Registry, StoredRegistry } from './registry/registry.ts';
 import type { FastPaths } from './runtime/contract.ts';
-import { metricsHandler } from './observability/metrics-endpoint.ts';
+import { behindMetricsAccess, metricsHandler } from './observability/metrics-endpoint.ts';
+import type { QuotaUsage } from './registry/quotas.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/requests.ts';
 import type { MaintenanceHistory } from './maintenance/history.ts';
@@ -30,6 +31,8 @@ export interface AppParts {
   traceRequests?: MiddlewareHandler | undefined;
   /** With a mirror and the UI on: the mirror's router, and where its activity is counted for the UI. */
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
+  /** With `quotas.limits`: each limit's usage, for GET /quotas and the UI's storage page. */
+  quotas?: { usage(count: boolean): Promise<QuotaUsage[]> } | undefined;
 }
 
 /**
@@ -62,11 +65,12 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
       return sendText(c, 503, text, `not ready: ${toOciError(e).message}`);
     }
   });
-  if (config.metrics.enabled && config.metrics.listen === undefined) {
-    // With access control on, the registry's own address is not public: metrics are too (README: Running it).
-    const open = config.metrics.public ?? config.auth.mode === 'none';
-    app.get('/metrics', metricsHandler(metrics, { token: config.metrics.token, open }));
-  }
+  // With access control on, the registry's own address is not public: metrics are too (README: Running it).
+  const operatorAccess = { token: config.metrics.token, open: config.metrics.public ?? config.auth.mode === 'none' };
+  if (config.metrics.enabled && config.metrics.listen === undefined) app.get('/metrics', metricsHandler(metrics, operatorAccess));
+  const quotas = parts.quotas;
+  // Usage per quota as JSON, for dashboards and UIs, behind the same gate as the metrics.
+  if (quotas) app.get('/quotas', behindMetricsAccess(operatorAccess, async (c) => c.json({ quotas: (await quotas.usage(true)).map(quotaJson) })));
   // Access control and the token service throw OciErrors for their refusals; written here.
   app.onError((err, c) => {
     const e = toOciError(err);
@@ -77,7 +81,7 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
     app.use('/v2/*', auth.gate);
     app.route('/', auth.routes);
   }
-  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror, history: parts.history }));
+  if (config.ui.enabled) app.route('/', uiRoutes({ registry, stored: parts.stored, config, logger, metrics, accounts: auth?.accounts, mirror, history: parts.history, quotas: parts.quotas }));
   const options = {
     delete: config.delete,
     maxManifestBytes: config.manifests.maxSize,
@@ -88,3 +92,12 @@ export function createApp(registry: Registry, config: Config, parts: AppParts): 
   app.route('/', v2Routes(registry, options, logFailure));
   return app;
 }
+
+/** A quota's usage as GET /quotas answers it. */
+const quotaJson = (q: QuotaUsage): Record<string, unknown> => ({
+  rule: q.rule,
+  prefix: q.prefix,
+  limitBytes: q.limitBytes,
+  usedBytes: q.usedBytes ?? null,
+  countedAt: q.countedAt?.toISOString() ?? null,
+});

@@ -5,10 +5,15 @@ import { withCache, type Trust } from './cache/driver.ts';
 import { createCoordination } from './coordination/create.ts';
 import type { Coordination } from './coordination/types.ts';
 import type { Mirror } from './mirror/create.ts';
+import { Notifier } from './events/notifier.ts';
+import { withEvents } from './events/registry.ts';
 import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { MaintenanceHistory } from './maintenance/history.ts';
 import { maintenanceFor } from './maintenance/start.ts';
+import { ImmutableTags, withImmutableTags } from './registry/immutable.ts';
+import { recordingPulls } from './registry/usage.ts';
+import { Quotas, withQuotas } from './registry/quotas.ts';
 import { keyKind, repositoryOfKey, StoredRegistry, type Registry } from './registry/registry.ts';
 import { Metrics } from './observability/metrics.ts';
 import { telemetryFor } from './observability/otel/start.ts';
@@ -39,17 +44,20 @@ export interface BerthRegistry {
   metrics: Metrics;
   /**
    * Stops what the registry started: maintenance (its timers and the pass running, which is cut
-   * short), the mirror's upstream connections, the storage client; then sends the telemetry still
-   * pending. Until then the process stays alive.
+   * short), then writes the pull times still in memory; stops webhook deliveries; the mirror's upstream connections, the
+   * storage client; then sends the telemetry still pending. Until then the process stays alive.
    */
   close(): Promise<void>;
 }
 
 /**
  * Builds a registry from a configuration (defaults fill what is left out) and, once storage is
- * ready, starts the maintenance the configuration asks for (upload purge, `gc.interval`, mirror
- * retention). The returned app knows of the runtime serving it only what `opts.runtime` tells it
- * (src/runtime/contract.ts): the client address of a request, for auth's per-address throttle, and fast paths.
+ * ready, starts the maintenance the configuration asks for (upload purge, pull times, `gc.interval`,
+ * retention rules, mirror retention). Quotas, immutable tags and pull recording wrap the registry HTTP
+ * serves (the mirror's names pass through them: it has its own), and events wrap them all (mirror
+ * fills included), so a refused write raises none. The returned app knows of the
+ * runtime serving it only what `opts.runtime` tells it (src/runtime/contract.ts): the client address
+ * of a request, for auth's per-address throttle, and fast paths.
  */
 export async function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): Promise<BerthRegistry> {
   const config = parseConfig(input);
@@ -84,14 +92,45 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
           referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
         }, coordination?.flights)
       : undefined;
-  const registry: Registry = mirror?.registry ?? stored;
+  // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.
+  const routed = mirror ? (name: string): boolean => mirror.registry.router.route(name) !== undefined : undefined;
+  const immutable = new ImmutableTags(config.tags.immutable);
+  const events = config.events.webhooks.length > 0 ? new Notifier(config.events, metrics.eventDelivery, logger) : undefined;
+  const quotas = new Quotas(config.quotas.limits, stored.inventory, {
+    recountMs: config.quotas.recountInterval,
+    observe: (u) => {
+      metrics.quotaLimit.set({ prefix: u.prefix }, u.limitBytes);
+      if (u.usedBytes !== undefined) metrics.quotaUsed.set({ prefix: u.prefix }, u.usedBytes);
+    },
+  });
+  const guarded = withQuotas(withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, routed), quotas, routed);
+  const registry: Registry = withEvents(guarded, events);
+  const history = config.ui.enabled ? new MaintenanceHistory() : undefined;
+  const maintenance = maintenanceFor(stored.inventory, config, {
+    logger,
+    metrics,
+    pulls: stored.pulls,
+    immutable,
+    retention: mirror?.retention,
+    mirrored: mirror && ((name) => mirror.registry.router.stores(name)),
+    history,
+    deleted:
+      events &&
+      ((d) =>
+        events.raise(d.tag === undefined ? 'berth.manifest.deleted' : 'berth.tag.deleted', {
+          repository: d.repository,
+          ...(d.tag === undefined ? {} : { tag: d.tag }),
+          ...(d.digest === undefined ? {} : { digest: d.digest }),
+          rule: d.rule,
+          reason: d.reason,
+        })),
+  });
   // Token signing and password hashing are loaded only when access control is on.
   const created: Auth | undefined =
     config.auth.mode === 'none'
       ? undefined
       : (await import('./auth/create.ts')).createAuth(config.auth, config.storage.fs?.root, logger, opts.runtime?.clientAddress, coordination);
   const auth = created && telemetry ? { ...created, gate: telemetry.gate(config.auth.mode, created.gate) } : created;
-  const history = config.ui.enabled ? new MaintenanceHistory() : undefined;
   const inner = createApp(registry, config, {
     logger,
     metrics,
@@ -102,22 +141,25 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
     history,
     traceRequests: telemetry?.requests,
     mirror: mirror && activity ? { router: mirror.registry.router, activity } : undefined,
+    quotas: quotas.any ? quotas : undefined,
   });
   const app = mirror ? mirror.wrap(inner) : inner;
   // Auth's key may be generated into the data directory, so it follows storage.
   const usable = auth ? storage.ready.then(() => auth.ready) : storage.ready;
   const ready = telemetry ? Promise.all([usable, telemetry.ready]).then(() => undefined) : usable;
-  const maintenance = maintenanceFor(stored.inventory, config, { logger, metrics, retention: mirror?.retention, history });
   // Storage that never becomes usable is reported by whoever awaits `ready`; nothing runs on it.
   storage.ready.then(
     () => {
-      maintenance.start();
+      maintenance.scheduler.start();
       mirror?.start();
     },
     () => undefined,
   );
   const close = async (): Promise<void> => {
-    await maintenance.close();
+    await maintenance.scheduler.close();
+    // What was pulled since the last flush, so the times survive the restart.
+    await maintenance.flushPulls();
+    await events?.close();
     await mirror?.close();
     await auth?.close();
     await coordination?.close();

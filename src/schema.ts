@@ -9,7 +9,9 @@ import { cacheSchema } from './cache/schema.ts';
 import { coordinationSchema } from './coordination/schema.ts';
 import { serverSchema } from './runtime/schema.ts';
 import { listen } from './config/listen.ts';
+import { eventsSchema } from './events/schema.ts';
 import { ConfigError, loadConfig as load, parseConfig as parse, type ConfigSources } from './config/load.ts';
+import { retentionSchema } from './maintenance/schema.ts';
 import { mirrorSchema } from './mirror/schema.ts';
 import { observabilitySchemas } from './observability/schema.ts';
 import { otelSchema, withOtelEnvironment } from './observability/otel/schema.ts';
@@ -32,6 +34,8 @@ export const configSchema = z
     manifests: registrySchemas.manifests,
     uploads: registrySchemas.uploads,
     delete: registrySchemas.delete,
+    tags: registrySchemas.tags,
+    quotas: registrySchemas.quotas,
     mirror: mirrorSchema.prefault({}).describe('Pull-through mirroring of upstream registries; no upstreams (the default) is a plain push registry.'),
     cache: cacheSchema,
     coordination: coordinationSchema,
@@ -39,6 +43,8 @@ export const configSchema = z
     ui: uiSchema.prefault({}).describe('The web UI: repositories, tags, manifests, referrers, the mirror and storage, in a browser. Signs in with the same users and rules as the API.'),
     metrics: observabilitySchemas.metrics,
     gc: registrySchemas.gc,
+    retention: retentionSchema,
+    events: eventsSchema,
     log: observabilitySchemas.log,
     otel: otelSchema,
   })

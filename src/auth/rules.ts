@@ -2,6 +2,7 @@
  * Who may do what: users and groups from config, rules mapping them (or anonymous callers) to
  * repository patterns and actions. Anything no rule allows is denied.
  */
+import { globToRegExp } from '../config/patterns.ts';
 import { isValidName } from './names.ts';
 import type { RuleConfig } from './schema.ts';
 import { catalogScope, mergeScopes, repositoryActions, type RepositoryAction, type Scope } from './scope.ts';
@@ -14,20 +15,7 @@ export interface Principal {
 
 export const anonymous: Principal = { groups: [] };
 
-/** `*` stays within one path component, `**` crosses components, `?` is one character. */
-export function globToRegExp(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i] ?? '';
-    if (ch === '*' && pattern[i + 1] === '*') {
-      re += '.*';
-      i++;
-    } else if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else re += ch.replace(/[.\\+^$(){}|[\]-]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
+export { globToRegExp } from '../config/patterns.ts';
 
 interface CompiledRule {
   users: ReadonlySet<string>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.ts';
 import { fileOrUrl, filePath } from '../config/path.ts';
+import { repositoryPattern } from '../config/patterns.ts';
 
 /** Basic credentials split at the first colon, so a user name cannot hold one. */
 const userName = z.string().regex(/^[^:\s]{1,128}$/, 'must be 1-128 characters without ":" or spaces');
@@ -13,8 +14,6 @@ export const bcryptHash = z
 
 export const isBcryptHash = (s: string): boolean => bcryptRe.test(s);
 
-/** Repository patterns: `*` stays inside one path component, `**` crosses them, `?` is one character. */
-const repositoryPattern = z.string().regex(/^[a-z0-9._\-/*?]{1,255}$/, 'must be a repository name pattern like "team/*" or "public/**"');
 
 /** Asymmetric algorithms only: an HMAC secret or `none` can never be configured. */
 export const verifyAlgorithms = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;

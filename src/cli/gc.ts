@@ -3,9 +3,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/duration.ts';
 import { collectGarbage, type GcReport } from '../maintenance/gc.ts';
 import { purgeUploads } from '../maintenance/uploads.ts';
-import { StoredRegistry } from '../registry/registry.ts';
-import { createStorage } from '../storage/create.ts';
-import { commandConfig } from './command-config.ts';
+import { openStorage } from './stored.ts';
 
 export const gcUsage = `  gc        delete blobs and manifests nothing references (safe while the registry serves)
     --config FILE        YAML configuration file (env BERTH_CONFIG)
@@ -65,18 +63,12 @@ export async function runGc(args: string[], env: Record<string, string | undefin
     process.stderr.write(`berth gc: --grace must be a duration like 30m, 1h or 7d\n`);
     return 2;
   }
-  const config = await commandConfig(flags, env);
-  if (!config) return 2;
-  const storage = await createStorage(config.storage);
-  try {
-    await storage.ready;
-  } catch (e) {
-    process.stderr.write(`berth gc: storage ${storage.describe} is not usable: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
+  const opened = await openStorage('gc', flags, env);
+  if (typeof opened === 'number') return opened;
+  const { config, stored } = opened;
   const dryRun = flags['dry-run'] === true;
   // The same passes a serving registry runs, without its cache: another process may be writing.
-  const { inventory } = new StoredRegistry(storage.driver);
+  const { inventory } = stored;
   try {
     const report = await collectGarbage(inventory, {
       dryRun,
@@ -88,6 +80,6 @@ export async function runGc(args: string[], env: Record<string, string | undefin
     process.stdout.write(`${summary(report, purged, dryRun)}\n`);
     return 0;
   } finally {
-    storage.close();
+    opened.close();
   }
 }

@@ -4,6 +4,7 @@ import { authUsage, runAuthCommand } from '../auth/cli.ts';
 import { ConfigError, loadConfig } from '../schema.ts';
 import { configUsage, runConfigCheck } from './config-check.ts';
 import { gcUsage, runGc } from './gc.ts';
+import { retentionUsage, runRetention } from './retention.ts';
 import { mirrorUsage, runMirrorCommand } from './mirror.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
@@ -24,7 +25,7 @@ commands:
     --config FILE        YAML configuration file (env BERTH_CONFIG)
     --listen HOST:PORT   listen address, default 0.0.0.0:5000 (env BERTH_LISTEN)
     --data DIR           local storage directory, default ./data (env BERTH_DATA)
-${authUsage}${gcUsage}${mirrorUsage}${configUsage}  version   print berth's version (also --version)
+${authUsage}${gcUsage}${retentionUsage}${mirrorUsage}${configUsage}  version   print berth's version (also --version)
   help      show this text
 `;
 
@@ -41,6 +42,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
   }
   if (command === 'htpasswd' || command === 'keygen') return runAuthCommand(command, rest);
   if (command === 'gc') return runGc(rest, runtime.env);
+  if (command === 'retention') return runRetention(rest, runtime.env);
   if (command === 'config') return runConfigCheck(rest, runtime.env);
   if (command === 'mirror') return runMirrorCommand(rest, runtime.env);
   if (command !== 'serve') {

@@ -23,10 +23,12 @@ export interface RetentionReport {
   bytesFreed: number;
 }
 
-/** Which mirrored manifests were served since the last look (the mirror's UsageLog). */
+/** Which mirrored manifests were served since the last look, and when each was last served (the mirror's UsageLog). */
 export interface Usage {
   drain(): Array<{ name: string; digest: Digest; at: number }>;
   has(name: string, digest: Digest): boolean;
+  /** Recorded last uses of the repository's manifests (`sha256:...` → ms), across restarts and replicas. */
+  lastUsed(name: string): Promise<ReadonlyMap<string, number>>;
 }
 
 /** One mirrored manifest as the policy found it. */
@@ -35,7 +37,7 @@ interface Held {
   digest: Digest;
   subject: Digest | undefined;
   key: string;
-  /** Its last use: when it was served since the last sweep, else its link's modification time. */
+  /** Its last use: when it was last served, as recorded, else when its link was written (fetched). */
   lastUsed: number;
   /** Served since the last sweep (or during this one): never expired by size. */
   recent: boolean;
@@ -73,18 +75,14 @@ export async function expireMirrored(
   const startedAt = Date.now();
   const now = opts.now ?? startedAt;
   const report: RetentionReport = { touched: 0, manifestsExpired: 0, tagsExpired: 0, bytesBefore: 0, bytesAfter: 0, blobsDeleted: 0, bytesFreed: 0 };
-  const touched = new Map<string, number>();
-  await forEachBounded(usage.drain(), async ({ name, digest, at }) => {
-    if (!(await inventory.touchManifest(name, digest))) return;
-    touched.set(manifestKey(name, digest), at);
-    report.touched++;
-  });
+  const touched = new Map(usage.drain().map(({ name, digest, at }) => [manifestKey(name, digest), at] as const));
 
   let localLinked: Promise<Set<string>> | undefined;
   /** Digests local repositories link (blobs and manifests): theirs, never the mirror's to count or delete. */
   const localDigests = (): Promise<Set<string>> => (localLinked ??= linkedOutside(inventory, mirrored));
 
-  const scan = await scanMirrored(inventory, mirrored, touched, now);
+  const scan = await scanMirrored(inventory, usage, mirrored, touched, now);
+  report.touched = [...scan.held.values()].filter((h) => h.recent).length;
   for (const h of scan.held.values()) if (usage.has(h.name, h.digest)) h.recent = true;
   const own = new Set([...scan.held.values()].map((h) => formatDigest(h.digest)));
   const localSet = policy.maxBytes > 0 ? await localDigests() : new Set<string>();
@@ -129,18 +127,18 @@ async function expiredLinks(inventory: Inventory, scan: Scan, keys: ReadonlySet<
   return expired;
 }
 
-async function scanMirrored(inventory: Inventory, mirrored: (name: string) => boolean, touched: Map<string, number>, now: number): Promise<Scan> {
+async function scanMirrored(inventory: Inventory, usage: Usage, mirrored: (name: string) => boolean, touched: Map<string, number>, now: number): Promise<Scan> {
   const scan: Scan = { held: new Map(), sizes: new Map(), blobLinks: new Set() };
   for await (const name of inventory.repositories()) {
     if (!mirrored(name)) continue;
+    const used = await usage.lastUsed(name);
     await forEachBounded(await inventory.manifests(name), async (digest) => {
       const h = await readHeld(inventory, name, digest, scan.sizes);
       if (!h) return;
-      const usedAt = touched.get(h.key);
-      if (usedAt !== undefined) {
-        h.lastUsed = Math.min(usedAt, now);
-        h.recent = true;
-      }
+      const touchedAt = touched.get(h.key);
+      const usedAt = Math.max(touchedAt ?? -Infinity, used.get(formatDigest(digest)) ?? -Infinity);
+      if (usedAt > h.lastUsed) h.lastUsed = Math.min(usedAt, now);
+      if (touchedAt !== undefined) h.recent = true;
       scan.held.set(h.key, h);
     });
     for (const digest of await inventory.blobLinks(name)) scan.blobLinks.add(formatDigest(digest));

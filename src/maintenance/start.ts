@@ -1,9 +1,14 @@
-import type { Duration } from '../config/duration.ts';
+import { formatDuration, type Duration } from '../config/duration.ts';
 import { errorFields, type Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { ImmutableTags } from '../registry/immutable.ts';
 import type { Inventory } from '../registry/inventory.ts';
+import type { PullRecords } from '../registry/usage.ts';
+import { applyRetentionRules } from './apply-rules.ts';
 import { collectGarbage } from './gc.ts';
 import { expireMirrored, type RetentionPolicy, type Usage } from './retention.ts';
+import type { Decision } from './rules.ts';
+import type { RetentionRule } from './schema.ts';
 import { figuresOf, type MaintenanceHistory, type NextEviction } from './history.ts';
 import { Scheduler, type Task } from './scheduler.ts';
 import { purgeUploads } from './uploads.ts';
@@ -18,28 +23,45 @@ export interface MirrorRetention {
   everyMs: number;
 }
 
-/** The settings maintenance reads (the `uploads` and `gc` blocks). */
+/** The settings maintenance reads (the `uploads`, `gc` and `retention` blocks). */
 export interface MaintenanceConfig {
   uploads: { purgeAfter: Duration };
   gc: { interval: Duration; grace: Duration; deleteUntagged: boolean };
+  retention: { rules: RetentionRule[]; interval: Duration; dryRun: boolean; pullsFlushInterval: Duration };
 }
 
 export interface MaintenanceParts {
   logger: Logger;
   metrics: Metrics;
+  /** Pull times noted in memory, which maintenance writes out and retention reads. */
+  pulls: PullRecords;
+  /** Tags retention must never delete. */
+  immutable?: ImmutableTags | undefined;
   /** Mirror retention, when the mirror has a policy. */
   retention?: MirrorRetention | undefined;
+  /** Names the mirror stores: retention rules leave them to mirror retention. */
+  mirrored?: ((name: string) => boolean) | undefined;
   /** Where runs are recorded for the web UI, when it is on. */
   history?: MaintenanceHistory | undefined;
+  /** Told of each tag and manifest the scheduled retention rules deleted, once deleted (events). */
+  deleted?: ((d: Decision) => void) | undefined;
+}
+
+/** The scheduler running a registry's passes, and the pull times it writes out. */
+export interface Maintenance {
+  scheduler: Scheduler;
+  /** Writes the pull times still in memory (as the registry stops, after the scheduler). */
+  flushPulls(): Promise<void>;
 }
 
 /**
- * The passes a serving registry runs for its configuration: abandoned upload sessions hourly
- * (and at start), garbage collection when `gc.interval` asks for it, and mirror retention when
- * the mirror has a policy, all through one scheduler. Nothing runs before `start()`.
+ * The passes a serving registry runs for its configuration, all through one scheduler: abandoned
+ * upload sessions hourly (and at start), pull times written every `retention.pullsFlushInterval`,
+ * garbage collection when `gc.interval` asks for it, retention rules every `retention.interval`,
+ * and mirror retention when the mirror has a policy. Nothing runs before `scheduler.start()`.
  */
-export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, parts: MaintenanceParts): Scheduler {
-  const { logger, metrics, retention, history } = parts;
+export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, parts: MaintenanceParts): Maintenance {
+  const { logger, metrics, retention, pulls, history } = parts;
   const finished = (kind: string, report: object | undefined): void => history?.record({ kind, finishedAt: new Date(), ok: report !== undefined, figures: report ? figuresOf(report) : [] });
   const tasks: Task[] = [
     {
@@ -51,6 +73,13 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
         metrics.uploadsPurged.inc(purged);
         finished('upload purge', { purged });
         if (purged > 0) logger.info('purged stale uploads', { purged });
+      },
+    },
+    {
+      name: 'pull times flush',
+      everyMs: config.retention.pullsFlushInterval,
+      run: async (signal) => {
+        await pulls.flush(signal);
       },
     },
   ];
@@ -67,6 +96,34 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
       },
     });
   }
+  const { rules, interval, dryRun } = config.retention;
+  if (interval > 0 && rules.length > 0) {
+    tasks.push({
+      name: 'retention rules',
+      everyMs: interval,
+      run: async (signal) => {
+        const report = await applyRetentionRules(inventory, {
+          rules,
+          pulls,
+          immutable: parts.immutable,
+          skip: parts.mirrored,
+          graceMs: config.gc.grace,
+          dryRun,
+          signal,
+          onDecision: (d) => logger.info(dryRun ? 'retention would delete' : 'retention deleted', { ...d }),
+        });
+        if (!dryRun) for (const d of report.decisions) if (d.delete) parts.deleted?.(d);
+        const { decisions: _, ...figures } = report;
+        logger.info('retention rules applied', { ...figures, dryRun, interval: formatDuration(interval) });
+        finished(
+          'retention rules',
+          dryRun
+            ? { tagsThatWouldGo: report.tagsDeleted, manifestsThatWouldGo: report.manifestsDeleted, bytesThatWouldBeFreed: report.bytesFreed, repositories: report.repositories }
+            : { tagsDeleted: report.tagsDeleted, manifestsDeleted: report.manifestsDeleted, bytesFreed: report.bytesFreed, repositories: report.repositories },
+        );
+      },
+    });
+  }
   if (retention) {
     tasks.push({
       name: 'mirror retention sweep',
@@ -80,8 +137,18 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
       },
     });
   }
-  return new Scheduler(tasks, (task, e) => {
+  const scheduler = new Scheduler(tasks, (task, e) => {
     finished(task.name, undefined);
     logger.warn(`${task.name} failed`, errorFields(e));
   });
+  return {
+    scheduler,
+    flushPulls: async () => {
+      try {
+        await pulls.flush();
+      } catch (e) {
+        logger.warn('pull times flush failed', errorFields(e));
+      }
+    },
+  };
 }

@@ -39,7 +39,7 @@ export function createMirror(options: MirrorOptions, store: StoredRegistry, even
   if (options.upstreams.length === 0) return undefined;
   const upstreams = options.upstreams.map((u) => new Upstream(u, options.timeouts, events));
   const router = new Router(upstreams, options.default, options.local);
-  const usage = new UsageLog();
+  const usage = new UsageLog(store.pulls);
   const registry = new MirrorRegistry(store, router, options.maxManifestBytes, usage, events.referrersFallback, flights);
   const { maxAge, maxSize, interval } = options.retention;
   const retention =

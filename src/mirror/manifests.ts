@@ -147,7 +147,7 @@ export class MirrorManifests implements RegistryManifests {
       this.#inflight.set(key, p);
     }
     const found = await p;
-    this.#usage.note(route.local, found.digest);
+    this.#usage.note(route.local, found.digest, ref.tag);
     return found;
   }
 

@@ -1,3 +1,4 @@
+import { defaultPrefix, upstreamUrls, type MirrorOptions } from './schema.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Where a repository name of a client's request leads. */
@@ -53,4 +54,10 @@ export class Router {
     const remote = upstream.libraryPrefix && !name.includes('/') ? `library/${name}` : name;
     return { upstream, remote, local: `${upstream.prefix}/${remote}` };
   }
+}
+
+/** `Router.stores` from the configuration alone, for commands that run no upstream (`berth retention`). */
+export function storesMirrored(options: Pick<MirrorOptions, 'upstreams'>): (name: string) => boolean {
+  const prefixes = options.upstreams.map((u) => u.prefix ?? defaultPrefix(upstreamUrls(u).map((url) => new URL(url))));
+  return (name) => prefixes.some((p) => name.startsWith(`${p}/`));
 }

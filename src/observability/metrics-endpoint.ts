@@ -19,18 +19,23 @@ export interface MetricsAccess {
 
 const text = { 'Content-Type': 'text/plain; charset=UTF-8' };
 
-/** GET /metrics in the Prometheus text format, for those `access` lets through. */
-export function metricsHandler(metrics: Metrics, access: MetricsAccess): Handler {
+/** `respond` for those `access` lets through: the operator's read-only endpoints (/metrics, /quotas) share one gate. */
+export function behindMetricsAccess(access: MetricsAccess, respond: Handler): Handler {
   const { token, open } = access;
-  return async (c) => {
+  return async (c, next) => {
     if (token !== undefined) {
       const given = c.req.header('Authorization')?.replace(/^Bearer\s+/i, '') ?? '';
       if (!same(given, token)) return sendText(c, 401, { ...text, 'WWW-Authenticate': 'Bearer realm="metrics"' }, 'unauthorized');
     } else if (!open) {
       return sendText(c, 403, text, 'metrics are not public\n');
     }
-    return sendText(c, 200, { 'Content-Type': metrics.contentType }, await metrics.text());
+    return respond(c, next);
   };
+}
+
+/** GET /metrics in the Prometheus text format, for those `access` lets through. */
+export function metricsHandler(metrics: Metrics, access: MetricsAccess): Handler {
+  return behindMetricsAccess(access, async (c) => sendText(c, 200, { 'Content-Type': metrics.contentType }, await metrics.text()));
 }
 
 /** A separate app serving only /metrics, for `metrics.listen` (its own address: open unless a token is set). */

@@ -115,6 +115,75 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly eventsQueued = new Gauge({
+    name: 'berth_events_queued',
+    help: 'Events waiting for delivery, by webhook (the one being delivered included)',
+    labelNames: ['webhook'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsDropped = new Counter({
+    name: 'berth_events_dropped_total',
+    help: 'Events dropped because the webhook\'s queue was full (or the server stopped before delivering them), by webhook',
+    labelNames: ['webhook'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsDelivered = new Counter({
+    name: 'berth_events_delivered_total',
+    help: 'Events a webhook accepted (2xx), by webhook',
+    labelNames: ['webhook'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsFailed = new Counter({
+    name: 'berth_events_failed_total',
+    help: 'Events given up on (a final refusal, or out of retries), by webhook',
+    labelNames: ['webhook'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventAttemptsFailed = new Counter({
+    name: 'berth_events_delivery_failures_total',
+    help: 'Delivery attempts that failed, by webhook and reason (timeout, unreachable, status NNN)',
+    labelNames: ['webhook', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventLatency = new Histogram({
+    name: 'berth_events_delivery_seconds',
+    help: 'From an event being raised to its receiver accepting it (queueing and retries included), by webhook',
+    labelNames: ['webhook'] as const,
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+
+  /** The events box's DeliveryObserver. */
+  readonly eventDelivery = {
+    queued: (webhook: string, length: number): void => this.eventsQueued.set({ webhook }, length),
+    dropped: (webhook: string): void => this.eventsDropped.inc({ webhook }),
+    attemptFailed: (webhook: string, reason: string): void => this.eventAttemptsFailed.inc({ webhook, reason }),
+    failed: (webhook: string): void => this.eventsFailed.inc({ webhook }),
+    delivered: (webhook: string, seconds: number): void => {
+      this.eventsDelivered.inc({ webhook });
+      this.eventLatency.observe({ webhook }, seconds);
+    },
+  };
+
+  readonly quotaUsed = new Gauge({
+    name: 'berth_quota_used_bytes',
+    help: 'Bytes the repositories under a quota\'s prefix hold (shared content once), as last counted, by prefix',
+    labelNames: ['prefix'] as const,
+    registers: [this.registry],
+  });
+
+  readonly quotaLimit = new Gauge({
+    name: 'berth_quota_limit_bytes',
+    help: 'Bytes the repositories under a quota\'s prefix may hold, by prefix',
+    labelNames: ['prefix'] as const,
+    registers: [this.registry],
+  });
+
   readonly coordinationUp = new Gauge({
     name: 'berth_coordination_up',
     help: 'Whether this replica reaches its coordinator (coordination.redis): 1 yes, 0 no (it then serves from storage alone)',

@@ -11,7 +11,7 @@ import type { Tags } from './tags.ts';
 /** One manifest link of a repository as maintenance sees it: when it was written and what it holds on to. */
 export interface ManifestRecord {
   digest: Digest;
-  /** When the link was last written: pushed, fetched, or rewritten as used (mirror retention). */
+  /** When the link was last written: pushed or fetched. */
   linked: Date;
   /** The length of its bytes; undefined when they are gone. */
   size: number | undefined;
@@ -57,6 +57,11 @@ export class Inventory {
     return walkRepositories(this.#driver, isRepository, undefined, this.#limiter);
   }
 
+  /** The repository named `prefix` (if there is one) and every repository under `prefix/`, lazily, in lexical order. */
+  repositoriesUnder(prefix: string): AsyncGenerator<string> {
+    return walkRepositories(this.#driver, isRepository, undefined, this.#limiter, prefix);
+  }
+
   manifests(name: string): Promise<Digest[]> {
     return this.#digestsUnder(layout.manifestLinks(name));
   }
@@ -93,16 +98,6 @@ export class Inventory {
     return (await this.#run(() => this.#driver.stat(layout.manifestLink(name, digest)))) !== undefined;
   }
 
-  /** Rewrites the link as it is, so its time says the manifest was used; false when it is gone. */
-  touchManifest(name: string, digest: Digest): Promise<boolean> {
-    return this.#run(async () => {
-      const link = await this.#driver.get(layout.manifestLink(name, digest));
-      if (!link) return false;
-      await this.#driver.put(layout.manifestLink(name, digest), link);
-      return true;
-    });
-  }
-
   /** Removes the manifest's link and its referrer entry (its tags must be gone first). */
   unlinkManifest(name: string, record: Pick<ManifestRecord, 'digest' | 'subject'>): Promise<void> {
     return this.#run(() => this.#manifests.unlink(name, record.digest, record.subject));
@@ -115,6 +110,11 @@ export class Inventory {
   /** The digest the tag points at; undefined when it is gone or holds no digest. */
   tagTarget(name: string, tag: string): Promise<Digest | undefined> {
     return this.#run(() => this.#tags.resolve(name, tag).catch(() => undefined));
+  }
+
+  /** When the tag was last written: pushed (or, in a mirrored repository, confirmed upstream). */
+  tagWritten(name: string, tag: string): Promise<Date | undefined> {
+    return this.#run(() => this.#tags.writtenAt(name, tag));
   }
 
   deleteTag(name: string, tag: string): Promise<boolean> {

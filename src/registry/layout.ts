@@ -13,6 +13,8 @@ export const layout = {
   manifestLink: (name: string, d: Digest): string => `repositories/${name}/_manifests/${d.algorithm}/${d.hex}`,
   tags: (name: string): string => `repositories/${name}/_tags`,
   tag: (name: string, tag: string): string => `repositories/${name}/_tags/${tag}`,
+  /** When the repository's tags and manifests were last pulled: one small object, rewritten in batches (usage.ts). */
+  pulls: (name: string): string => `repositories/${name}/_pulls`,
   referrers: (name: string, subject: Digest): string => `repositories/${name}/_referrers/${subject.algorithm}/${subject.hex}`,
   referrer: (name: string, subject: Digest, d: Digest): string =>
     `repositories/${name}/_referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}-${d.hex}`,
@@ -38,7 +40,7 @@ export function keyKind(key: string): string {
   if (key.startsWith('_uploads/') || key === '_uploads') return 'upload';
   if (key.startsWith('_gc/')) return 'collection';
   if (!key.startsWith('repositories/')) return key === 'repositories' ? 'repository' : 'other';
-  const marker = /\/_(manifests|blobs|tags|referrers)(?:\/|$)/.exec(key)?.[1];
+  const marker = /\/_(manifests|blobs|tags|referrers|pulls)(?:\/|$)/.exec(key)?.[1];
   return marker === undefined ? 'repository' : linkKinds[marker]!;
 }
 
@@ -48,11 +50,11 @@ export function keyKind(key: string): string {
  */
 export function repositoryOfKey(key: string): string | undefined {
   if (!key.startsWith('repositories/')) return undefined;
-  const marker = /\/_(?:manifests|blobs|tags|referrers)(?:\/|$)/.exec(key);
+  const marker = /\/_(?:manifests|blobs|tags|referrers|pulls)(?:\/|$)/.exec(key);
   return marker ? key.slice('repositories/'.length, marker.index) : undefined;
 }
 
-const linkKinds: Record<string, string> = { manifests: 'manifest-link', blobs: 'blob-link', tags: 'tag', referrers: 'referrer' };
+const linkKinds: Record<string, string> = { manifests: 'manifest-link', blobs: 'blob-link', tags: 'tag', referrers: 'referrer', pulls: 'pull-times' };
 
 /** Entries of a repository directory that are berth's own, never part of a repository name. */
 export const repositoryMarkers = new Set(['_manifests', '_blobs', '_tags', '_referrers']);

@@ -13,6 +13,7 @@ import type { Served } from './served.ts';
 import { walkRepositories } from './repositories.ts';
 import { Tags } from './tags.ts';
 import { Uploads } from './uploads.ts';
+import { PullRecords } from './usage.ts';
 
 /** What kind of record a storage key holds (`blob`, `tag`, ...), for traces that must not name keys. */
 export { keyKind, repositoryOfKey } from './layout.ts';
@@ -56,6 +57,8 @@ export class StoredRegistry implements Registry {
   readonly manifests: Manifests;
   /** What maintenance reads and deletes (src/maintenance). */
   readonly inventory: Inventory;
+  /** When tags and manifests were last pulled, noted in memory and written in batches. */
+  readonly pulls: PullRecords;
   readonly #driver: Driver;
 
   constructor(driver: Driver) {
@@ -67,6 +70,7 @@ export class StoredRegistry implements Registry {
     this.referrers = new Referrers(driver);
     this.manifests = new Manifests(driver, { blobs: this.blobs, tags: this.tags, referrers: this.referrers, collections });
     this.inventory = new Inventory(driver, { manifests: this.manifests, tags: this.tags, collections });
+    this.pulls = new PullRecords(driver);
   }
 
   async repositoryExists(name: string): Promise<boolean> {

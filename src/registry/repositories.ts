@@ -16,7 +16,14 @@ const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
  * entry `c` is visited twice, as the name `c` and as the subtree `c/`, in the order of those two
  * keys among its siblings' (no sibling sorts inside `c/...`, as none holds a `/`).
  */
-export async function* walkRepositories(driver: Driver, holds: (entries: string[]) => boolean, after?: string, limiter = new Limiter()): AsyncGenerator<string> {
+export async function* walkRepositories(
+  driver: Driver,
+  holds: (entries: string[]) => boolean,
+  after?: string,
+  limiter = new Limiter(),
+  /** Only the repository of this name and those under it. */
+  under?: string,
+): AsyncGenerator<string> {
   const list = (prefix: string): Promise<string[]> => limiter.run(() => driver.list(prefix));
   /** Whether no name under `prefix/` comes after `after`: the subtree can be skipped unread. */
   const before = (prefix: string): boolean => after !== undefined && after > `${prefix}/` && !after.startsWith(`${prefix}/`);
@@ -59,7 +66,13 @@ export async function* walkRepositories(driver: Driver, holds: (entries: string[
     }
   }
 
-  yield* walk(layout.repositories, '', await list(layout.repositories));
+  if (under === undefined) {
+    yield* walk(layout.repositories, '', await list(layout.repositories));
+    return;
+  }
+  const entries = await list(layout.repository(under));
+  if (holds(entries) && !notAfter(under)) yield under;
+  yield* walk(layout.repository(under), under, entries);
 }
 
 /** Entries of a repository directory that hold any of berth's own records. */

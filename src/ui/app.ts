@@ -23,7 +23,7 @@ import { MirrorActivity } from './activity.ts';
 import { assets } from './assets.ts';
 import { Describer } from './describe.ts';
 import type { MaintenanceHistory } from '../maintenance/history.ts';
-import { availableFacts } from './facts.ts';
+import { availableFacts, type FactSources } from './facts.ts';
 import type { View, Viewer } from './layout.ts';
 import { blobPage } from './pages/blob.ts';
 import { failed, notFound } from './pages/errors.ts';
@@ -48,6 +48,7 @@ export interface UiConfig {
   gc: { interval: Duration; grace: Duration; deleteUntagged: boolean };
   uploads: { purgeAfter: Duration };
   mirror: Pick<MirrorOptions, 'default' | 'retention'>;
+  retention: { rules: readonly unknown[]; interval: Duration; dryRun: boolean };
 }
 
 export interface UiParts {
@@ -63,6 +64,8 @@ export interface UiParts {
   mirror?: { router: Router; activity: MirrorActivity } | undefined;
   /** This process's maintenance runs, for the storage and mirror pages. */
   history?: MaintenanceHistory | undefined;
+  /** With `quotas.limits`: each limit's usage, for the storage page. */
+  quotas?: FactSources['quotas'];
 }
 
 const cookieName = 'berth_session';
@@ -99,7 +102,13 @@ export function uiRoutes(parts: UiParts): Hono {
   const src: Sources = {
     registry,
     describer: new Describer(registry),
-    facts: availableFacts(parts.metrics, config.storage.fs?.root, parts.history),
+    facts: availableFacts(parts.metrics, {
+      dataDir: config.storage.fs?.root,
+      stored: parts.stored,
+      mirrored: parts.mirror && ((name) => parts.mirror!.router.stores(name)),
+      history: parts.history,
+      quotas: parts.quotas,
+    }),
     activity: parts.mirror?.activity ?? new MirrorActivity(),
     prober: new Prober(),
     pageSize: options.pageSize,
@@ -111,6 +120,7 @@ export function uiRoutes(parts: UiParts): Hono {
       retention: parts.mirror
         ? { maxAge: toSeconds(config.mirror.retention.maxAge), maxSize: config.mirror.retention.maxSize, interval: toSeconds(config.mirror.retention.interval) }
         : undefined,
+      retentionRules: { rules: config.retention.rules.length, interval: toSeconds(config.retention.interval), dryRun: config.retention.dryRun },
     },
   };
 

@@ -21,8 +21,12 @@ export interface Stack {
   store: StoreReader;
   /** Runs `berth gc` (same runtime, same storage) and returns what it printed. */
   gc(...args: string[]): Promise<string>;
+  /** Runs another `berth` command on the same storage (`retention`, `--dry-run`) and returns what it printed. */
+  berth(command: string, ...args: string[]): Promise<string>;
   /** Stops berth and keeps the storage, for checks that must not race a serving registry. */
   stopServer(): Promise<void>;
+  /** Stops berth (gracefully) and starts it again on the same storage, with `config` instead when given. */
+  restartServer(config?: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,6 +39,8 @@ export async function startStack(config: Record<string, unknown>, storage: Stora
     let file = join(dir, 'berth.yaml');
     let store: StoreReader;
     const data = join(dir, 'data');
+    /** Writes the configuration file berth reads: `config` with the storage block the stack owns. */
+    let configure = (c: Record<string, unknown>): Promise<void> => writeFile(file, JSON.stringify(c));
     if (storage === 's3') {
       s3 = await startS3();
       const server = s3;
@@ -43,23 +49,33 @@ export async function startStack(config: Record<string, unknown>, storage: Stora
       const written = await s3ConfigFile(s3Storage(s3, bucket), config);
       cleanups.unshift(() => written.remove());
       file = written.file;
+      configure = (c) => writeFile(file, JSON.stringify({ storage: { s3: s3Storage(server, bucket) }, ...c }));
       store = bucketStore(s3.client, bucket);
     } else {
-      await writeFile(file, JSON.stringify(config));
+      await configure(config);
       store = diskStore(data);
     }
-    const server = await startServer({ dataDir: data, args: ['--config', file] });
+    let server = await startServer({ dataDir: data, args: ['--config', file] });
     const [bin, pre] = berthCommand(testRuntime);
     const stopServer = (): Promise<void> => server.stop();
+    const berth = async (command: string, ...args: string[]): Promise<string> => {
+      const { stdout } = await run(bin, [...pre, command, '--config', file, '--data', data, ...args], { env: process.env, maxBuffer: 16 << 20 });
+      return stdout;
+    };
     return {
       storage,
-      server,
-      store,
-      async gc(...args) {
-        const { stdout } = await run(bin, [...pre, 'gc', '--config', file, '--data', data, ...args], { env: process.env, maxBuffer: 16 << 20 });
-        return stdout;
+      get server() {
+        return server;
       },
+      store,
+      gc: (...args) => berth('gc', ...args),
+      berth,
       stopServer,
+      async restartServer(next) {
+        await server.stop();
+        if (next) await configure(next);
+        server = await startServer({ dataDir: data, args: ['--config', file] });
+      },
       async stop() {
         await stopServer();
         for (const cleanup of cleanups) await cleanup().catch(() => undefined);

@@ -28,7 +28,7 @@ async function setup() {
   const config = parseConfig({ mirror: { upstreams: [{ name: 'ghcr', url: 'https://ghcr.io' }] } });
   const router = new Router(config.mirror.upstreams.map((u) => new Upstream(u, config.mirror.timeouts)), undefined, []);
   const registry = new StoredRegistry(driver);
-  const usage = new UsageLog();
+  const usage = new UsageLog(registry.pulls);
   const sweepMirrored = (policy: RetentionPolicy, now?: number) => expireMirrored(registry.inventory, usage, (name) => router.stores(name), policy, now === undefined ? {} : { now });
   // Mirrored content has the layout of a push under its local name, so a plain registry can stage it.
   return { dir, driver, sweepMirrored, registry, usage };

@@ -24,6 +24,8 @@ const floors: Record<string, number> = {
   registry: 4,
   // Policies, one sweep and one scheduler over the registry's inventory; the mirror hands it its retention.
   maintenance: 4.5,
+  // Events raised by the registry HTTP serves, queued per webhook and delivered.
+  events: 4.5,
   auth: 5,
   http: 5,
   mirror: 5,

@@ -29,4 +29,6 @@ export interface Settings {
   uploadsPurgeAfter: number;
   /** With a mirror: its retention policy (0: no limit). */
   retention?: { maxAge: number; maxSize: number; interval: number } | undefined;
+  /** Retention rules for push repositories: how many, and how often the server applies them (0: only `berth retention`). */
+  retentionRules: { rules: number; interval: number; dryRun: boolean };
 }
