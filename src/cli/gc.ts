@@ -34,7 +34,7 @@ export function summary(r: GcReport, purged: number, dryRun: boolean): string {
   return [
     `${dryRun ? 'dry run: ' : ''}${r.repositories} repositories checked`,
     `${verb} ${r.blobsDeleted} blobs (${mib(r.bytesFreed)}), ${r.manifestsDeleted} manifests, ${r.linksDeleted} dangling links, ${purged} stale uploads, ${r.temporariesDeleted} leftover temporary files`,
-    `kept ${r.blobsKept} blobs`,
+    `kept ${r.blobsKept} blobs; the kept manifests reference ${mib(r.bytesReferenced)}`,
   ].join('\n');
 }
 

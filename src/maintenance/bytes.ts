@@ -52,6 +52,7 @@ export async function sweepBytes(inventory: Inventory, bytes: ByteScope, gone: R
     opts.onProgress?.('mark', report.repositories);
   };
   const marks = await mark(inventory, bytes, gone, present, { keepAfter, signal, onRepository });
+  for (const key of marks.marked) report.bytesReferenced += marks.sizes.get(key) ?? 0;
 
   const doomed: Doomed = { all: new Map(), bytes: new Map(), spared: new Set() };
   let protecting: Promise<ReadonlySet<string>> | undefined;

@@ -24,6 +24,8 @@ export interface GcReport {
   blobsDeleted: number;
   bytesFreed: number;
   linksDeleted: number;
+  /** Bytes the kept manifests reference, each digest once: the content the store holds for them. */
+  bytesReferenced: number;
   /** Temporary files left by writes a crash cut short. */
   temporariesDeleted: number;
 }
@@ -41,6 +43,6 @@ export async function collectGarbage(inventory: Inventory, opts: GcOptions): Pro
   const signal = opts.signal;
   const expired = opts.deleteUntagged ? { ...nothingExpired(), manifests: await untaggedManifests(inventory, keepAfter, signal) } : nothingExpired();
   const report = await sweep(inventory, expired, { repositories: () => true, candidates: 'store' }, { keepAfter, dryRun: opts.dryRun, signal, onProgress: opts.onProgress });
-  const { repositories, manifestsDeleted, blobsKept, blobsDeleted, bytesFreed, linksDeleted } = report;
-  return { repositories, manifestsDeleted, blobsKept, blobsDeleted, bytesFreed, linksDeleted, temporariesDeleted };
+  const { repositories, manifestsDeleted, blobsKept, blobsDeleted, bytesFreed, linksDeleted, bytesReferenced } = report;
+  return { repositories, manifestsDeleted, blobsKept, blobsDeleted, bytesFreed, linksDeleted, bytesReferenced, temporariesDeleted };
 }

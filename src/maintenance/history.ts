@@ -32,9 +32,16 @@ export interface MirrorCache {
 
 const keptRuns = 20;
 
+/** Content the store holds for its manifests, as a garbage collection counted it. */
+export interface StoredContent {
+  bytes: number;
+  measuredAt: Date;
+}
+
 export class MaintenanceHistory {
   #runs: MaintenanceRun[] = [];
   #mirror: MirrorCache | undefined;
+  #stored: StoredContent | undefined;
 
   /** Records a run; the oldest beyond the last twenty are forgotten. */
   record(run: MaintenanceRun): void {
@@ -53,6 +60,14 @@ export class MaintenanceHistory {
 
   mirrorCache(): MirrorCache | undefined {
     return this.#mirror;
+  }
+
+  measuredStore(stored: StoredContent): void {
+    this.#stored = stored;
+  }
+
+  storedContent(): StoredContent | undefined {
+    return this.#stored;
   }
 }
 

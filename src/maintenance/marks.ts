@@ -30,6 +30,8 @@ export interface Marks {
   suspects: Suspect[];
   /** Blob links written before the cutoff to bytes the store did not list. */
   dangling: Array<{ name: string; digest: Digest }>;
+  /** Sizes of what the manifests read reference (their own bytes too), as their descriptors give them. */
+  sizes: Map<string, number>;
 }
 
 export interface MarkOptions {
@@ -46,7 +48,7 @@ export interface MarkOptions {
  * What was written after `keepAfter` is never suspect: it may be a push under way.
  */
 export async function mark(inventory: Inventory, scope: MarkScope, gone: ReadonlySet<string>, present: ReadonlySet<string> | undefined, opts: MarkOptions): Promise<Marks> {
-  const marks: Marks = { marked: new Set(), seen: new Set(), suspects: [], dangling: [] };
+  const marks: Marks = { marked: new Set(), seen: new Set(), suspects: [], dangling: [], sizes: new Map() };
   const { marked, seen } = marks;
   const young = (at: Date | undefined): boolean => at !== undefined && at.getTime() > opts.keepAfter;
   for await (const name of inventory.repositories()) {
@@ -75,6 +77,8 @@ export async function mark(inventory: Inventory, scope: MarkScope, gone: Readonl
           return;
         }
         needs = needsOf(record);
+        if (record.size !== undefined) marks.sizes.set(formatDigest(record.digest), record.size);
+        for (const b of record.blobs) marks.sizes.set(formatDigest(b.digest), b.size);
       }
       seen.add(key);
       for (const d of needs) marked.add(d);

@@ -92,6 +92,7 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
         metrics.gcRuns.inc();
         metrics.gcBytes.inc(report.bytesFreed);
         finished('garbage collection', report);
+        history?.measuredStore({ bytes: report.bytesReferenced, measuredAt: new Date() });
         logger.info('garbage collected', { ...report });
       },
     });

@@ -37,6 +37,8 @@ export interface SweepReport {
   bytesFreed: number;
   /** Links in the scope's repositories to bytes the sweep freed or found missing. */
   linksDeleted: number;
+  /** Bytes the kept manifests reference, each digest once (their own bytes, configs, layers). */
+  bytesReferenced: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface SweepReport {
  * bound), and memory holds the marks.
  */
 export async function sweep(inventory: Inventory, expired: Expired, bytes: ByteScope | undefined, opts: SweepOptions): Promise<SweepReport> {
-  const report: SweepReport = { tagsDeleted: 0, manifestsDeleted: 0, uploadsDeleted: 0, repositories: 0, blobsKept: 0, blobsDeleted: 0, bytesFreed: 0, linksDeleted: 0 };
+  const report: SweepReport = { tagsDeleted: 0, manifestsDeleted: 0, uploadsDeleted: 0, repositories: 0, blobsKept: 0, blobsDeleted: 0, bytesFreed: 0, linksDeleted: 0, bytesReferenced: 0 };
   const { dryRun = false, signal } = opts;
   const each = <T>(items: Iterable<T>, fn: (item: T) => Promise<void>): Promise<void> =>
     forEachBounded(items, async (item) => {

@@ -7,7 +7,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { formatDigest } from '../oci/digest.ts';
-import type { MaintenanceHistory, MaintenanceRun, MirrorCache } from '../maintenance/history.ts';
+import type { MaintenanceHistory, MaintenanceRun, MirrorCache, StoredContent } from '../maintenance/history.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { StoredRegistry } from '../registry/registry.ts';
 import type { QuotaUsage } from '../registry/quotas.ts';
@@ -41,8 +41,8 @@ export interface UiFacts {
   maintenanceTotals(): Promise<MaintenanceTotals>;
   /** The mirror cache's size and what retention expires next, when measured. */
   mirrorCache(): Promise<MirrorCache | undefined>;
-  /** Bytes of content the registry stores, when it keeps that figure. */
-  storedBytes(): Promise<number | undefined>;
+  /** Bytes of content the registry's manifests reference, as this process's last gc counted them. */
+  storedBytes(): Promise<StoredContent | undefined>;
   /** The disk holding the data directory (local storage only). */
   volume(): Promise<Volume | undefined>;
   /** Each of `quotas.limits` with what its repositories hold (counted now when not yet); [] without quotas. */
@@ -90,7 +90,7 @@ export function availableFacts(metrics: Metrics, sources: FactSources = {}): UiF
       return { gcRuns, gcBytesFreed, uploadsPurged };
     },
     mirrorCache: async () => history?.mirrorCache(),
-    storedBytes: async () => undefined,
+    storedBytes: async () => history?.storedContent(),
     quotas: async () => (quotas ? quotas.usage(true) : []),
     async volume() {
       if (dataDir === undefined) return undefined;

@@ -114,6 +114,8 @@ describe('the UI with a mirror', () => {
     const runs = html.slice(html.indexOf('<h2>Last runs</h2>'));
     expect(runs).toMatch(/<td>upload purge<\/td><td><time datetime="[^"]+">[^<]+<\/time><\/td><td><span class="ok">ok<\/span><\/td><td>purged: 0<\/td>/);
     expect(runs).toMatch(/<td>garbage collection<\/td>.*blobs kept: \d+/);
+    // The content its manifests reference (two small images: KiB, not nothing).
+    expect(html).toMatch(/<dt>Content stored<\/dt><dd>\d[\d.]* KiB <span class="muted">\(what the manifests reference/);
     expect(runs).toMatch(/<td>mirror retention sweep<\/td>.*bytes after: \d/);
   });
 });

@@ -71,7 +71,9 @@ describe('pages', () => {
     expect(html).toContain('<td class="mono">linux/amd64, linux/arm64</td>');
     expect(html).toContain('docker pull 127.0.0.1:');
     expect(html).toContain('podman pull --tls-verify=false 127.0.0.1:');
-    expect(html).toContain('Push and pull times are not recorded');
+    // Push times come from the tags' own writes; pull times from the batched pull records.
+    expect(html).toContain('<th scope="col">Pushed</th>');
+    expect(html).not.toContain('Push and pull times are not recorded');
   });
 
   it('pages through 25 tags ten at a time, and finds tags by name', async () => {

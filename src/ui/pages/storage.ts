@@ -12,7 +12,7 @@ export async function storagePage(view: View, src: Sources): Promise<Reply> {
   const used = volume ? volume.total - volume.free : undefined;
   const usage = html`<h2>Use</h2><dl class="facts">
 <dt>Backend</dt><dd>${settings.storage}</dd>
-<dt>Content stored</dt><dd>${stored === undefined ? html`<span class="muted">not measured by this registry yet</span>` : formatBytes(stored)}</dd>
+<dt>Content stored</dt><dd>${stored === undefined ? html`<span class="muted">not measured by this registry yet (garbage collection counts it)</span>` : html`${formatBytes(stored.bytes)} <span class="muted">(what the manifests reference, each blob once; counted by garbage collection ${formatAge(stored.measuredAt)})</span>`}</dd>
 ${volume && used !== undefined ? html`<dt>Disk</dt><dd>${formatBytes(used)} used of ${formatBytes(volume.total)}, ${formatBytes(volume.free)} free <span class="muted">(the volume holding the data directory, shared with whatever else is on it)</span></dd>` : ''}
 </dl>${
     quotas.length === 0
