@@ -11,6 +11,7 @@ export const inProcessTests = [
   'test/auth/unit/**/*.test.ts',
   'test/s3/driver.test.ts',
   'test/s3/driver-limits.test.ts',
+  'test/s3/driver-big.test.ts',
   'test/s3/unit/**/*.test.ts',
   'test/mirror/cache.test.ts',
   'test/mirror/fill.test.ts',

@@ -60,8 +60,11 @@ async function exclusively<T>(lock: string, task: () => Promise<T>): Promise<T> 
   }
 }
 
-/** Starts a throw-away RGW on a free port (about 4 s; the first time also installs Ceph). */
-export async function startS3(): Promise<S3Server> {
+/**
+ * Starts a throw-away RGW on a free port (about 4 s; the first time also installs Ceph). Its objects
+ * live in RAM, up to `memstoreBytes` (s3-up.sh's default: 4 GiB).
+ */
+export async function startS3(opts: { memstoreBytes?: number } = {}): Promise<S3Server> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'berth-rgw-'));
   // s3-up.sh wants its DIR new or empty; it refuses anything else.
@@ -71,7 +74,8 @@ export async function startS3(): Promise<S3Server> {
   };
   let stdout: string;
   try {
-    const up = () => run(join(scripts, 's3-up.sh'), [dir, String(port)], { maxBuffer: 16 << 20 });
+    const env = opts.memstoreBytes === undefined ? process.env : { ...process.env, MEMSTORE_BYTES: String(opts.memstoreBytes) };
+    const up = () => run(join(scripts, 's3-up.sh'), [dir, String(port)], { maxBuffer: 16 << 20, env });
     // The first start on a fresh machine installs Ceph with apt-get; two at once would fight over dpkg's lock.
     ({ stdout } = (await cephInstalled()) ? await up() : await exclusively(join(tmpdir(), 'berth-ceph-install.lock'), up));
   } catch (e) {
