@@ -7,6 +7,7 @@ import type { Served } from '../registry/served.ts';
 import type { SingleFlight } from '../coordination/types.ts';
 import { Fill, Fills } from './fill.ts';
 import { FleetTurns } from './fleet.ts';
+import { wasCollected } from '../registry/uploads.ts';
 import { mirroredNamespace } from './refuse.ts';
 import type { Route, Router } from './router.ts';
 import { discard, unavailable } from './upstream.ts';
@@ -169,6 +170,9 @@ export class MirrorBlobs implements RegistryBlobs {
     try {
       await uploads.finish(route.local, session.id, digest, size === undefined ? { body } : { body, length: size });
     } catch (e) {
+      // Verified, but a collection (gc or retention) was deleting this digest as it was kept: the
+      // clients of this fill have the right bytes; the next pull fetches it again.
+      if (wasCollected(e)) return;
       await uploads.cancel(route.local, session.id).catch(() => undefined);
       // Cut off, reset, or bytes that do not hash to the digest: the upstream failed, not the client.
       throw unavailable(route.upstream.name, new Error(`download of ${formatDigest(digest)} failed: ${e instanceof Error ? e.message : String(e)}`));

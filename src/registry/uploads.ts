@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createHasher, formatDigest, sameDigest, type Algorithm, type Digest } from '../oci/digest.ts';
-import { OciError } from '../oci/errors.ts';
+import { isOciError, OciError } from '../oci/errors.ts';
 import type { ByteRange } from '../oci/range.ts';
 import type { Driver } from '../storage/driver.ts';
 import { isStorageError } from '../storage/errors.ts';
@@ -116,7 +116,7 @@ export class Uploads {
       await this.#forget(id);
       // The bytes may have been there already (another push) and be on their way out: this upload
       // is then gone with them, and the client starts again, by when they are gone or kept.
-      if (!held) throw new OciError('BLOB_UPLOAD_UNKNOWN', 'garbage collection deleted the uploaded blob as it completed; upload it again', { detail: { digest: formatDigest(digest) } });
+      if (!held) throw collectedAsCommitted(digest);
       return { digest, size };
     });
   }
@@ -221,3 +221,13 @@ export class Uploads {
 export const uploadRange = (offset: number): string => `0-${Math.max(0, offset - 1)}`;
 
 const rangeHeaders = (offset: number): Record<string, string> => ({ Range: uploadRange(offset) });
+
+/**
+ * The refusal of an upload whose bytes were verified and committed while garbage collection was
+ * deleting that digest: the client uploads again. The mirror, whose clients already have the
+ * verified bytes, tells it apart (`wasCollected`) and serves them without keeping them.
+ */
+const collectedAsCommitted = (digest: Digest): OciError =>
+  new OciError('BLOB_UPLOAD_UNKNOWN', 'garbage collection deleted the uploaded blob as it completed; upload it again', { detail: { digest: formatDigest(digest), reason: 'collected' } });
+
+export const wasCollected = (e: unknown): boolean => isOciError(e) && e.code === 'BLOB_UPLOAD_UNKNOWN' && (e.detail as { reason?: unknown } | undefined)?.reason === 'collected';

@@ -54,14 +54,18 @@ describe('gc with grace 0, in the server and as berth gc, while 8 clients push',
       }
     }
 
+    let cliDone = 0;
     const cli = repeatUntilStopped(async () => {
       const out = await stack.gc('--grace', '0s');
       cliDeleted += Number(/deleted (\d+) blobs/.exec(out)?.[1] ?? 0);
+      cliDone++;
     });
     await Promise.all(
       Array.from({ length: clients }, async (_, client) => {
         const repo = repos[client % repos.length]!;
-        for (let i = 0; i < imagesPerClient; i++) {
+        // Until each has pushed its images and `berth gc` has run twice beside the pushes (a run
+        // takes seconds on a busy machine: the pushes must not all be over before the second).
+        for (let i = 0; (i < imagesPerClient || cliDone < 2) && i < imagesPerClient * 20; i++) {
           const tag = `c${client}-${i}`;
           const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', client, i }));
           const layers = [shared[(client + i) % shared.length]!, shared[(client + i + 1) % shared.length]!, randomBytes(32 << 10)];

@@ -141,7 +141,14 @@ export async function storeProblemsIn(store: StoreReader): Promise<string[]> {
       const link = ['repositories', ...parts.slice(0, marker), '_manifests', algorithm, hex].join('/');
       if (!(await store.exists(link))) problems.push(`${where} points at ${content}, which the repository does not hold`);
     } else if (kind === '_referrers') await needBlob(where, (JSON.parse(await text(store, where)) as { digest: string }).digest);
-    else problems.push(`${where}: unexpected entry`);
+    else if (kind === '_pulls' && rest.length === 0) {
+      // Pull times (src/registry/usage.ts): they name tags and digests but keep nothing alive; they must parse.
+      try {
+        JSON.parse(await text(store, where));
+      } catch {
+        problems.push(`${where}: pull times that do not parse`);
+      }
+    } else problems.push(`${where}: unexpected entry`);
   }
   return problems;
 }
