@@ -11,8 +11,17 @@ export interface Distribution {
   stop(): Promise<void>;
 }
 
-/** Starts the CNCF distribution registry (Debian's `docker-registry`) on local disk. */
-export async function startDistribution(wrap: string[] = []): Promise<Distribution> {
+export interface DistributionOptions {
+  /** The `storage:` block's YAML lines; local disk in a temporary folder by default. */
+  storage?: string[];
+  /** `http.secret`: replicas behind one balancer must share it (it signs the upload state clients carry). */
+  secret?: string;
+  /** How long it may take to answer `/v2/` (a busy core can be slow). */
+  startTimeoutMs?: number;
+}
+
+/** Starts the CNCF distribution registry (Debian's `docker-registry`), on local disk unless `opts.storage` says otherwise. */
+export async function startDistribution(wrap: string[] = [], opts: DistributionOptions = {}): Promise<Distribution> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-distribution-'));
   const port = await freePort();
   const config = join(dir, 'config.yml');
@@ -21,8 +30,8 @@ export async function startDistribution(wrap: string[] = []): Promise<Distributi
     [
       'version: 0.1',
       'log: {level: error, accesslog: {disabled: true}}',
-      `storage: {filesystem: {rootdirectory: ${join(dir, 'data')}}, delete: {enabled: true}}`,
-      `http: {addr: "127.0.0.1:${port}"}`,
+      ...(opts.storage ?? [`storage: {filesystem: {rootdirectory: ${join(dir, 'data')}}, delete: {enabled: true}}`]),
+      `http: {addr: "127.0.0.1:${port}"${opts.secret === undefined ? '' : `, secret: ${opts.secret}`}}`,
       '',
     ].join('\n'),
   );
@@ -34,7 +43,7 @@ export async function startDistribution(wrap: string[] = []): Promise<Distributi
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
     const ok = await send('GET', `${url}/v2/`).then(

@@ -1,15 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { freePort } from '../test/support/net.ts';
 import { startRedis, type RedisServer } from '../test/support/redis.ts';
 import { startRoundRobin } from '../test/support/round-robin.ts';
 import { startS3Counter, type S3Counter } from '../test/support/s3-counter.ts';
-import { createBucket, startS3, startS3Server, type S3Server } from '../test/support/s3.ts';
+import { createBucket, emptyBucket, startS3, startS3Server, type S3Server } from '../test/support/s3.ts';
+import { startDistribution, type Distribution } from './distribution.ts';
 import { makeLayeredImage, type LayeredImage } from './layered-image.ts';
 import { clientCore, median, serverCore, showSpread, spread, table, wrk } from './tools.ts';
 
@@ -46,69 +45,23 @@ export type FleetFigures = Partial<Record<Target, Round[]>>;
 
 const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
-/** Removes what a round left in the bucket: RGW keeps objects in memory. */
-async function emptyBucket(s3: S3Server, bucket: string): Promise<void> {
-  for (;;) {
-    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));
-    const keys = (listed.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-    if (keys.length === 0) return;
-    await s3.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-  }
-}
-
 /** CNCF distribution with its S3 driver on `bucket` through `endpoint` (the counting proxy), pinned to the server core. */
-async function startS3Distribution(s3: S3Server, endpoint: string, bucket: string): Promise<{ url: string; process: ChildProcess; stop(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-distribution-s3-'));
-  const port = await freePort();
-  const config = join(dir, 'config.yml');
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log: {level: error, accesslog: {disabled: true}}',
-      'storage:',
-      '  s3:',
-      `    accesskey: ${s3.accessKeyId}`,
-      `    secretkey: ${s3.secretAccessKey}`,
-      `    region: ${s3.region}`,
-      `    regionendpoint: ${endpoint}`,
-      `    bucket: ${bucket}`,
-      '    secure: false',
-      '    v4auth: true',
-      '    rootdirectory: /distribution',
-      '  delete: {enabled: true}',
-      '  cache: {blobdescriptor: inmemory}',
-      // Replicas behind one balancer must share it: it signs the upload state clients carry between them.
-      `http: {addr: "127.0.0.1:${port}", secret: ${secret}}`,
-      '',
-    ].join('\n'),
-  );
-  const env = { ...process.env };
-  // distribution 2.8 panics at start when AWS_CA_BUNDLE is set.
-  delete env.AWS_CA_BUNDLE;
-  const [bin, ...args] = [...serverCore, 'docker-registry', 'serve', config];
-  const child = spawn(bin!, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (!(await fetch(`${url}/v2/`).then((r) => r.status === 200, () => false))) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`docker-registry did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    process: child,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+async function startS3Distribution(s3: S3Server, endpoint: string, bucket: string): Promise<Distribution> {
+  const storage = [
+    'storage:',
+    '  s3:',
+    `    accesskey: ${s3.accessKeyId}`,
+    `    secretkey: ${s3.secretAccessKey}`,
+    `    region: ${s3.region}`,
+    `    regionendpoint: ${endpoint}`,
+    `    bucket: ${bucket}`,
+    '    secure: false',
+    '    v4auth: true',
+    '    rootdirectory: /distribution',
+    '  delete: {enabled: true}',
+    '  cache: {blobdescriptor: inmemory}',
+  ];
+  return startDistribution(serverCore, { storage, secret, startTimeoutMs: 120_000 });
 }
 
 /** Three replicas of `target` on a fresh bucket, behind a round-robin balancer. */

@@ -3,8 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { createBucket, startS3, startS3Server, type S3Server } from '../test/support/s3.ts';
+import { createBucket, emptyBucket, startS3, startS3Server, type S3Server } from '../test/support/s3.ts';
 import { startServer } from '../test/support/server.ts';
 import { startDistribution } from './distribution.ts';
 import { makeLayeredImage, type LayeredImage } from './layered-image.ts';
@@ -46,16 +45,6 @@ async function seconds(task: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await task();
   return (performance.now() - started) / 1000;
-}
-
-/** Removes what a round left in the bucket: RGW keeps objects in memory. */
-async function emptyBucket(s3: S3Server, bucket: string): Promise<void> {
-  for (;;) {
-    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));
-    const keys = (listed.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-    if (keys.length === 0) return;
-    await s3.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-  }
 }
 
 /** Starts `target` fresh on an empty data directory (or bucket), pinned to the server core. */

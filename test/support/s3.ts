@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { parse as parseYaml } from 'yaml';
 import { freePort } from './net.ts';
 import { startServer, type StartOptions, type TestServer } from './server.ts';
@@ -109,6 +109,16 @@ export async function startS3(opts: { memstoreBytes?: number } = {}): Promise<S3
 }
 
 let buckets = 0;
+
+/** Removes everything in `bucket` (RGW keeps objects in memory: a bench round gives its room back). */
+export async function emptyBucket(s3: S3Server, bucket: string): Promise<void> {
+  for (;;) {
+    const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const keys = (listed.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (keys.length === 0) return;
+    await s3.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+  }
+}
 
 /** Creates a bucket no other test uses and returns its name. */
 export async function createBucket(s3: S3Server, label = 'test'): Promise<string> {
