@@ -6,7 +6,8 @@
  * one wins, with nothing shared but the bucket (the tag's first write is create-only) and with
  * Redis. With Redis, pushes racing for a quota's last room through two replicas take fleet-wide
  * turns, so exactly the ones that fit are stored (without it they may pass the limit by one
- * manifest per replica: src/registry/quotas.ts).
+ * manifest per replica: src/registry/quotas.ts). Retention, run by every replica's scheduler,
+ * deletes a tag that every replica then stops serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../support/fleet.ts';
@@ -27,6 +28,8 @@ const rules = {
   tags: { immutable: [{ repositories: ['team/**'], patterns: ['v\\d+\\.\\d+\\.\\d+'] }] },
   // `race`: room for one such image.
   quotas: { limits: [{ prefix: 'quota', maxSize: limit }, { prefix: 'race', maxSize: 5000 }] },
+  // Every replica applies it every second, as a fleet with one configuration does.
+  retention: { interval: '1s', rules: [{ repositories: ['kept/**'], keepTags: [{ mostRecentlyPushedCount: 1 }] }] },
 };
 
 /** An image of its own (random config and layer) with its blobs uploaded through `via`; the manifest is not pushed. */
@@ -99,6 +102,29 @@ function sharedRules(fleet: () => Fleet): void {
       expect(refusal(loser).message).toContain(digestOf(winner));
       for (const via of [a, b]) expect(await digestAt(via, 'team/race', tag), `round ${round}`).toBe(digestOf(winner));
     }
+  });
+
+  it('shows every replica what the scheduled retention deleted, whichever replica ran it', async () => {
+    const [a, b] = replicas();
+    const old = await prepare(a, 'kept/app', 100);
+    expect((await push(a, 'kept/app', 'old', old)).status).toBe(201);
+    // Read (and cached, where a cache is trusted) on both before it goes.
+    for (const via of [a, b]) expect(await digestAt(via, 'kept/app', 'old')).toBe(digestOf(old));
+    // Push times are whole seconds on S3: the newer tag is a second later.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const next = await prepare(b, 'kept/app', 100);
+    expect((await push(b, 'kept/app', 'new', next)).status).toBe(201);
+    for (let waited = 0; (await digestAt(b, 'kept/app', 'old')) !== 404; waited += 250) {
+      if (waited > 60_000) throw new Error('the scheduled retention did not delete kept/app:old');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const via of [a, b]) {
+      expect(await digestAt(via, 'kept/app', 'old')).toBe(404);
+      expect(await digestAt(via, 'kept/app', digestOf(old))).toBe(404);
+      expect(await digestAt(via, 'kept/app', 'new')).toBe(digestOf(next));
+    }
+    // Both replicas' passes ran beside each other without failing.
+    for (const r of fleet().replicas) expect(r.logs()).not.toMatch(/"level":"error"/);
   });
 }
 
