@@ -25,8 +25,8 @@
  * the manifest (the delete saw no protected tag pointing at it). With `coordination.redis`, every
  * check and write of one repository's protected tags and its manifest deletes takes a fleet-wide
  * turn (FleetLock), which closes that window; while Redis cannot be asked, it is open again.
- * (`cache.ttl` makes tag reads lag other replicas' writes on purpose; a move is then still refused
- * by the create-only write, or by the next check once the entry expires.)
+ * `cache.ttl` does not weaken this: a protected tag holds one digest for good, and the cache never
+ * keeps an absent tag, so a cached read is the stored one.
  */
 import { describeSelector, repositoryMatcher, tagMatcher } from '../config/patterns.ts';
 import { digestBytes, formatDigest, sameDigest, type Digest } from '../oci/digest.ts';
