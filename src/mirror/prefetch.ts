@@ -51,6 +51,27 @@ export function selectTags(image: Pick<PrefetchImage, 'tags' | 'semver' | 'newes
     .map((p) => p.tag);
 }
 
+/**
+ * For retention: the tags of a stored repository that `images` selects, applying their filters to
+ * the tags stored there (what the last run fetched and tagged, and any a client pulled), so the
+ * images prefetch keeps warm are not evicted between its runs. `storedAs` maps a configured name
+ * to the name its content is stored under.
+ */
+export function prefetchPins(
+  images: readonly PrefetchImage[],
+  storedAs: (name: string) => string | undefined,
+): (name: string) => ((tags: readonly string[]) => string[]) | undefined {
+  const byRepository = new Map<string, PrefetchImage[]>();
+  for (const image of images) {
+    const local = storedAs(image.name);
+    if (local !== undefined) byRepository.set(local, [...(byRepository.get(local) ?? []), image]);
+  }
+  return (name) => {
+    const mine = byRepository.get(name);
+    return mine && ((tags) => [...new Set(mine.flatMap((image) => selectTags(image, tags)))]);
+  };
+}
+
 const platformOf = (p: { os?: unknown; architecture?: unknown; variant?: unknown } | undefined): string | undefined =>
   typeof p?.os === 'string' && typeof p.architecture === 'string' ? [p.os, p.architecture, ...(typeof p.variant === 'string' ? [p.variant] : [])].join('/') : undefined;
 

@@ -16,7 +16,7 @@ import { startDistribution, type Distribution } from '../../bench/distribution.t
 import { hasTool } from '../support/auth.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { allManifestTypes, fetchVerified, pushHttpImage, pushHttpIndex, sha256, writeConfig } from '../support/mirror.ts';
-import { berthCommand, startServer, testRuntime, type TestServer } from '../support/server.ts';
+import { berthCommand, logged, startServer, testRuntime, type TestServer } from '../support/server.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -261,12 +261,7 @@ describePrefetch('mirror prefetch', () => {
         gate(`${repo}/blobs/${b}`).open();
       }
       await Promise.all(client);
-      const runs = (): Array<Record<string, unknown>> =>
-        server
-          .logs()
-          .split('\n')
-          .filter((l) => l.includes('"msg":"mirror prefetch"'))
-          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const runs = (): Array<Record<string, unknown>> => logged(server, 'mirror prefetch');
       for (let i = 0; i < 200 && runs().length === 0; i++) await sleep(100);
       expect(runs()[0]).toMatchObject({ tags: 1, manifests: 3, failures: 0 });
       expect(Number(runs()[0]!.blobsFetched) + Number(runs()[0]!.blobsPresent)).toBe(4);

@@ -112,3 +112,11 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
   };
 }
+
+/** The server's log lines whose message is `msg`, parsed. */
+export const logged = (server: Pick<TestServer, 'logs'>, msg: string): Array<Record<string, unknown>> =>
+  server
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes(`"msg":${JSON.stringify(msg)}`))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
