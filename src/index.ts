@@ -90,6 +90,7 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
           connections: metrics.upstreamConnectionsNow,
           logger,
           referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
+          prefetched: metrics.prefetchRun,
         }, coordination?.flights)
       : undefined;
   // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.

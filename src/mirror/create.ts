@@ -3,7 +3,7 @@ import type { MirrorRetention } from '../maintenance/start.ts';
 import type { SingleFlight } from '../coordination/types.ts';
 import type { StoredRegistry } from '../registry/registry.ts';
 import { mirrorApp } from './http.ts';
-import { prefetchPins, Prefetcher, schedulePrefetch } from './prefetch.ts';
+import { prefetchPins, Prefetcher, schedulePrefetch, type PrefetchRun } from './prefetch.ts';
 import { MirrorRegistry } from './registry.ts';
 import { Router } from './router.ts';
 import type { MirrorOptions } from './schema.ts';
@@ -28,6 +28,8 @@ export interface Mirror {
 export interface MirrorEvents extends UpstreamEvents {
   /** An upstream without the referrers API was read through the referrers tag schema. */
   referrersFallback?(upstream: string): void;
+  /** A scheduled prefetch run ended. */
+  prefetched?(run: PrefetchRun): void;
 }
 
 /**
@@ -53,7 +55,7 @@ export function createMirror(options: MirrorOptions, store: StoredRegistry, even
         }
       : undefined;
   const prefetcher = new Prefetcher(registry, options.prefetch);
-  const schedule = schedulePrefetch(prefetcher, options.prefetch.interval, events.logger);
+  const schedule = schedulePrefetch(prefetcher, options.prefetch.interval, events.logger, events.prefetched);
   return {
     registry,
     wrap: (app) => mirrorApp(app, router),

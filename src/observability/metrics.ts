@@ -97,6 +97,38 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly prefetchRuns = new Counter({
+    name: 'berth_mirror_prefetch_runs_total',
+    help: 'Scheduled runs of mirror.prefetch, by result (ok; failed: something could not be fetched)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly prefetchBlobs = new Counter({
+    name: 'berth_mirror_prefetch_blobs_total',
+    help: 'Blobs scheduled prefetch runs took up, by state (fetched: downloaded now; present: stored already)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly prefetchBytes = new Counter({
+    name: 'berth_mirror_prefetch_fetched_bytes_total',
+    help: 'Bytes of the blobs scheduled prefetch runs downloaded',
+    registers: [this.registry],
+  });
+
+  readonly prefetchFailures = new Counter({
+    name: 'berth_mirror_prefetch_failures_total',
+    help: 'Images, tags and blobs scheduled prefetch runs could not fetch (the log line of the run says which and why)',
+    registers: [this.registry],
+  });
+
+  readonly prefetchLastSuccess = new Gauge({
+    name: 'berth_mirror_prefetch_last_success_timestamp_seconds',
+    help: 'Unix time the last scheduled prefetch run that fetched everything ended; 0 before one has',
+    registers: [this.registry],
+  });
+
   readonly gcRuns = new Counter({
     name: 'berth_gc_runs_total',
     help: 'Garbage collection runs in this process',
@@ -235,6 +267,16 @@ export class Metrics {
   readonly upstreamConnectionsNow = ({ upstream, active, queued }: { upstream: string; active: number; queued: number }): void => {
     this.upstreamConnections.set({ upstream, state: 'active' }, active);
     this.upstreamConnections.set({ upstream, state: 'queued' }, queued);
+  };
+
+  /** One scheduled prefetch run ended. */
+  readonly prefetchRun = (run: { blobsFetched: number; blobsPresent: number; bytesFetched: number; failures: number }): void => {
+    this.prefetchRuns.inc({ result: run.failures > 0 ? 'failed' : 'ok' });
+    this.prefetchBlobs.inc({ state: 'fetched' }, run.blobsFetched);
+    this.prefetchBlobs.inc({ state: 'present' }, run.blobsPresent);
+    this.prefetchBytes.inc(run.bytesFetched);
+    this.prefetchFailures.inc(run.failures);
+    if (run.failures === 0) this.prefetchLastSuccess.set(Date.now() / 1000);
   };
 
   get contentType(): string {

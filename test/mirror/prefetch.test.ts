@@ -16,7 +16,7 @@ import { startDistribution, type Distribution } from '../../bench/distribution.t
 import { hasTool } from '../support/auth.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { allManifestTypes, fetchVerified, pushHttpImage, pushHttpIndex, sha256, writeConfig } from '../support/mirror.ts';
-import { berthCommand, logged, startServer, testRuntime, type TestServer } from '../support/server.ts';
+import { berthCommand, logged, scrape, startServer, testRuntime, type TestServer } from '../support/server.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -185,14 +185,22 @@ describePrefetch('mirror prefetch', () => {
     const server = await startServer({ args: ['--config', scheduled], dataDir: await dataDir() });
     try {
       const want = [...new Set(['1.0.0', '1.1.0', '1.2.0'].flatMap((t) => pushed[t]!.platforms.amd64.blobs))].sort();
-      const runs = (): number => server.logs().split('\n').filter((l) => l.includes('"msg":"mirror prefetch"')).length;
+      const runs = (): number => logged(server, 'mirror prefetch').length;
       for (let i = 0; i < 200 && runs() < 2; i++) await sleep(100);
       expect(runs()).toBeGreaterThanOrEqual(2);
       // The first run fetched them, the second found them stored.
       expect(asked('blobs')).toEqual(want);
-      const lines = server.logs().split('\n').filter((l) => l.includes('"msg":"mirror prefetch"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = logged(server, 'mirror prefetch');
       expect(lines[0]).toMatchObject({ level: 'info', tags: 3, blobsFetched: want.length, blobsPresent: 0, failures: 0 });
       expect(lines[1]).toMatchObject({ blobsFetched: 0, blobsPresent: want.length });
+      // And in the metrics, counted over every run so far.
+      expect(await scrape(server.url, 'berth_mirror_prefetch_runs_total', ['result="ok"'])).toBeGreaterThanOrEqual(lines.length);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_runs_total', ['result="failed"'])).toBe(0);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_blobs_total', ['state="fetched"'])).toBe(want.length);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_blobs_total', ['state="present"'])).toBeGreaterThanOrEqual(want.length);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_fetched_bytes_total')).toBeGreaterThan(want.length * 100);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_failures_total')).toBe(0);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_last_success_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 600);
     } finally {
       await server.stop();
     }

@@ -14,7 +14,7 @@ import { startDistribution, type Distribution } from '../../bench/distribution.t
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { hasTool } from '../support/auth.ts';
 import { allManifestTypes, fetchVerified, pullAll, pushBlob, pushHttpImage, sha256, writeConfig } from '../support/mirror.ts';
-import type { TestServer } from '../support/server.ts';
+import { scrape, type TestServer } from '../support/server.ts';
 import { startServerOn } from '../support/storage.ts';
 
 const describeStorms = (await hasTool('docker-registry')) || process.env.CI ? describe : describe.skip;
@@ -103,11 +103,7 @@ describeStorms('no upstream storms', () => {
     };
   }
 
-  const metric = async (name: string, labels: string[]): Promise<number> =>
-    (await (await fetch(`${mirror.url}/metrics`)).text())
-      .split('\n')
-      .filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)))
-      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const metric = (name: string, labels: string[]): Promise<number> => scrape(mirror.url, name, labels);
 
   const logLines = (msg: string): Array<Record<string, unknown>> =>
     mirror
