@@ -88,6 +88,7 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
           circuit: metrics.upstreamCircuit,
           rateLimited: metrics.upstreamRateLimited,
           connections: metrics.upstreamConnectionsNow,
+          received: metrics.upstreamReceivedNow,
           logger,
           referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
           prefetched: metrics.prefetchRun,

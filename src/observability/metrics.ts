@@ -90,6 +90,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly upstreamReceived = new Counter({
+    name: 'berth_mirror_upstream_received_bytes_total',
+    help: 'Body bytes received from each upstream (manifests, blobs, listings), over all its URLs',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamThrottled = new Counter({
+    name: 'berth_mirror_upstream_throttled_seconds_total',
+    help: "Seconds bodies from each upstream were held back by its maxBytesPerSecond, summed over the bodies being read",
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
   readonly referrersFallbacks = new Counter({
     name: 'berth_mirror_referrers_fallbacks_total',
     help: 'Referrers lists read through the referrers tag schema because the upstream has no referrers API (404), by upstream',
@@ -277,6 +291,12 @@ export class Metrics {
     this.prefetchBytes.inc(run.bytesFetched);
     this.prefetchFailures.inc(run.failures);
     if (run.failures === 0) this.prefetchLastSuccess.set(Date.now() / 1000);
+  };
+
+  /** A body chunk received from an upstream, after the bandwidth cap let it through. */
+  readonly upstreamReceivedNow = ({ upstream, bytes, throttledMs }: { upstream: string; bytes: number; throttledMs: number }): void => {
+    this.upstreamReceived.inc({ upstream }, bytes);
+    if (throttledMs > 0) this.upstreamThrottled.inc({ upstream }, throttledMs / 1000);
   };
 
   get contentType(): string {

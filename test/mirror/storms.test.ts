@@ -379,6 +379,7 @@ describeStorms('no upstream storms', () => {
           return manifest.layers[0]!.digest;
         }),
       );
+      const receivedBefore = await metric('berth_mirror_upstream_received_bytes_total', ['upstream="bw"']);
       const started = performance.now();
       const got = await Promise.all(layers.map((layer, i) => ask(`bw.test/team/bw-${i}/blobs/${layer}`)));
       const seconds = (performance.now() - started) / 1000;
@@ -389,6 +390,9 @@ describeStorms('no upstream storms', () => {
       const rate = (16 * size) / seconds;
       expect(rate, `${(rate / (1 << 20)).toFixed(2)} MiB/s`).toBeLessThanOrEqual(1.25 * (1 << 20));
       expect(p('bw').requests.filter((r) => r.method === 'GET' && r.path.includes('/blobs/'))).toHaveLength(16);
+      // The metrics show the bytes and the cap at work: 16 bodies each held back for seconds.
+      expect((await metric('berth_mirror_upstream_received_bytes_total', ['upstream="bw"'])) - receivedBefore).toBe(16 * size);
+      expect(await metric('berth_mirror_upstream_throttled_seconds_total', ['upstream="bw"'])).toBeGreaterThan(16);
     });
   });
 });
