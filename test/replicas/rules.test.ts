@@ -96,7 +96,7 @@ function sharedRules(fleet: () => Fleet): void {
       const [forA, forB] = [await prepare(a, 'team/race', 100), await prepare(b, 'team/race', 100)];
       const [ra, rb] = await Promise.all([push(a, 'team/race', tag, forA), push(b, 'team/race', tag, forB)]);
       const statuses = [ra.status, rb.status].sort();
-      expect(statuses, `round ${round}`).toEqual([201, 409]);
+      expect(statuses, `round ${round}: ${ra.text()} ${rb.text()}`).toEqual([201, 409]);
       const [loser, winner] = ra.status === 201 ? [rb, forA] : [ra, forB];
       expect(refusal(loser).message).toContain(`tag ${tag} in team/race is immutable (tags.immutable[0]`);
       expect(refusal(loser).message).toContain(digestOf(winner));
@@ -123,8 +123,8 @@ function sharedRules(fleet: () => Fleet): void {
       expect(await digestAt(via, 'kept/app', digestOf(old))).toBe(404);
       expect(await digestAt(via, 'kept/app', 'new')).toBe(digestOf(next));
     }
-    // Both replicas' passes ran beside each other without failing.
-    for (const r of fleet().replicas) expect(r.logs()).not.toMatch(/"level":"error"/);
+    // Both replicas' passes ran beside each other without failing, and no request failed.
+    for (const r of fleet().replicas) expect(r.logs().split('\n').filter((l) => l.includes('"level":"error"') || l.includes('"msg":"retention rules failed"'))).toEqual([]);
   });
 }
 
@@ -155,7 +155,14 @@ describeS3('quotas and immutable tags on two replicas of one bucket', () => {
     let redis: RedisServer;
     beforeAll(async () => {
       redis = await startRedis();
-      fleet = await startFleet({ s3, size: 2, args: ['--config', config], env: { BERTH_COORDINATION__REDIS__URL: redis.url } });
+      // A Redis slower than its timeout is no Redis (each replica takes its own turns): on a loaded
+      // test machine the default 250 ms can pass, and the exact quota is what is tested here.
+      fleet = await startFleet({
+        s3,
+        size: 2,
+        args: ['--config', config],
+        env: { BERTH_COORDINATION__REDIS__URL: redis.url, BERTH_COORDINATION__REDIS__TIMEOUT: '10s' },
+      });
     }, 240_000);
     afterAll(async () => {
       await fleet?.stop();
@@ -168,7 +175,7 @@ describeS3('quotas and immutable tags on two replicas of one bucket', () => {
       const via = (i: number): Client => (i % 2 === 0 ? a : b);
       const images = await Promise.all([0, 1, 2, 3].map((i) => prepare(via(i), `race/${i}`)));
       const results = await Promise.all(images.map((m, i) => push(via(i), `race/${i}`, 'latest', m)));
-      expect(results.map((r) => r.status).sort()).toEqual([201, 403, 403, 403]);
+      expect(results.map((r) => r.status).sort(), results.map((r) => r.text()).join('\n')).toEqual([201, 403, 403, 403]);
       const stored = await Promise.all(images.map((_, i) => digestAt(via(i + 1), `race/${i}`, 'latest')));
       expect(stored.filter((d) => d !== 404)).toHaveLength(1);
     });
