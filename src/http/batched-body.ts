@@ -1,5 +1,8 @@
-/** Bytes gathered before they are handed on: the fs driver writes a batch this size without copying it. */
-const batchSize = 1 << 20;
+/**
+ * Bytes gathered before they are handed on: the fs driver writes a batch this size without copying
+ * it. The fs driver's own batch size (storage/fs/driver.ts says why not larger).
+ */
+const batchSize = 256 * 1024;
 
 /** Buffers of finished bodies, for the next ones; more concurrent bodies than this allocate their own. */
 const spare: ArrayBuffer[] = [];
@@ -7,7 +10,7 @@ const maxSpare = 4;
 
 /**
  * A byte stream's bytes read with a BYOB reader into one buffer per body, handed on in batches
- * of 1 MiB (the last may be shorter). Each batch is a view of that same buffer, valid only until
+ * of 256 KiB (the last may be shorter). Each batch is a view of that same buffer, valid only until
  * the next one is asked for: the upload path (meter, then a driver's append) consumes or copies
  * every chunk before that.
  *
