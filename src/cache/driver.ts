@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Versions } from '../coordination/types.ts';
 import type { ByteRange } from '../oci/range.ts';
-import type { Driver, ObjectInfo } from '../storage/driver.ts';
+import type { CommitOptions, Driver, ObjectInfo } from '../storage/driver.ts';
 
 /**
  * How far a cached tag or link (a mutable object: another writer may replace it) is trusted:
@@ -140,8 +140,8 @@ export class CachingDriver implements Driver {
     return this.#writing(() => [...this.#cache.keys()].filter((k) => k.startsWith(under)), () => this.#inner.deletePrefix(prefix), [prefix]);
   }
 
-  commit(from: string, to: string, size?: number): Promise<void> {
-    return this.#writing([to], () => this.#inner.commit(from, to, size));
+  commit(from: string, to: string, size?: number, opts?: CommitOptions): Promise<void> {
+    return this.#writing([to], () => this.#inner.commit(from, to, size, opts));
   }
 
   stat(key: string): Promise<ObjectInfo | undefined> {
@@ -156,7 +156,7 @@ export class CachingDriver implements Driver {
     return this.#inner.list(prefix);
   }
 
-  append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
+  append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
     return this.#inner.append(key, offset, body);
   }
 

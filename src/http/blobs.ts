@@ -12,6 +12,14 @@ import { empty } from './responses.ts';
 export async function getBlob(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
   const name = nameParam(c);
   const digest = digestParam(c);
+  // Out of the data path (storage.s3.redirect): the client fetches the bytes, its Range with it,
+  // from the store, which knows their size. The gate let the request through before this, and
+  // the repository's link is checked, so the URL is for exactly the blob this client may read.
+  // A ranged GET takes the long way, so an unsatisfiable range is still berth's 416.
+  if (c.req.method === 'GET' && c.req.header('Range') === undefined) {
+    const location = await registry.blobs.redirect(name, digest);
+    if (location !== undefined) return redirect(location, formatDigest(digest));
+  }
   const { size, outcome } = await registry.blobs.stat(name, digest);
   if (outcome !== undefined) c.set('upstream', outcome);
   const headers: Record<string, string> = {
@@ -37,9 +45,7 @@ export async function getBlob(c: Context, registry: Registry, options: HttpOptio
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   const status = range ? 206 : 200;
   if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers });
-  // Out of the data path (storage.s3.redirect): the client fetches the bytes from the store, its
-  // Range header with it. Only now: the gate let the request through and the repository's link
-  // was found, so the URL is for exactly the blob this client may read.
+  // A ranged GET, or a mirrored blob now stored: redirected as above once `stat` found it.
   const location = await registry.blobs.url(digest);
   if (location !== undefined) return redirect(location, formatDigest(digest));
   c.set('sent', { status, length });

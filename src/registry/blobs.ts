@@ -41,12 +41,19 @@ export class Blobs {
     return found;
   }
 
+  /**
+   * The link first, and the bytes only if it is there: a pushing client asks for each blob before
+   * it uploads it, and the answer is mostly no, which then costs one storage round trip, not two.
+   */
   async find(name: string, digest: Digest): Promise<BlobInfo | undefined> {
-    const [link, info] = await Promise.all([
-      this.#driver.stat(layout.blobLink(name, digest)),
-      this.#driver.stat(layout.blob(digest)),
-    ]);
-    return link && info ? { digest, size: info.size } : undefined;
+    if (!(await this.linked(name, digest))) return undefined;
+    const info = await this.#driver.stat(layout.blob(digest));
+    return info ? { digest, size: info.size } : undefined;
+  }
+
+  /** Whether this repository links the blob (its bytes may still have gone: `find` checks both). */
+  async linked(name: string, digest: Digest): Promise<boolean> {
+    return (await this.#driver.stat(layout.blobLink(name, digest))) !== undefined;
   }
 
   async read(name: string, digest: Digest, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
@@ -67,6 +74,19 @@ export class Blobs {
    */
   async url(digest: Digest): Promise<string | undefined> {
     return this.#driver.url?.(layout.blob(digest));
+  }
+
+  /**
+   * Where a client may fetch this repository's blob itself (`url`), when the driver hands such
+   * URLs out; undefined when it does not. Only the link is asked for: the store answers the
+   * client's GET, its size and its ranges itself, so a redirect costs one storage round trip. The
+   * bytes may be gone by the time the client comes for them whatever was checked here (a
+   * collection), and the store then answers 404 as berth would.
+   */
+  async redirect(name: string, digest: Digest): Promise<string | undefined> {
+    if (!this.#driver.url) return undefined;
+    if (!(await this.linked(name, digest))) throw blobUnknown(digest);
+    return this.url(digest);
   }
 
   /** Removes this repository's link; the bytes stay until garbage collection. */

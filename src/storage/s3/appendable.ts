@@ -84,15 +84,17 @@ export class Appendables {
     return size;
   }
 
-  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
+  /** At `at`, or with none wherever the object ends (Driver.append). */
+  async append(key: string, at: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
     let state = await this.#current(key);
     if (!state) {
-      if (offset !== 0) throw appendConflict(key, offset, 0);
+      if (at !== undefined && at !== 0) throw appendConflict(key, at, 0);
       const fresh = emptyState(this.#partSize);
       // Create-only: a replica that created it a moment ago may already have appended to it.
       const made = await this.#bucket.put(key, encodeState(fresh), { metadata: pointerMetadata(fresh), ifAbsent: true });
       state = made ? fresh : ((await this.#current(key)) ?? fresh);
     }
+    const offset = at ?? state.size;
     // Sealed: a commit of it is under way, and takes what was there when it began.
     if (state.sealed || state.size !== offset) throw appendConflict(key, offset, state.size);
 

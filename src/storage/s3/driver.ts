@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Options } from './schema.ts';
 import type { ByteRange } from '../../oci/range.ts';
-import type { Driver, ObjectInfo } from '../driver.ts';
+import type { CommitOptions, Driver, ObjectInfo } from '../driver.ts';
 import { assertKey } from '../keys.ts';
 import { fromMetadata, partPieces, pieces, tailPieces, type AppendState } from './append-state.ts';
 import { Appendables } from './appendable.ts';
@@ -117,11 +117,11 @@ export class S3Driver implements Driver {
     return [...names].sort();
   }
 
-  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
+  async append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
     return this.#appendables.append(assertKey(key), offset, body);
   }
 
-  async commit(from: string, to: string, size?: number): Promise<void> {
+  async commit(from: string, to: string, size?: number, opts: CommitOptions = {}): Promise<void> {
     assertKey(from);
     assertKey(to);
     // Whether the target is there already does not depend on the source: asked at once, beside it.
@@ -134,7 +134,7 @@ export class S3Driver implements Driver {
       await found.object.body.cancel();
       if (size !== undefined && found.object.size !== size) throw conflict(what, size, found.object.size);
       if (!(await existing)) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
-      await this.#bucket.delete(from);
+      if (!opts.leaveSource) await this.#bucket.delete(from);
       return;
     }
     if (size !== undefined && found.state.size !== size) throw conflict(what, size, found.state.size);
@@ -142,7 +142,7 @@ export class S3Driver implements Driver {
     const state = await this.#appendables.seal(from, found.state, { pointer: false });
     // Same digest, same bytes: an existing target is kept as it is.
     if (!(await existing)) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
-    await this.#deleteAppendable(from);
+    if (!opts.leaveSource) await this.#deleteAppendable(from);
   }
 
   /** An appendable's pieces and its pointer, in one listing and one round of deletes. */
