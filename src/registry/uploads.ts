@@ -128,15 +128,13 @@ export class Uploads {
       }
       // A PUT that declares no body (skopeo's, docker's) appends nothing: no storage round trips for it.
       if (chunk && !declaredEmpty(chunk)) await this.#write(id, digest.algorithm, chunk, false);
-      // The size pins what is committed to what was verified, even if another replica appended since.
-      const started = Collections.started();
       // What this process or the last append hashed, if the digest is the one asked for: committed
       // at the size it was hashed at, so bytes appended since make it a conflict, and the session
       // is then measured and hashed from storage like one nothing is known of.
       const known = await this.#known(id, digest, recorded);
-      const quick = known !== undefined && (await this.#commit(id, digest, known, 'quick'));
+      let started = known === undefined ? undefined : await this.#commit(id, digest, known, 'quick');
       let size = known ?? 0;
-      if (!quick) {
+      if (started === undefined) {
         size = await this.#offset(id);
         const actual = await this.#digest(id, digest.algorithm, size).catch((e: unknown) => this.#conflicted(id, e, true));
         if (!sameDigest(actual, digest)) {
@@ -145,7 +143,7 @@ export class Uploads {
             detail: { expected: formatDigest(digest), actual: formatDigest(actual) },
           });
         }
-        await this.#commit(id, digest, size, 'final');
+        started = (await this.#commit(id, digest, size, 'final')) ?? Collections.started();
       }
       await this.#blobs.link(name, digest);
       const held = await this.#blobs.linkHolds(name, digest, started);
@@ -158,18 +156,21 @@ export class Uploads {
   }
 
   /**
-   * Commits the session's data as the blob, with its size pinned. An empty blob may have had no
-   * append to create its data object: the commit needs one. A `quick` commit that finds another
-   * size answers false (the caller then looks at storage); a `final` one answers conflicts with a 416.
+   * Commits the session's data as the blob, with its size pinned (what is committed is what was
+   * verified, even if another replica appended since), and returns when the link's checks began
+   * (Collections.started). An empty blob may have had no append to create its data object: the
+   * commit needs one. A `quick` commit that finds another size answers undefined (the caller then
+   * looks at storage); a `final` one answers conflicts with a 416.
    */
-  async #commit(id: string, digest: Digest, size: number, attempt: 'quick' | 'final'): Promise<boolean> {
+  async #commit(id: string, digest: Digest, size: number, attempt: 'quick' | 'final'): Promise<number | undefined> {
     try {
       if (size === 0) await this.#driver.append(layout.uploadData(id), 0, nothing());
+      const started = Collections.started();
       // The session goes whole once the blob is linked: the commit need not delete its data on its own.
       await this.#driver.commit(layout.uploadData(id), layout.blob(digest), size, { leaveSource: true });
-      return true;
+      return started;
     } catch (e) {
-      if (attempt === 'quick' && isStorageError(e) && e.kind === 'conflict') return false;
+      if (attempt === 'quick' && isStorageError(e) && e.kind === 'conflict') return undefined;
       return this.#conflicted(id, e, true);
     }
   }

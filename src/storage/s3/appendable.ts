@@ -64,13 +64,17 @@ export class Appendables {
     this.#maxParts = maxParts;
   }
 
-  /** What `key` holds: a plain object, an appendable (its current state), or nothing. */
-  async load(key: string, opened?: OpenObject): Promise<Found> {
+  /**
+   * What `key` holds: a plain object, an appendable (its current state), or nothing. With
+   * `pointer`, an appendable's state is its pointer's, which may lag behind its steps: for a caller
+   * whose next conditional write fails on a step the pointer does not know (a seal).
+   */
+  async load(key: string, opened?: OpenObject, opts: { pointer?: boolean } = {}): Promise<Found> {
     const object = opened ?? (await this.#bucket.open(key));
     if (!object) return undefined;
     if (!fromMetadata(object.metadata)) return { kind: 'plain', object };
     const state = decodeState(await this.#bucket.collect(key, object));
-    return { kind: 'appendable', state: await this.#rollForward(key, state), modified: object.modified };
+    return { kind: 'appendable', state: opts.pointer ? state : await this.#rollForward(key, state), modified: object.modified };
   }
 
   /** The current size of an appendable whose pointer metadata a HEAD returned. */

@@ -127,7 +127,10 @@ export class S3Driver implements Driver {
     // Whether the target is there already does not depend on the source: asked at once, beside it.
     const existing = this.#bucket.head(to);
     existing.catch(() => undefined);
-    const found = await this.#appendables.load(from);
+    // At the size the caller verified, the pointer is taken at its word: if steps went past it,
+    // the seal's create-only write at that size fails and says so. At another size the steps decide.
+    let found = await this.#appendables.load(from, undefined, { pointer: size !== undefined });
+    if (found?.kind === 'appendable' && size !== undefined && found.state.size !== size) found = await this.#appendables.load(from);
     const what = `commit ${this.#bucket.where(from)} to ${to}`;
     if (!found) throw new StorageError('missing', `${what}: no such object`);
     if (found.kind === 'plain') {
