@@ -88,8 +88,10 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
           circuit: metrics.upstreamCircuit,
           rateLimited: metrics.upstreamRateLimited,
           connections: metrics.upstreamConnectionsNow,
+          received: metrics.upstreamReceivedNow,
           logger,
           referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
+          prefetched: metrics.prefetchRun,
         }, coordination?.flights)
       : undefined;
   // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.
