@@ -59,6 +59,7 @@ export class CachingDriver implements Driver {
   readonly localPath?: (key: string) => string;
   readonly url?: (key: string) => Promise<string>;
   readonly sweep?: () => Promise<number>;
+  readonly open?: Driver['open'];
   readonly #inner: Driver;
   readonly #cache: LRUCache<string, Entry>;
   readonly #trust: Trust;
@@ -74,6 +75,8 @@ export class CachingDriver implements Driver {
     this.name = inner.name;
     if (inner.localPath) this.localPath = (key) => inner.localPath!(key);
     if (inner.url) this.url = (key) => inner.url!(key);
+    // Bodies are streamed, never cached, as `read`'s are.
+    if (inner.open) this.open = (key) => inner.open!(key);
     // Temporary files are never cached: nothing to drop.
     if (inner.sweep) this.sweep = () => inner.sweep!();
     this.#cache = new LRUCache({

@@ -62,6 +62,18 @@ export class Blobs {
     return stream;
   }
 
+  /**
+   * The blob's size and bytes if this repository may serve it, from one request after the link's
+   * where the driver answers both at once (`open`); undefined where it does not (`stat`, `read`).
+   */
+  async open(name: string, digest: Digest): Promise<(BlobInfo & { body: ReadableStream<Uint8Array> }) | undefined> {
+    if (!this.#driver.open) return undefined;
+    if (!(await this.linked(name, digest))) throw blobUnknown(digest);
+    const opened = await this.#driver.open(layout.blob(digest));
+    if (!opened) throw blobUnknown(digest);
+    return { digest, size: opened.size, body: opened.body };
+  }
+
   /** Where the blob's bytes sit on the local disk, when the driver keeps them there. */
   localFile(digest: Digest): string | undefined {
     return this.#driver.localPath?.(layout.blob(digest));

@@ -26,7 +26,7 @@ export interface ReferrersResult extends Page<Descriptor>, Served {
 
 const text = new TextDecoder();
 
-export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'localFile' | 'url' | 'redirect' | 'delete' | 'mount' | 'visibleSource'>;
+export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'open' | 'localFile' | 'url' | 'redirect' | 'delete' | 'mount' | 'visibleSource'>;
 export type RegistryUploads = Pick<Uploads, 'start' | 'status' | 'append' | 'finish' | 'cancel'>;
 /** A tag listing may come from a layer that could not confirm it (the mirror's, when its upstream cannot list). */
 export type RegistryTags = Pick<Tags, 'resolve' | 'delete'> & { list(name: string, request: PageRequest): Promise<Page<string> & Served> };

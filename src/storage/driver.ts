@@ -61,6 +61,12 @@ export interface Driver {
   commit(from: string, to: string, size?: number, opts?: CommitOptions): Promise<void>;
 
   /**
+   * A whole object's size and bytes from one request, where the store answers both at once (S3's
+   * GET): for drivers that can; a caller without it asks `stat`, then `read`.
+   */
+  open?(key: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined>;
+
+  /**
    * The path of a key's object on the local filesystem, for drivers that have one; lets a runtime
    * send a blob with its own sendfile-class I/O instead of a JavaScript stream.
    */

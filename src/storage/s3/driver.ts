@@ -89,6 +89,17 @@ export class S3Driver implements Driver {
     return this.#stream(key, found.state, range);
   }
 
+  /** One GET answers both: what a blob GET needs besides the link. */
+  async open(key: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
+    const object = await this.#bucket.open(assertKey(key));
+    if (!object) return undefined;
+    if (!fromMetadata(object.metadata)) return { size: object.size, body: object.body };
+    const found = await this.#appendables.load(key, object);
+    if (!found) return undefined;
+    if (found.kind === 'plain') return this.open(key);
+    return { size: found.state.size, body: this.#stream(key, found.state) };
+  }
+
   #stream(key: string, state: AppendState, range?: ByteRange): ReadableStream<Uint8Array> {
     if (state.size === 0) return emptyStream();
     return piecesStream(this.#bucket, pieces(key, state), range ?? { start: 0, end: state.size - 1 });
