@@ -102,7 +102,7 @@ describeRetention('mirror prefetch and retention by size', () => {
   it('expires the older image to make room and keeps everything prefetch fetched', async () => {
     await scenario('50KiB', async (after, logs) => {
       // The old image (its index and image manifest) goes in one sweep, and nothing after it.
-      const expired = after.filter((s) => s.manifestsExpired > 0);
+      const expired = after.filter((s) => (s.manifestsExpired ?? 0) > 0);
       expect(expired, logs).toHaveLength(1);
       expect(expired[0]).toMatchObject({ manifestsExpired: 2, tagsExpired: 1 });
       expect(expired[0]!.bytesBefore).toBeGreaterThan(50 * 1024);
@@ -114,7 +114,7 @@ describeRetention('mirror prefetch and retention by size', () => {
 
   it('keeps the prefetched image whole when it alone exceeds maxSize, and warns', async () => {
     await scenario('30KiB', async (after, logs) => {
-      const expired = after.filter((s) => s.manifestsExpired > 0);
+      const expired = after.filter((s) => (s.manifestsExpired ?? 0) > 0);
       expect(expired, logs).toHaveLength(1);
       expect(expired[0]).toMatchObject({ manifestsExpired: 2, tagsExpired: 1 });
       // Over the limit by what is pinned, sweep after sweep.
