@@ -167,10 +167,10 @@ export class FsDriver implements Driver {
     }
   }
 
-  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
+  async append(key: string, at: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
     const path = this.#path(key);
     const what = `append to ${key}`;
-    const handle = await this.#openAppendable(path, offset, what);
+    const handle = await this.#openAppendable(path, at ?? 0, what);
     let size: number;
     try {
       size = (await handle.stat()).size;
@@ -178,10 +178,11 @@ export class FsDriver implements Driver {
       await handle.close().catch(() => undefined);
       throw fsError(e, what);
     }
-    if (size !== offset) {
+    if (at !== undefined && size !== at) {
       await handle.close().catch(() => undefined);
-      throw conflict(what, offset, size);
+      throw conflict(what, at, size);
     }
+    const offset = size;
     let position = offset;
     // Only the disk's failures are storage errors; the body's (a client gone, a length that does
     // not match) leave as they came.
