@@ -11,6 +11,7 @@ import { parseConfig, type Config, type ConfigInput } from './schema.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { MaintenanceHistory } from './maintenance/history.ts';
 import { maintenanceFor } from './maintenance/start.ts';
+import { FleetLock } from './registry/fleet-lock.ts';
 import { ImmutableTags, withImmutableTags } from './registry/immutable.ts';
 import { recordingPulls } from './registry/usage.ts';
 import { Quotas, withQuotas } from './registry/quotas.ts';
@@ -88,22 +89,29 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
           circuit: metrics.upstreamCircuit,
           rateLimited: metrics.upstreamRateLimited,
           connections: metrics.upstreamConnectionsNow,
+          received: metrics.upstreamReceivedNow,
           logger,
           referrersFallback: (upstream) => metrics.referrersFallbacks.inc({ upstream }),
+          prefetched: metrics.prefetchRun,
         }, coordination?.flights)
       : undefined;
   // Mirrored names are the mirror's: it notes their pulls itself and refuses writes to them.
   const routed = mirror ? (name: string): boolean => mirror.registry.router.route(name) !== undefined : undefined;
   const immutable = new ImmutableTags(config.tags.immutable);
   const events = config.events.webhooks.length > 0 ? new Notifier(config.events, metrics.eventDelivery, logger) : undefined;
+  // Immutable tags and quotas check, then write: one turn per repository or prefix, fleet-wide with Redis.
+  const turns = new FleetLock(coordination?.flights);
   const quotas = new Quotas(config.quotas.limits, stored.inventory, {
     recountMs: config.quotas.recountInterval,
+    // On S3 other replicas push too; on local disk this process is the only one that does.
+    shared: config.storage.s3 !== undefined,
+    lock: turns,
     observe: (u) => {
       metrics.quotaLimit.set({ prefix: u.prefix }, u.limitBytes);
       if (u.usedBytes !== undefined) metrics.quotaUsed.set({ prefix: u.prefix }, u.usedBytes);
     },
   });
-  const guarded = withQuotas(withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, routed), quotas, routed);
+  const guarded = withQuotas(withImmutableTags(recordingPulls(mirror?.registry ?? stored, stored.pulls, routed), immutable, stored.tags, turns, routed), quotas, routed);
   const registry: Registry = withEvents(guarded, events);
   const history = config.ui.enabled ? new MaintenanceHistory() : undefined;
   const maintenance = maintenanceFor(stored.inventory, config, {

@@ -131,6 +131,14 @@ export class CachingDriver implements Driver {
     return this.#writing([key], () => this.#inner.put(key, body));
   }
 
+  async create(key: string, body: Uint8Array | string): Promise<boolean> {
+    let created = false;
+    await this.#writing([key], async () => {
+      created = await this.#inner.create(key, body);
+    });
+    return created;
+  }
+
   delete(key: string): Promise<void> {
     return this.#writing([key], () => this.#inner.delete(key));
   }

@@ -26,7 +26,7 @@ export const coordinationSchema = z
       })
       .strict()
       .optional()
-      .describe('Replicas share a cache of tags, links and manifests, the mirror\'s one upstream fetch per digest and the login throttle through Redis. Optional: without it every replica is still exact, reading mutable state from storage; with Redis unreachable the same.'),
+      .describe('Replicas share a cache of tags, links and manifests, the mirror\'s one upstream fetch per digest, the login throttle, and turns for quota checks and immutable tags through Redis. Optional: without it every replica is still exact, reading mutable state from storage; with Redis unreachable the same.'),
   })
   .strict()
   .prefault({})

@@ -21,7 +21,15 @@ export interface RetentionReport {
   /** Blobs (layers, configs, manifests' own bytes) deleted because nothing kept uses them any more. */
   blobsDeleted: number;
   bytesFreed: number;
+  /** Bytes the images `pinned` keeps occupy (counted as `maxSize` counts them); past `maxBytes`, nothing else is kept. */
+  bytesPinned: number;
 }
+
+/**
+ * The tags of a mirrored repository that must keep their images whatever their age or the cache's
+ * size (prefetch's selection), given the tags stored there; undefined for a repository none are.
+ */
+export type Pinned = (name: string) => ((tags: readonly string[]) => readonly string[]) | undefined;
 
 /** Which mirrored manifests were served since the last look, and when each was last served (the mirror's UsageLog). */
 export interface Usage {
@@ -41,6 +49,8 @@ interface Held {
   lastUsed: number;
   /** Served since the last sweep (or during this one): never expired by size. */
   recent: boolean;
+  /** A pinned tag points at it: its image never expires. */
+  pinned: boolean;
   /** Digests it keeps on storage: its own bytes, its config and its layers. */
   needs: string[];
   /** Digests an index lists; those stored in the same repository count as part of it. */
@@ -63,25 +73,34 @@ interface Scan {
  * tags pointing at expired images, their manifest links, and the bytes only expired content used:
  * never a blob that a remaining mirrored manifest references, that a local repository links, or
  * that was written since the pass began. What expired is fetched from the upstream again the next
- * time a client asks for it.
+ * time a client asks for it. Images a `pinned` tag points at (what prefetch keeps warm) expire
+ * neither way: evicted, they would be downloaded again by the next prefetch run. When they alone
+ * exceed `maxBytes`, they all stay and everything else that may go goes (`bytesPinned` says so).
  */
 export async function expireMirrored(
   inventory: Inventory,
   usage: Usage,
   mirrored: (name: string) => boolean,
   policy: RetentionPolicy,
-  opts: { now?: number; signal?: AbortSignal; /** Told what the next sweep would expire first, as this one leaves things. */ planned?: (next: NextEviction[]) => void } = {},
+  opts: {
+    now?: number;
+    signal?: AbortSignal;
+    /** Told what the next sweep would expire first, as this one leaves things. */
+    planned?: (next: NextEviction[]) => void;
+    /** Tags whose images stay (prefetch's): neither age nor size expires them. */
+    pinned?: Pinned;
+  } = {},
 ): Promise<RetentionReport> {
   const startedAt = Date.now();
   const now = opts.now ?? startedAt;
-  const report: RetentionReport = { touched: 0, manifestsExpired: 0, tagsExpired: 0, bytesBefore: 0, bytesAfter: 0, blobsDeleted: 0, bytesFreed: 0 };
+  const report: RetentionReport = { touched: 0, manifestsExpired: 0, tagsExpired: 0, bytesBefore: 0, bytesAfter: 0, blobsDeleted: 0, bytesFreed: 0, bytesPinned: 0 };
   const touched = new Map(usage.drain().map(({ name, digest, at }) => [manifestKey(name, digest), at] as const));
 
   let localLinked: Promise<Set<string>> | undefined;
   /** Digests local repositories link (blobs and manifests): theirs, never the mirror's to count or delete. */
   const localDigests = (): Promise<Set<string>> => (localLinked ??= linkedOutside(inventory, mirrored));
 
-  const scan = await scanMirrored(inventory, usage, mirrored, touched, now);
+  const scan = await scanMirrored(inventory, usage, mirrored, touched, now, opts.pinned);
   report.touched = [...scan.held.values()].filter((h) => h.recent).length;
   for (const h of scan.held.values()) if (usage.has(h.name, h.digest)) h.recent = true;
   const own = new Set([...scan.held.values()].map((h) => formatDigest(h.digest)));
@@ -90,6 +109,7 @@ export async function expireMirrored(
   const plan = planExpiry(scan, counted, policy, now);
   report.bytesBefore = plan.bytesBefore;
   report.bytesAfter = plan.bytesAfter;
+  report.bytesPinned = plan.bytesPinned;
   opts.planned?.(plan.next.map((n) => ({ repository: n.name, digest: formatDigest(n.digest), bytes: n.bytes, lastUsed: new Date(n.lastUsed) })));
 
   const expired = await expiredLinks(inventory, scan, plan.expired);
@@ -127,11 +147,19 @@ async function expiredLinks(inventory: Inventory, scan: Scan, keys: ReadonlySet<
   return expired;
 }
 
-async function scanMirrored(inventory: Inventory, usage: Usage, mirrored: (name: string) => boolean, touched: Map<string, number>, now: number): Promise<Scan> {
+async function scanMirrored(
+  inventory: Inventory,
+  usage: Usage,
+  mirrored: (name: string) => boolean,
+  touched: Map<string, number>,
+  now: number,
+  pinned: Pinned | undefined,
+): Promise<Scan> {
   const scan: Scan = { held: new Map(), sizes: new Map(), blobLinks: new Set() };
   for await (const name of inventory.repositories()) {
     if (!mirrored(name)) continue;
     const used = await usage.lastUsed(name);
+    const pins = await pinnedManifests(inventory, name, pinned);
     await forEachBounded(await inventory.manifests(name), async (digest) => {
       const h = await readHeld(inventory, name, digest, scan.sizes);
       if (!h) return;
@@ -139,6 +167,7 @@ async function scanMirrored(inventory: Inventory, usage: Usage, mirrored: (name:
       const usedAt = Math.max(touchedAt ?? -Infinity, used.get(formatDigest(digest)) ?? -Infinity);
       if (usedAt > h.lastUsed) h.lastUsed = Math.min(usedAt, now);
       if (touchedAt !== undefined) h.recent = true;
+      h.pinned = pins.has(formatDigest(digest));
       scan.held.set(h.key, h);
     });
     for (const digest of await inventory.blobLinks(name)) scan.blobLinks.add(formatDigest(digest));
@@ -146,12 +175,24 @@ async function scanMirrored(inventory: Inventory, usage: Usage, mirrored: (name:
   return scan;
 }
 
+/** The manifests (`sha256:...`) the repository's pinned tags point at. */
+async function pinnedManifests(inventory: Inventory, name: string, pinned: Pinned | undefined): Promise<Set<string>> {
+  const select = pinned?.(name);
+  const out = new Set<string>();
+  if (!select) return out;
+  await forEachBounded([...select(await inventory.tags(name))], async (tag) => {
+    const target = await inventory.tagTarget(name, tag);
+    if (target) out.add(formatDigest(target));
+  });
+  return out;
+}
+
 /** A manifest link and what its manifest references; undefined when the link is gone. */
 async function readHeld(inventory: Inventory, name: string, digest: Digest, sizes: Map<string, number>): Promise<Held | undefined> {
   const record = await inventory.manifest(name, digest);
   if (!record) return undefined;
   const own = formatDigest(digest);
-  const h: Held = { name, digest, subject: record.subject, key: manifestKey(name, digest), lastUsed: record.linked.getTime(), recent: false, needs: [own], listed: [] };
+  const h: Held = { name, digest, subject: record.subject, key: manifestKey(name, digest), lastUsed: record.linked.getTime(), recent: false, pinned: false, needs: [own], listed: [] };
   if (record.size === undefined) return h;
   sizes.set(own, record.size);
   for (const b of record.blobs) {
@@ -185,7 +226,7 @@ function planExpiry(
   counted: (digest: string) => boolean,
   policy: RetentionPolicy,
   now: number,
-): { expired: Set<string>; bytesBefore: number; bytesAfter: number; next: Array<{ name: string; digest: Digest; lastUsed: number; bytes: number }> } {
+): { expired: Set<string>; bytesBefore: number; bytesAfter: number; bytesPinned: number; next: Array<{ name: string; digest: Digest; lastUsed: number; bytes: number }> } {
   const { held, sizes } = scan;
   const childrenOf = (h: Held): Held[] => h.listed.flatMap((d) => held.get(`${h.name}@${d}`) ?? []);
   const listedSomewhere = new Set<string>();
@@ -199,7 +240,13 @@ function planExpiry(
         for (const c of childrenOf(h)) if (!members.has(c.key)) (members.set(c.key, c), queue.push(c));
       }
       const all = [...members.values()];
-      return { key: root.key, members: all, lastUsed: Math.max(...all.map((m) => m.lastUsed)), recent: all.some((m) => m.recent) };
+      return {
+        key: root.key,
+        members: all,
+        lastUsed: Math.max(...all.map((m) => m.lastUsed)),
+        recent: all.some((m) => m.recent),
+        pinned: all.some((m) => m.pinned),
+      };
     });
 
   const memberRefs = new Map<string, number>();
@@ -209,6 +256,9 @@ function planExpiry(
   let bytes = 0;
   for (const d of digestRefs.keys()) if (counted(d)) bytes += sizes.get(d) ?? 0;
   const bytesBefore = bytes;
+  const pinnedDigests = new Set(images.filter((i) => i.pinned).flatMap((i) => i.members.flatMap((m) => m.needs)));
+  let bytesPinned = 0;
+  for (const d of pinnedDigests) if (counted(d)) bytesPinned += sizes.get(d) ?? 0;
 
   const expired = new Set<string>();
   const gone = new Set<string>();
@@ -226,9 +276,9 @@ function planExpiry(
       }
     }
   };
-  if (policy.maxAgeMs > 0) for (const image of images) if (!image.recent && now - image.lastUsed > policy.maxAgeMs) expire(image);
+  if (policy.maxAgeMs > 0) for (const image of images) if (!image.recent && !image.pinned && now - image.lastUsed > policy.maxAgeMs) expire(image);
   if (policy.maxBytes > 0 && bytes > policy.maxBytes) {
-    const lru = images.filter((i) => !i.recent && !gone.has(i.key)).sort((a, b) => a.lastUsed - b.lastUsed || a.key.localeCompare(b.key));
+    const lru = images.filter((i) => !i.recent && !i.pinned && !gone.has(i.key)).sort((a, b) => a.lastUsed - b.lastUsed || a.key.localeCompare(b.key));
     for (const image of lru) {
       if (bytes <= policy.maxBytes) break;
       expire(image);
@@ -237,7 +287,7 @@ function planExpiry(
   // What goes first next time: the images left, least recently used first (what is recent now will
   // not be then), each with the bytes only it holds.
   const next = images
-    .filter((i) => !gone.has(i.key))
+    .filter((i) => !gone.has(i.key) && !i.pinned)
     .sort((a, b) => a.lastUsed - b.lastUsed || a.key.localeCompare(b.key))
     .slice(0, nextShown)
     .map((image) => {
@@ -247,7 +297,7 @@ function planExpiry(
       for (const d of own) if (digestRefs.get(d) === 1 && counted(d)) alone += sizes.get(d) ?? 0;
       return { name: root.name, digest: root.digest, lastUsed: image.lastUsed, bytes: alone };
     });
-  return { expired, bytesBefore, bytesAfter: bytes, next };
+  return { expired, bytesBefore, bytesAfter: bytes, bytesPinned, next };
 }
 
 /** How many of the next images to expire a sweep reports (the web UI's mirror page). */

@@ -6,7 +6,7 @@ import type { Inventory } from '../registry/inventory.ts';
 import type { PullRecords } from '../registry/usage.ts';
 import { applyRetentionRules } from './apply-rules.ts';
 import { collectGarbage } from './gc.ts';
-import { expireMirrored, type RetentionPolicy, type Usage } from './retention.ts';
+import { expireMirrored, type Pinned, type RetentionPolicy, type Usage } from './retention.ts';
 import type { Decision } from './rules.ts';
 import type { RetentionRule } from './schema.ts';
 import { figuresOf, type MaintenanceHistory, type NextEviction } from './history.ts';
@@ -21,6 +21,8 @@ export interface MirrorRetention {
   mirrored: (name: string) => boolean;
   policy: RetentionPolicy;
   everyMs: number;
+  /** Tags whose images never expire: what `mirror.prefetch` selects. */
+  pinned?: Pinned | undefined;
 }
 
 /** The settings maintenance reads (the `uploads`, `gc` and `retention` blocks). */
@@ -131,10 +133,18 @@ export function maintenanceFor(inventory: Inventory, config: MaintenanceConfig, 
       everyMs: retention.everyMs,
       run: async (signal) => {
         let next: NextEviction[] = [];
-        const report = await expireMirrored(inventory, retention.usage, retention.mirrored, retention.policy, { signal, planned: (n) => (next = n) });
+        const report = await expireMirrored(inventory, retention.usage, retention.mirrored, retention.policy, {
+          signal,
+          planned: (n) => (next = n),
+          ...(retention.pinned ? { pinned: retention.pinned } : {}),
+        });
         finished('mirror retention sweep', report);
         history?.measuredMirror({ bytes: report.bytesAfter, measuredAt: new Date(), nextEvictions: next });
         logger.info('mirror retention sweep', { ...report });
+        // Pinned images stay whatever the limit: the operator asked for more than the cache holds.
+        if (retention.policy.maxBytes > 0 && report.bytesPinned > retention.policy.maxBytes) {
+          logger.warn('mirror prefetch set exceeds retention maxSize', { bytesPinned: report.bytesPinned, maxSize: retention.policy.maxBytes, bytesAfter: report.bytesAfter });
+        }
       },
     });
   }

@@ -3,7 +3,7 @@ import type { MirrorRetention } from '../maintenance/start.ts';
 import type { SingleFlight } from '../coordination/types.ts';
 import type { StoredRegistry } from '../registry/registry.ts';
 import { mirrorApp } from './http.ts';
-import { Prefetcher, schedulePrefetch } from './prefetch.ts';
+import { prefetchPins, Prefetcher, schedulePrefetch, type PrefetchRun } from './prefetch.ts';
 import { MirrorRegistry } from './registry.ts';
 import { Router } from './router.ts';
 import type { MirrorOptions } from './schema.ts';
@@ -28,6 +28,8 @@ export interface Mirror {
 export interface MirrorEvents extends UpstreamEvents {
   /** An upstream without the referrers API was read through the referrers tag schema. */
   referrersFallback?(upstream: string): void;
+  /** A scheduled prefetch run ended. */
+  prefetched?(run: PrefetchRun): void;
 }
 
 /**
@@ -44,10 +46,16 @@ export function createMirror(options: MirrorOptions, store: StoredRegistry, even
   const { maxAge, maxSize, interval } = options.retention;
   const retention =
     maxAge > 0 || maxSize > 0
-      ? { usage, mirrored: (name: string) => router.stores(name), policy: { maxAgeMs: maxAge, maxBytes: maxSize }, everyMs: interval }
+      ? {
+          usage,
+          mirrored: (name: string) => router.stores(name),
+          policy: { maxAgeMs: maxAge, maxBytes: maxSize },
+          everyMs: interval,
+          pinned: options.prefetch.images.length > 0 ? prefetchPins(options.prefetch.images, (name) => router.route(name)?.local) : undefined,
+        }
       : undefined;
   const prefetcher = new Prefetcher(registry, options.prefetch);
-  const schedule = schedulePrefetch(prefetcher, options.prefetch.interval, events.logger);
+  const schedule = schedulePrefetch(prefetcher, options.prefetch.interval, events.logger, events.prefetched);
   return {
     registry,
     wrap: (app) => mirrorApp(app, router),

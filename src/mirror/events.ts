@@ -20,6 +20,8 @@ export interface UpstreamEvents {
   rateLimited?(event: { upstream: string; url: string; until: number }): void;
   /** Requests to the upstream holding a connection slot, and waiting for one. */
   connections?(event: { upstream: string; active: number; queued: number }): void;
+  /** Body bytes received from the upstream, and how long `maxBytesPerSecond` held them back. */
+  received?(event: { upstream: string; bytes: number; throttledMs: number }): void;
   /** One line when a circuit opens or closes, or a rate limit begins. */
   logger?: Logger | undefined;
 }

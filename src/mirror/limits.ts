@@ -79,8 +79,8 @@ export class Bandwidth {
     this.#at = now();
   }
 
-  /** Takes `bytes` from the bucket; resolves when the rate allows them (at once while there is credit). */
-  async take(bytes: number): Promise<void> {
+  /** Takes `bytes` from the bucket; resolves when the rate allows them (at once while there is credit), with the milliseconds waited. */
+  async take(bytes: number): Promise<number> {
     const now = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#at) * this.#rate);
     this.#at = now;
@@ -88,6 +88,8 @@ export class Bandwidth {
     // In debt: wait until the refill has paid for it. Every later reader sees the deeper debt and
     // waits longer, so the debt is what orders them. Under a millisecond is left to the next one.
     const wait = -this.#tokens / this.#rate;
-    if (wait >= 1) await sleep(wait);
+    if (wait < 1) return 0;
+    await sleep(wait);
+    return wait;
   }
 }

@@ -20,6 +20,9 @@ export interface PrefetchSummary {
   failures: Array<{ what: string; error: string }>;
 }
 
+/** One scheduled run as metrics see it: the summary's counts, and how long it took. */
+export type PrefetchRun = Omit<PrefetchSummary, 'failures'> & { failures: number; ms: number };
+
 /** Told as the run goes: the blobs known so far and how many are done, for a progress bar. */
 export type PrefetchProgress = (state: { image: string; tag: string; blobsDone: number; blobsKnown: number; bytes: number }) => void;
 
@@ -49,6 +52,27 @@ export function selectTags(image: Pick<PrefetchImage, 'tags' | 'semver' | 'newes
     .sort((a, b) => compareVersions(b.version, a.version) || a.tag.localeCompare(b.tag))
     .slice(0, image.newest)
     .map((p) => p.tag);
+}
+
+/**
+ * For retention: the tags of a stored repository that `images` selects, applying their filters to
+ * the tags stored there (what the last run fetched and tagged, and any a client pulled), so the
+ * images prefetch keeps warm are not evicted between its runs. `storedAs` maps a configured name
+ * to the name its content is stored under.
+ */
+export function prefetchPins(
+  images: readonly PrefetchImage[],
+  storedAs: (name: string) => string | undefined,
+): (name: string) => ((tags: readonly string[]) => string[]) | undefined {
+  const byRepository = new Map<string, PrefetchImage[]>();
+  for (const image of images) {
+    const local = storedAs(image.name);
+    if (local !== undefined) byRepository.set(local, [...(byRepository.get(local) ?? []), image]);
+  }
+  return (name) => {
+    const mine = byRepository.get(name);
+    return mine && ((tags) => [...new Set(mine.flatMap((image) => selectTags(image, tags)))]);
+  };
 }
 
 const platformOf = (p: { os?: unknown; architecture?: unknown; variant?: unknown } | undefined): string | undefined =>
@@ -189,7 +213,12 @@ function reason(e: unknown): string {
  * Runs `prefetcher` once storage is ready (`start`) and every `intervalMs` after each run ends,
  * one run at a time, logging a summary line per run. `close` cuts the run under way short.
  */
-export function schedulePrefetch(prefetcher: Prefetcher, intervalMs: number, logger: Logger | undefined): { start(): void; close(): Promise<void> } {
+export function schedulePrefetch(
+  prefetcher: Prefetcher,
+  intervalMs: number,
+  logger: Logger | undefined,
+  observe?: ((run: PrefetchRun) => void) | undefined,
+): { start(): void; close(): Promise<void> } {
   const stop = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
@@ -197,6 +226,7 @@ export function schedulePrefetch(prefetcher: Prefetcher, intervalMs: number, log
     const started = performance.now();
     const s = await prefetcher.run(undefined, stop.signal);
     const fields = { ...s, failures: s.failures.length, ms: Math.round(performance.now() - started) };
+    observe?.(fields);
     if (s.failures.length > 0) logger?.warn('mirror prefetch', { ...fields, failed: s.failures.slice(0, 10) });
     else logger?.info('mirror prefetch', fields);
   };

@@ -142,7 +142,7 @@ export const mirrorSchema = z
       })
       .strict()
       .prefault({})
-      .describe('Images kept warm: their tags (as filtered), the platforms chosen, every manifest and blob, fetched through the mirror as a client pull would be, on a schedule and by `berth mirror prefetch`. What is already stored is not fetched again.'),
+      .describe('Images kept warm: their tags (as filtered), the platforms chosen, every manifest and blob, fetched through the mirror as a client pull would be, on a schedule and by `berth mirror prefetch`. What is already stored is not fetched again, and retention never expires what the filters select (a set larger than `retention.maxSize` stays, with a warning).'),
   })
   .strict()
   .superRefine((m, ctx) => {

@@ -25,7 +25,11 @@ export interface TransportOptions {
   /** Bytes per second of all bodies together (0: no limit). */
   maxBytesPerSecond: number;
   onSlots?: SlotsObserver | undefined;
+  /** Told of every body chunk received, and how long the bandwidth cap held it back. */
+  onReceived?: Received | undefined;
 }
+
+export type Received = (bytes: number, throttledMs: number) => void;
 
 /** Told when a body already being read fails (the upstream stopped sending, or went silent). */
 export type BodyFailure = (error: unknown) => void;
@@ -47,12 +51,14 @@ export class Transport {
   readonly #timeouts: Timeouts;
   readonly #slots: Slots;
   readonly #bandwidth: Bandwidth | undefined;
+  readonly #onReceived: Received | undefined;
 
   constructor(opts: TransportOptions) {
     this.#name = opts.upstream;
     this.#timeouts = opts.timeouts;
     this.#slots = new Slots(opts.maxConnections, opts.onSlots);
     this.#bandwidth = opts.maxBytesPerSecond > 0 ? new Bandwidth(opts.maxBytesPerSecond) : undefined;
+    this.#onReceived = opts.onReceived;
     this.#agent = new Agent({
       keepAliveTimeout: 30_000,
       connect: { timeout: opts.timeouts.connect },
@@ -109,7 +115,7 @@ export class Transport {
       await discard(webStream(body, { idleMs: 1000, release }));
       return { status: res.statusCode, headers: flat, body: null };
     }
-    return { status: res.statusCode, headers: flat, body: webStream(body, { idleMs: this.#timeouts.body, release, bandwidth: this.#bandwidth, onFailure: onBodyFailure }) };
+    return { status: res.statusCode, headers: flat, body: webStream(body, { idleMs: this.#timeouts.body, release, bandwidth: this.#bandwidth, onFailure: onBodyFailure, onReceived: this.#onReceived }) };
   }
 
   async close(): Promise<void> {
@@ -152,6 +158,7 @@ interface BodyOptions {
   release: () => void;
   bandwidth?: Bandwidth | undefined;
   onFailure?: BodyFailure | undefined;
+  onReceived?: Received | undefined;
 }
 
 /**
@@ -188,7 +195,8 @@ function webStream(body: NodeBody, opts: BodyOptions): ReadableStream<Uint8Array
           ctl.close();
           return;
         }
-        await opts.bandwidth?.take(r.value.byteLength);
+        const throttledMs = (await opts.bandwidth?.take(r.value.byteLength)) ?? 0;
+        opts.onReceived?.(r.value.byteLength, throttledMs);
         ctl.enqueue(r.value);
       },
       cancel() {

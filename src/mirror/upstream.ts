@@ -55,6 +55,7 @@ export class Upstream {
       maxConnections: opts.maxConnections,
       maxBytesPerSecond: opts.maxBytesPerSecond,
       onSlots: events.connections && ((s) => events.connections?.({ upstream: opts.name, ...s })),
+      onReceived: events.received && ((bytes, throttledMs) => events.received?.({ upstream: opts.name, bytes, throttledMs })),
     });
     const credentials = opts.username !== undefined && opts.password !== undefined ? { username: opts.username, password: opts.password } : undefined;
     // A probe is a request like any other, bounded by the timeouts; past them it was lost.

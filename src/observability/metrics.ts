@@ -90,10 +90,56 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly upstreamReceived = new Counter({
+    name: 'berth_mirror_upstream_received_bytes_total',
+    help: 'Body bytes received from each upstream (manifests, blobs, listings), over all its URLs',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamThrottled = new Counter({
+    name: 'berth_mirror_upstream_throttled_seconds_total',
+    help: "Seconds bodies from each upstream were held back by its maxBytesPerSecond, summed over the bodies being read",
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
   readonly referrersFallbacks = new Counter({
     name: 'berth_mirror_referrers_fallbacks_total',
     help: 'Referrers lists read through the referrers tag schema because the upstream has no referrers API (404), by upstream',
     labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  readonly prefetchRuns = new Counter({
+    name: 'berth_mirror_prefetch_runs_total',
+    help: 'Scheduled runs of mirror.prefetch, by result (ok; failed: something could not be fetched)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly prefetchBlobs = new Counter({
+    name: 'berth_mirror_prefetch_blobs_total',
+    help: 'Blobs scheduled prefetch runs took up, by state (fetched: downloaded now; present: stored already)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly prefetchBytes = new Counter({
+    name: 'berth_mirror_prefetch_fetched_bytes_total',
+    help: 'Bytes of the blobs scheduled prefetch runs downloaded',
+    registers: [this.registry],
+  });
+
+  readonly prefetchFailures = new Counter({
+    name: 'berth_mirror_prefetch_failures_total',
+    help: 'Images, tags and blobs scheduled prefetch runs could not fetch (the log line of the run says which and why)',
+    registers: [this.registry],
+  });
+
+  readonly prefetchLastSuccess = new Gauge({
+    name: 'berth_mirror_prefetch_last_success_timestamp_seconds',
+    help: 'Unix time the last scheduled prefetch run that fetched everything ended; 0 before one has',
     registers: [this.registry],
   });
 
@@ -235,6 +281,22 @@ export class Metrics {
   readonly upstreamConnectionsNow = ({ upstream, active, queued }: { upstream: string; active: number; queued: number }): void => {
     this.upstreamConnections.set({ upstream, state: 'active' }, active);
     this.upstreamConnections.set({ upstream, state: 'queued' }, queued);
+  };
+
+  /** One scheduled prefetch run ended. */
+  readonly prefetchRun = (run: { blobsFetched: number; blobsPresent: number; bytesFetched: number; failures: number }): void => {
+    this.prefetchRuns.inc({ result: run.failures > 0 ? 'failed' : 'ok' });
+    this.prefetchBlobs.inc({ state: 'fetched' }, run.blobsFetched);
+    this.prefetchBlobs.inc({ state: 'present' }, run.blobsPresent);
+    this.prefetchBytes.inc(run.bytesFetched);
+    this.prefetchFailures.inc(run.failures);
+    if (run.failures === 0) this.prefetchLastSuccess.set(Date.now() / 1000);
+  };
+
+  /** A body chunk received from an upstream, after the bandwidth cap let it through. */
+  readonly upstreamReceivedNow = ({ upstream, bytes, throttledMs }: { upstream: string; bytes: number; throttledMs: number }): void => {
+    this.upstreamReceived.inc({ upstream }, bytes);
+    if (throttledMs > 0) this.upstreamThrottled.inc({ upstream }, throttledMs / 1000);
   };
 
   get contentType(): string {

@@ -6,18 +6,31 @@
  * is malformed, and no other code says "not allowed"), its message giving the limit, the usage and
  * what the manifest would add.
  *
- * Usage is counted from storage the first time a prefix is needed, then kept up to date by the
- * pushes through this process; a delete here, or `quotas.recountInterval` passing (deletes by
- * `berth gc`, retention or another replica), makes the next check count again. Replicas each check
- * their own count: two racing pushes through two replicas can pass a limit by one manifest.
+ * How usage is known depends on who else writes:
+ * - this process alone (local disk): counted from storage the first time a prefix is needed, then
+ *   kept up to date by the pushes through this process; a delete here, or `quotas.recountInterval`
+ *   passing (deletes by `berth gc` or `berth retention` run beside the server), makes the next
+ *   check count again;
+ * - replicas on one bucket (S3): every check reads afresh which manifests the prefix's
+ *   repositories link (one listing per repository and algorithm, plus the walk of the names under
+ *   the prefix), because that is the state other replicas change; what each manifest references
+ *   is read once per process and kept by digest (a manifest's bytes never change under its
+ *   digest), so a check costs listings, not manifest reads. A push through one replica is thus
+ *   counted by the next check on any other.
+ * Checks and pushes under one prefix take turns: within a process always, and across the fleet
+ * with `coordination.redis` (FleetLock), which makes the limit exact everywhere. Without Redis (or
+ * while it cannot be asked), pushes racing through different replicas can each pass their check
+ * before either is stored: the limit can then be passed by at most one manifest per replica
+ * pushing under the prefix at that moment, and the next check on any replica sees it all.
  */
+import { LRUCache } from 'lru-cache';
 import { formatSize } from '../config/size.ts';
 import { digestBytes, formatDigest } from '../oci/digest.ts';
 import { OciError } from '../oci/errors.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import { decorate } from './decorate.ts';
 import type { Inventory } from './inventory.ts';
-import { KeyedLock } from './keyed-lock.ts';
+import type { FleetLock } from './fleet-lock.ts';
 import type { Registry } from './registry.ts';
 import type { QuotaLimit } from './schema.ts';
 
@@ -40,8 +53,17 @@ interface Counted {
   stale: boolean;
 }
 
+/** What a manifest adds to its prefix's usage: its own bytes and what it references. Fixed by its digest. */
+interface Summary {
+  size: number | undefined;
+  blobs: Array<{ digest: string; size: number }>;
+}
+
 /** How many manifests are read at once while counting (the inventory bounds storage operations too). */
 const countBatch = 16;
+
+/** Summaries kept, weighed by the blobs they list: some 200 000 descriptors, tens of MB at most. */
+const summaryBudget = 200_000;
 
 const readable = (n: number): string => {
   const s = formatSize(n);
@@ -56,11 +78,24 @@ export class Quotas {
   readonly #recountMs: number;
   readonly #counted = new Map<string, Counted>();
   readonly #observe: (usage: QuotaUsage) => void;
+  readonly #shared: boolean;
+  readonly #summaries = new LRUCache<string, Summary>({ maxSize: summaryBudget, sizeCalculation: (s) => 1 + s.blobs.length });
+  readonly lock: FleetLock;
 
-  constructor(limits: readonly QuotaLimit[], inventory: Inventory, opts: { recountMs: number; observe?: (usage: QuotaUsage) => void }) {
+  /**
+   * `shared`: other processes push to the same storage (replicas on S3), so every check lists
+   * afresh. `lock` gives checks and pushes under one prefix their turns.
+   */
+  constructor(
+    limits: readonly QuotaLimit[],
+    inventory: Inventory,
+    opts: { recountMs: number; shared: boolean; lock: FleetLock; observe?: (usage: QuotaUsage) => void },
+  ) {
     this.#limits = limits.map((l, i) => ({ ...l, rule: `quotas.limits[${i}]` }));
     this.#inventory = inventory;
     this.#recountMs = opts.recountMs;
+    this.#shared = opts.shared;
+    this.lock = opts.lock;
     this.#observe = opts.observe ?? (() => undefined);
     for (const l of this.#limits) this.#observe(this.#usageOf(l, undefined));
   }
@@ -84,19 +119,23 @@ export class Quotas {
     return out;
   }
 
-  /** The prefix's count, from storage when there is none or it is stale. */
-  async counted(prefix: string): Promise<Counted> {
+  /**
+   * The prefix's count, from storage when there is none or it is stale; with `check` and storage
+   * shared with other replicas, from storage every time (what they pushed since).
+   */
+  async counted(prefix: string, opts: { check?: boolean } = {}): Promise<Counted> {
     const known = this.#counted.get(prefix);
-    if (known && !known.stale && Date.now() - known.at < this.#recountMs) return known;
+    const fresh = opts.check === true && this.#shared;
+    if (known && !fresh && !known.stale && Date.now() - known.at < this.#recountMs) return known;
     const sizes = new Map<string, number>();
     for await (const repository of this.#inventory.repositoriesUnder(prefix)) {
       const digests = await this.#inventory.manifests(repository);
       for (let i = 0; i < digests.length; i += countBatch) {
-        const records = await Promise.all(digests.slice(i, i + countBatch).map((d) => this.#inventory.manifest(repository, d)));
-        for (const r of records) {
-          if (!r) continue;
-          if (r.size !== undefined) sizes.set(formatDigest(r.digest), r.size);
-          for (const b of r.blobs) sizes.set(formatDigest(b.digest), b.size);
+        const summaries = await Promise.all(digests.slice(i, i + countBatch).map((d) => this.#summary(repository, d)));
+        for (const [digest, summary] of summaries) {
+          if (!summary) continue;
+          if (summary.size !== undefined) sizes.set(digest, summary.size);
+          for (const b of summary.blobs) sizes.set(b.digest, b.size);
         }
       }
     }
@@ -106,6 +145,19 @@ export class Quotas {
     this.#counted.set(prefix, c);
     for (const l of this.#limits) if (l.prefix === prefix) this.#observe(this.#usageOf(l, c));
     return c;
+  }
+
+  /** What a linked manifest adds, read once per digest; none when its link went meanwhile. */
+  async #summary(repository: string, digest: Parameters<typeof formatDigest>[0]): Promise<[string, Summary | undefined]> {
+    const key = formatDigest(digest);
+    const known = this.#summaries.get(key);
+    if (known) return [key, known];
+    const r = await this.#inventory.manifest(repository, digest);
+    if (!r) return [key, undefined];
+    const summary: Summary = { size: r.size, blobs: r.blobs.map((b) => ({ digest: formatDigest(b.digest), size: b.size })) };
+    // Bytes gone (a collection) are no summary to keep: they may be pushed again.
+    if (r.size !== undefined) this.#summaries.set(key, summary);
+    return [key, summary];
   }
 
   /** After a delete in these repositories: count again before the next check. */
@@ -151,13 +203,13 @@ function referenced(bytes: Uint8Array, contentType: string | undefined, algorith
 
 /**
  * The registry with `quotas.limits` enforced at manifest PUT. Names `exempt` says (mirrored
- * namespaces: their content is a cache, bounded by `mirror.retention`) pass through. Within this
- * process, checks and pushes under one prefix run one at a time, so two pushes cannot both take
- * the last room.
+ * namespaces: their content is a cache, bounded by `mirror.retention`) pass through. Checks and
+ * pushes under one prefix take turns (`quotas.lock`: this process, or the fleet with Redis), so
+ * two pushes holding turns cannot both take the last room.
  */
 export function withQuotas(registry: Registry, quotas: Quotas, exempt: (name: string) => boolean = () => false): Registry {
   if (!quotas.any) return registry;
-  const lock = new KeyedLock();
+  const { lock } = quotas;
   const { manifests } = registry;
   return decorate(registry, {
     manifests: {
@@ -172,8 +224,9 @@ export function withQuotas(registry: Registry, quotas: Quotas, exempt: (name: st
             quotas.added(name, items);
             return pushed;
           }
-          return lock.run(l.prefix, async () => {
-            const c = await quotas.counted(l.prefix);
+          // Limits in their configured order, each turn taken before the next: no two pushes wait on each other in a circle.
+          return lock.run(`quota:${l.prefix}`, async () => {
+            const c = await quotas.counted(l.prefix, { check: true });
             let adds = 0;
             for (const [digest, size] of items) if (!c.sizes.has(digest)) adds += size;
             if (adds > 0 && c.bytes + adds > l.maxSize) {

@@ -51,7 +51,7 @@ export const registrySchemas = {
         .array(immutableRule)
         .default([])
         .describe(
-          'Tags that never move: once such a tag points at a manifest, pushing other content under it, deleting it, or deleting the manifest it points at is refused (409 DENIED, naming the rule). Pushing the same manifest again is fine. Retention never deletes them. Mirrored repositories are not covered.',
+          'Tags that never move: once such a tag points at a manifest, pushing other content under it, deleting it, or deleting the manifest it points at is refused (409 DENIED, naming the rule). Pushing the same manifest again is fine. Retention never deletes them. Mirrored repositories are not covered. A protected tag\'s first write is create-only, so of pushes racing through several replicas to create it exactly one wins.',
         ),
     })
     .strict()
@@ -61,10 +61,10 @@ export const registrySchemas = {
       limits: z
         .array(quotaLimit)
         .default([])
-        .describe('Storage limits per repository prefix, checked at manifest PUT: a push that would pass one is refused (403 DENIED, giving the limit, the usage and what the push adds). Every limit whose prefix holds a repository applies. Mirrored repositories are not counted (`mirror.retention` bounds them).'),
+        .describe('Storage limits per repository prefix, checked at manifest PUT: a push that would pass one is refused (403 DENIED, giving the limit, the usage and what the push adds). Every limit whose prefix holds a repository applies. Mirrored repositories are not counted (`mirror.retention` bounds them). Replicas on one bucket without `coordination.redis` may pass a limit by one manifest per replica pushing under the prefix at the same moment; with it, exact.'),
       recountInterval: duration
         .prefault('5m')
-        .describe('Usage is counted from storage when first needed, then kept by this process\'s pushes; it is counted again after a delete here, and once this old (deletes by `berth gc`, retention or another replica).'),
+        .describe('On local disk, usage is counted from storage when first needed, then kept by this process\'s pushes; it is counted again after a delete here, and once this old (deletes by `berth gc` or `berth retention` beside the server). On S3 every check lists afresh what the prefix\'s repositories hold (other replicas push too); this then only sets how old the usage shown in metrics and the UI may be.'),
     })
     .strict()
     .prefault({}),

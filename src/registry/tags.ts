@@ -31,6 +31,14 @@ export class Tags {
     await this.#driver.put(layout.tag(name, tag), formatDigest(digest));
   }
 
+  /**
+   * Writes the tag only if it does not exist yet, in one step of the store: of pushes racing for a
+   * fresh tag through any replicas, exactly one gets true.
+   */
+  async create(name: string, tag: string, digest: Digest): Promise<boolean> {
+    return this.#driver.create(layout.tag(name, tag), formatDigest(digest));
+  }
+
   /** Returns false when there was no such tag. */
   async delete(name: string, tag: string): Promise<boolean> {
     if (!(await this.#driver.stat(layout.tag(name, tag)))) return false;

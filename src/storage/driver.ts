@@ -23,6 +23,12 @@ export interface Driver {
   get(key: string): Promise<Uint8Array<ArrayBuffer> | undefined>;
   /** Atomic: a reader sees the old object or the new one, never a part. */
   put(key: string, body: Uint8Array | string): Promise<void>;
+  /**
+   * `put` only if nothing is under the key yet, decided by the store in one step (S3's
+   * `If-None-Match: *`, a hard link on disk): of writers racing for one key, in any process,
+   * exactly one gets true; the others get false and leave the object as the winner wrote it.
+   */
+  create(key: string, body: Uint8Array | string): Promise<boolean>;
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Streams an object, or an inclusive byte range of it; undefined when the key is absent. */
   read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array> | undefined>;

@@ -3,7 +3,7 @@ import { tracing } from '../observability/otel/hooks.ts';
 import type { Driver } from './driver.ts';
 
 type Operation = Exclude<keyof Driver, 'name' | 'localPath' | 'url' | 'sweep'>;
-const operations: readonly Operation[] = ['get', 'put', 'stat', 'read', 'delete', 'deletePrefix', 'list', 'append', 'commit'];
+const operations: readonly Operation[] = ['get', 'put', 'create', 'stat', 'read', 'delete', 'deletePrefix', 'list', 'append', 'commit'];
 
 /**
  * The same driver, timing every operation and counting failures. `read` is timed to the stream's

@@ -14,7 +14,7 @@ import { layout } from '../../src/registry/layout.ts';
 import { hasTool } from '../support/auth.ts';
 import type { FaultProxy } from '../support/fault-proxy.ts';
 import { allManifestTypes, pullAll, pushHttpImage, pushHttpIndex, startMirrorStack, type Descriptor, type MirrorStack } from '../support/mirror.ts';
-import type { TestServer } from '../support/server.ts';
+import { logged, type TestServer } from '../support/server.ts';
 import { testStorage } from '../support/storage.ts';
 
 const describeEviction = (await hasTool('docker-registry')) || process.env.CI ? describe : describe.skip;
@@ -42,12 +42,7 @@ describeEviction('mirror retention by size (maxSize)', () => {
   }
 
   /** The sweeps logged so far, as their reports. */
-  const sweeps = (): Array<Record<string, number>> =>
-    mirror
-      .logs()
-      .split('\n')
-      .filter((l) => l.includes('"msg":"mirror retention sweep"'))
-      .map((l) => JSON.parse(l) as Record<string, number>);
+  const sweeps = (): Array<Record<string, number>> => logged(mirror, 'mirror retention sweep') as Array<Record<string, number>>;
 
   beforeAll(async () => {
     // Each image is ~500 kB; both ~800 kB, the shared layer counted once. 700 KiB holds one.

@@ -5,9 +5,9 @@
  * upstream), skips what is stored on a second run, resumes after a failed one fetching only what
  * is missing; the server's schedule does the same on its own.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistribution, type Distribution } from '../../bench/distribution.ts';
 import { hasTool } from '../support/auth.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { fetchVerified, pushHttpImage, pushHttpIndex, writeConfig } from '../support/mirror.ts';
-import { berthCommand, startServer, testRuntime, type TestServer } from '../support/server.ts';
+import { allManifestTypes, fetchVerified, pushHttpImage, pushHttpIndex, sha256, writeConfig } from '../support/mirror.ts';
+import { berthCommand, logged, scrape, startServer, testRuntime, type TestServer } from '../support/server.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -53,6 +53,19 @@ describePrefetch('mirror prefetch', () => {
       const failed = e as { code?: number; stdout?: string; stderr?: string };
       return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
     }
+  }
+
+  /** `berth mirror prefetch` on `data` as a child process of its own, to be killed mid-way. */
+  function prefetchChild(data: string, cfg = config): { exited: Promise<number | null>; kill(): void } {
+    const [bin, args] = berthCommand(testRuntime);
+    const child = spawn(bin, [...args, 'mirror', 'prefetch', '--config', cfg, '--data', data], { stdio: 'ignore' });
+    return { exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), kill: () => void child.kill('SIGKILL') };
+  }
+
+  /** Waits until the upstream was asked (GET) for `path`, then says how often. */
+  async function asked1(path: string): Promise<number> {
+    for (let i = 0; i < 600 && proxy.count('GET', path) === 0; i++) await sleep(50);
+    return proxy.count('GET', path);
   }
 
   /** What the upstream was asked for: manifests by reference, blobs by digest (GETs). */
@@ -172,16 +185,155 @@ describePrefetch('mirror prefetch', () => {
     const server = await startServer({ args: ['--config', scheduled], dataDir: await dataDir() });
     try {
       const want = [...new Set(['1.0.0', '1.1.0', '1.2.0'].flatMap((t) => pushed[t]!.platforms.amd64.blobs))].sort();
-      const runs = (): number => server.logs().split('\n').filter((l) => l.includes('"msg":"mirror prefetch"')).length;
+      const runs = (): number => logged(server, 'mirror prefetch').length;
       for (let i = 0; i < 200 && runs() < 2; i++) await sleep(100);
       expect(runs()).toBeGreaterThanOrEqual(2);
       // The first run fetched them, the second found them stored.
       expect(asked('blobs')).toEqual(want);
-      const lines = server.logs().split('\n').filter((l) => l.includes('"msg":"mirror prefetch"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = logged(server, 'mirror prefetch');
       expect(lines[0]).toMatchObject({ level: 'info', tags: 3, blobsFetched: want.length, blobsPresent: 0, failures: 0 });
       expect(lines[1]).toMatchObject({ blobsFetched: 0, blobsPresent: want.length });
+      // And in the metrics, counted over every run so far.
+      expect(await scrape(server.url, 'berth_mirror_prefetch_runs_total', ['result="ok"'])).toBeGreaterThanOrEqual(lines.length);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_runs_total', ['result="failed"'])).toBe(0);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_blobs_total', ['state="fetched"'])).toBe(want.length);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_blobs_total', ['state="present"'])).toBeGreaterThanOrEqual(want.length);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_fetched_bytes_total')).toBeGreaterThan(want.length * 100);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_failures_total')).toBe(0);
+      expect(await scrape(server.url, 'berth_mirror_prefetch_last_success_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 600);
     } finally {
       await server.stop();
     }
+  });
+
+  it('shares every upstream fetch with a client pulling the same image at that moment', async () => {
+    const cfg = await writeConfig(
+      [
+        'mirror:',
+        '  upstreams:',
+        `    - { name: dist, url: "${proxy.url}", prefix: dist, tagTtl: 1h }`,
+        '  prefetch:',
+        '    interval: 1h',
+        '    concurrency: 1',
+        '    images:',
+        '      - { name: dist/library/tool, tags: [latest] }',
+        '',
+      ].join('\n'),
+    );
+    // Every GET of a manifest or blob waits at the upstream until the test lets it through, so
+    // the prefetch and the client are both waiting on the same upstream answer.
+    const gates = new Map<string, { until: Promise<void>; open(): void }>();
+    const gate = (path: string): { until: Promise<void>; open(): void } => {
+      let g = gates.get(path);
+      if (!g) {
+        let open!: () => void;
+        g = { until: new Promise<void>((r) => (open = r)), open: () => open() };
+        gates.set(path, g);
+      }
+      return g;
+    };
+    const repo = '/v2/library/tool';
+    proxy.reset();
+    proxy.fault = (r) => (r.method === 'GET' && /^\/v2\/library\/tool\/(manifests|blobs)\//.test(r.path) ? { kind: 'hold', until: gate(r.path).until } : undefined);
+    const server = await startServer({ args: ['--config', cfg], dataDir: await dataDir() });
+    try {
+      const latest = pushed.latest!;
+      const get = (kind: 'manifests' | 'blobs', ref: string): Promise<Uint8Array> =>
+        fetch(`${server.url}/v2/dist/library/tool/${kind}/${ref}`, { headers: { Accept: allManifestTypes } }).then(async (res) => {
+          const body = new Uint8Array(await res.arrayBuffer());
+          if (res.status !== 200) throw new Error(`${kind}/${ref}: ${res.status} ${new TextDecoder().decode(body)}`);
+          return body;
+        });
+      // Manifests: the prefetch asks first (the tag, then each platform's image in turn); the
+      // client asks while that answer is held, then it is let through.
+      const manifests: Array<[string, string]> = [
+        ['latest', latest.index],
+        [latest.platforms.amd64.manifest, latest.platforms.amd64.manifest],
+        [latest.platforms.arm64.manifest, latest.platforms.arm64.manifest],
+      ];
+      for (const [ref, digest] of manifests) {
+        expect(await asked1(`${repo}/manifests/${ref}`)).toBe(1);
+        const client = get('manifests', ref);
+        await sleep(1000);
+        gate(`${repo}/manifests/${ref}`).open();
+        expect(sha256(await client)).toBe(digest);
+      }
+      // Blobs: the prefetch takes one at a time; the client asks for all four at once, so it joins
+      // the prefetch's download of the first and starts the other three, which the prefetch joins.
+      const blobs = [...latest.platforms.amd64.blobs, ...latest.platforms.arm64.blobs];
+      for (let i = 0; i < 600 && !blobs.some((b) => proxy.count('GET', `${repo}/blobs/${b}`) > 0); i++) await sleep(50);
+      const client = blobs.map((b) => get('blobs', b).then((body) => expect(sha256(body)).toBe(b)));
+      for (const b of blobs) expect(await asked1(`${repo}/blobs/${b}`)).toBe(1);
+      for (const b of blobs) {
+        await sleep(1000);
+        gate(`${repo}/blobs/${b}`).open();
+      }
+      await Promise.all(client);
+      const runs = (): Array<Record<string, unknown>> => logged(server, 'mirror prefetch');
+      for (let i = 0; i < 200 && runs().length === 0; i++) await sleep(100);
+      expect(runs()[0]).toMatchObject({ tags: 1, manifests: 3, failures: 0 });
+      expect(Number(runs()[0]!.blobsFetched) + Number(runs()[0]!.blobsPresent)).toBe(4);
+      // Each manifest and blob crossed once, for both.
+      for (const [ref] of manifests) expect(proxy.count('GET', `${repo}/manifests/${ref}`), ref).toBe(1);
+      for (const b of blobs) expect(proxy.count('GET', `${repo}/blobs/${b}`), b).toBe(1);
+      expect(proxy.requests.filter((r) => r.path.startsWith(`${repo}/blobs/`)).length).toBe(blobs.length);
+      // What they shared was stored whole: served again with the upstream gone.
+      proxy.fault = () => ({ kind: 'reset' });
+      for (const b of blobs) await fetchVerified(server.url, 'dist/library/tool', 'blobs', b);
+    } finally {
+      for (const g of gates.values()) g.open();
+      await server.stop();
+    }
+  });
+
+  it('killed mid-way, fetches on its next run only what the first did not store', async () => {
+    const data = await dataDir();
+    const want = expected();
+    // Fetched one at a time in a known order, the fourth blob hangs: the three before it are stored.
+    const cfg = await writeConfig((await readFile(config, 'utf8')).replace('  prefetch:\n', '  prefetch:\n    concurrency: 1\n'));
+    let hang!: () => void;
+    const hung = new Promise<void>((r) => (hang = r));
+    const order: string[] = [];
+    proxy.reset();
+    proxy.fault = (r) => {
+      const blob = /^\/v2\/library\/tool\/blobs\/(.+)$/.exec(r.path)?.[1];
+      if (r.method !== 'GET' || blob === undefined) return undefined;
+      order.push(blob);
+      return order.length === 4 ? { kind: 'hold', until: hung } : undefined;
+    };
+    const first = prefetchChild(data, cfg);
+    try {
+      for (let i = 0; i < 1200 && order.length < 4; i++) await sleep(50);
+      expect(order).toHaveLength(4);
+    } finally {
+      first.kill();
+      await first.exited;
+      hang();
+    }
+    proxy.reset();
+    const resumed = await prefetch(data);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // The three stored before the kill are not asked for again; the one cut off and the rest are.
+    expect(asked('blobs')).toEqual(want.blobs.filter((b) => !order.slice(0, 3).includes(b)).sort());
+    expect(resumed.stdout).toContain(`fetched ${want.blobs.length - 3} blobs`);
+    expect(resumed.stdout).toContain('; 3 already here');
+  });
+
+  it('draws a progress bar on a terminal, then the summary', async () => {
+    const data = await dataDir();
+    const [bin, args] = berthCommand(testRuntime);
+    const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
+    const command = [bin, ...args, 'mirror', 'prefetch', '--config', config, '--data', data].map(quote).join(' ');
+    proxy.reset();
+    // script(1) runs the command on a pseudo-terminal and copies what it wrote (stdout and stderr).
+    const { stdout } = await run('script', ['-qfec', command, '/dev/null'], { timeout: 120_000, env: { ...process.env, COLUMNS: '200' } });
+    const want = expected();
+    // Redrawn in place (\r, erase to end of line), blob by blob, up to every blob of each tag.
+    const frames = stdout.split('\r').filter((f) => f.startsWith('['));
+    expect(frames.length).toBeGreaterThan(3);
+    expect(frames[0]).toMatch(/^\[-{24}\] 0\/\d+ blobs 0\.0 MiB {2}dist\/library\/tool:\S+\x1b\[K/);
+    expect(stdout).toMatch(/\[#{24}\] (\d+)\/\1 blobs \d+\.\d MiB {2}dist\/library\/tool:latest\x1b\[K/);
+    expect(stdout).toContain('2 images, 3 tags, 7 manifests');
+    expect(stdout).toContain(`fetched ${want.blobs.length} blobs`);
   });
 });

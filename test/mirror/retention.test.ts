@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/schema.ts';
 import { collectGarbage } from '../../src/maintenance/gc.ts';
 import { expireMirrored, type RetentionPolicy } from '../../src/maintenance/retention.ts';
+import { prefetchPins } from '../../src/mirror/prefetch.ts';
 import { Router } from '../../src/mirror/router.ts';
 import { Upstream } from '../../src/mirror/upstream.ts';
 import { UsageLog } from '../../src/mirror/usage.ts';
@@ -31,7 +32,7 @@ async function setup() {
   const usage = new UsageLog(registry.pulls);
   const sweepMirrored = (policy: RetentionPolicy, now?: number) => expireMirrored(registry.inventory, usage, (name) => router.stores(name), policy, now === undefined ? {} : { now });
   // Mirrored content has the layout of a push under its local name, so a plain registry can stage it.
-  return { dir, driver, sweepMirrored, registry, usage };
+  return { dir, driver, sweepMirrored, registry, usage, router };
 }
 
 const minute = 60_000;
@@ -53,6 +54,19 @@ describe('mirror retention (cache size policy by age)', () => {
     expect(await registry.manifests.resolve('ghcr.io/org/old', { tag: 'v1' })).toBeUndefined();
     expect(await registry.manifests.resolve('ghcr.io/org/old', { digest: parseDigest(old) })).toBeUndefined();
     expect(await registry.manifests.resolve('team/app', { digest: parseDigest(local) })).toBeDefined();
+  });
+
+  it('never expires what mirror.prefetch selects among the stored tags, however old', async () => {
+    const { registry, usage, router } = await setup();
+    const app = 'ghcr.io/org/app';
+    const digests: Record<string, string> = {};
+    for (const tag of ['1.0', '1.1', '2.0', 'dev']) digests[tag] = await pushTinyImage(registry, app, tag, tag);
+    // The newest version and `dev` are prefetched (by the configured name, which the router maps).
+    const pinned = prefetchPins([{ name: app, newest: 1 }, { name: app, tags: ['dev'] }], (name) => router.route(name)?.local);
+    const report = await expireMirrored(registry.inventory, usage, (name) => router.stores(name), byAge, { now: Date.now() + 60 * minute, pinned });
+    expect(report.manifestsExpired).toBe(2);
+    for (const tag of ['2.0', 'dev']) expect(await registry.manifests.resolve(app, { tag }), tag).toBeDefined();
+    for (const tag of ['1.0', '1.1']) expect(await registry.manifests.resolve(app, { digest: parseDigest(digests[tag]!) }), tag).toBeUndefined();
   });
 
   it('leaves gc every blob a remaining manifest references, even one an expired manifest shared', async () => {

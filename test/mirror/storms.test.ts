@@ -14,7 +14,7 @@ import { startDistribution, type Distribution } from '../../bench/distribution.t
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { hasTool } from '../support/auth.ts';
 import { allManifestTypes, fetchVerified, pullAll, pushBlob, pushHttpImage, sha256, writeConfig } from '../support/mirror.ts';
-import type { TestServer } from '../support/server.ts';
+import { scrape, type TestServer } from '../support/server.ts';
 import { startServerOn } from '../support/storage.ts';
 
 const describeStorms = (await hasTool('docker-registry')) || process.env.CI ? describe : describe.skip;
@@ -103,11 +103,7 @@ describeStorms('no upstream storms', () => {
     };
   }
 
-  const metric = async (name: string, labels: string[]): Promise<number> =>
-    (await (await fetch(`${mirror.url}/metrics`)).text())
-      .split('\n')
-      .filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)))
-      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const metric = (name: string, labels: string[]): Promise<number> => scrape(mirror.url, name, labels);
 
   const logLines = (msg: string): Array<Record<string, unknown>> =>
     mirror
@@ -383,6 +379,7 @@ describeStorms('no upstream storms', () => {
           return manifest.layers[0]!.digest;
         }),
       );
+      const receivedBefore = await metric('berth_mirror_upstream_received_bytes_total', ['upstream="bw"']);
       const started = performance.now();
       const got = await Promise.all(layers.map((layer, i) => ask(`bw.test/team/bw-${i}/blobs/${layer}`)));
       const seconds = (performance.now() - started) / 1000;
@@ -393,6 +390,9 @@ describeStorms('no upstream storms', () => {
       const rate = (16 * size) / seconds;
       expect(rate, `${(rate / (1 << 20)).toFixed(2)} MiB/s`).toBeLessThanOrEqual(1.25 * (1 << 20));
       expect(p('bw').requests.filter((r) => r.method === 'GET' && r.path.includes('/blobs/'))).toHaveLength(16);
+      // The metrics show the bytes and the cap at work: 16 bodies each held back for seconds.
+      expect((await metric('berth_mirror_upstream_received_bytes_total', ['upstream="bw"'])) - receivedBefore).toBe(16 * size);
+      expect(await metric('berth_mirror_upstream_throttled_seconds_total', ['upstream="bw"'])).toBeGreaterThan(16);
     });
   });
 });

@@ -108,6 +108,22 @@ export function driverContract(subject: ContractSubject): void {
       expect(await d.stat(target)).toBeUndefined();
     });
 
+    it('create writes only where nothing is: of racers through two drivers (two processes) exactly one wins, and its bytes stay', async () => {
+      const [a, b] = [subject.driver(), subject.driver()];
+      const key = fresh('tags/v1');
+      const racers = ['sha256:a', 'sha256:b', 'sha256:c', 'sha256:d'];
+      const won = await Promise.all(racers.map((body, i) => (i % 2 === 0 ? a : b).create(key, body)));
+      expect(won.filter(Boolean)).toHaveLength(1);
+      const winner = racers[won.indexOf(true)];
+      expect(await asText(b, key)).toBe(winner);
+      expect(await a.create(key, 'sha256:e')).toBe(false);
+      expect(await asText(a, key)).toBe(winner);
+      // Gone again, the key is free again.
+      await a.delete(key);
+      expect(await b.create(key, 'sha256:f')).toBe(true);
+      expect(await asText(a, key)).toBe('sha256:f');
+    });
+
     it('a prefix is not an object: get, stat and read find nothing; list names what is under it', async () => {
       const d = subject.driver();
       const base = fresh('dir');

@@ -8,6 +8,8 @@ export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Uint8Array }
   /** Wait `ms` before passing the request on, then apply `then` if given. */
   | { kind: 'delay'; ms: number; then?: Fault }
+  /** Hold the request until `until` settles, then pass it on (or apply `then` if given). */
+  | { kind: 'hold'; until: Promise<unknown>; then?: Fault }
   /** Forward the head and this many body bytes, then cut the connection. */
   | { kind: 'truncate'; bytes: number }
   /** Destroy the connection without answering. */
@@ -177,6 +179,10 @@ export async function startFaultProxy(target: string, opts: ProxyOptions = {}): 
     let fault = state.fault?.(seen);
     if (fault?.kind === 'delay') {
       await sleep(fault.ms);
+      fault = fault.then;
+    }
+    if (fault?.kind === 'hold') {
+      await fault.until.catch(() => undefined);
       fault = fault.then;
     }
     if (fault?.kind === 'reset') {

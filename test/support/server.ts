@@ -112,3 +112,18 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
   };
 }
+
+/** The server's log lines whose message is `msg`, parsed. */
+export const logged = (server: Pick<TestServer, 'logs'>, msg: string): Array<Record<string, unknown>> =>
+  server
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes(`"msg":${JSON.stringify(msg)}`))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** The sum of a metric's samples on `/metrics` whose labels include every one of `labels` (`upstream="hub"`). */
+export const scrape = async (url: string, name: string, labels: string[] = []): Promise<number> =>
+  (await (await fetch(`${url}/metrics`)).text())
+    .split('\n')
+    .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && labels.every((x) => l.includes(x)))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);

@@ -90,6 +90,19 @@ export class FsDriver implements Driver {
     }
   }
 
+  async create(key: string, body: Uint8Array | string): Promise<boolean> {
+    const path = this.#path(key);
+    const tmp = join(this.#tmp, randomUUID());
+    try {
+      await this.#files.writeFile(tmp, typeof body === 'string' ? new TextEncoder().encode(body) : body);
+      return await this.#files.linkInto(tmp, path);
+    } catch (e) {
+      throw fsError(e, `create ${key}`);
+    } finally {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const path = this.#path(key);
     try {

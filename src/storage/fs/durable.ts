@@ -1,4 +1,4 @@
-import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isNotFound } from './errors.ts';
 
@@ -45,6 +45,31 @@ export class DurableFiles {
       await rename(from, to);
     }
     await this.flushDirectory(dirname(to));
+  }
+
+  /**
+   * Links a flushed file in at `to` only if nothing is there (link(2) refuses an existing name in
+   * one step, where rename would replace it); false when something was. The caller removes `from`.
+   */
+  async linkInto(from: string, to: string): Promise<boolean> {
+    const linked = (): Promise<boolean> =>
+      link(from, to).then(
+        () => true,
+        (e: unknown) => {
+          if ((e as { code?: unknown }).code === 'EEXIST') return false;
+          throw e;
+        },
+      );
+    let made: boolean;
+    try {
+      made = await linked();
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      await this.makeDirectory(dirname(to));
+      made = await linked();
+    }
+    if (made) await this.flushDirectory(dirname(to));
+    return made;
   }
 
   /** `mkdir -p`, flushing the entry of every directory it made, so they outlive a power loss too. */

@@ -69,6 +69,10 @@ export class S3Driver implements Driver {
     await this.#bucket.put(assertKey(key), typeof body === 'string' ? new TextEncoder().encode(body) : body);
   }
 
+  async create(key: string, body: Uint8Array | string): Promise<boolean> {
+    return this.#bucket.put(assertKey(key), typeof body === 'string' ? new TextEncoder().encode(body) : body, { ifAbsent: true });
+  }
+
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const head = await this.#bucket.head(assertKey(key));
     if (!head) return undefined;

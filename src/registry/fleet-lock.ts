@@ -1,0 +1,41 @@
+import type { SingleFlight, Turn } from '../coordination/types.ts';
+import { KeyedLock } from './keyed-lock.ts';
+
+/**
+ * Check-then-write under a key, one at a time: in this process always, and across every replica
+ * when a coordinator is configured (a fleet-wide turn, `SingleFlight`). Without one, or while it
+ * cannot be asked, replicas each hold only their own turn: callers must say what that leaves open.
+ */
+export class FleetLock {
+  readonly #local = new KeyedLock();
+  readonly #flights: SingleFlight | undefined;
+
+  constructor(flights: SingleFlight | undefined) {
+    this.#flights = flights;
+  }
+
+  /** Whether turns are fleet-wide (a coordinator is configured; it may still be unreachable). */
+  get shared(): boolean {
+    return this.#flights !== undefined;
+  }
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.#local.run(key, async () => {
+      const turn = await this.#turn(key);
+      try {
+        return await fn();
+      } finally {
+        await turn?.release();
+      }
+    });
+  }
+
+  /** A turn of our own: `waited` only says another replica's turn ended, so ask again. */
+  async #turn(key: string): Promise<Turn | undefined> {
+    if (!this.#flights) return undefined;
+    for (;;) {
+      const turn = await this.#flights.acquire(`registry:${key}`);
+      if (turn !== 'waited') return turn;
+    }
+  }
+}
