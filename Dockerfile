@@ -8,7 +8,7 @@
 # --- build: compile TypeScript for Node, and collect production dependencies ---
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json rolldown.config.ts ./
 RUN npm install --ignore-scripts --no-audit --no-fund
 COPY src ./src
 COPY runtimes ./runtimes

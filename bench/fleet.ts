@@ -170,7 +170,9 @@ function report(image: LayeredImage, repeats: number, targets: Target[], figures
   const m = (rounds: Round[], pick: (r: Round) => number): number => median(rounds.map(pick));
   const shown = (rounds: Round[], pick: (r: Round) => number, digits: number): string => showSpread(spread(rounds.map(pick)), (n) => n.toFixed(digits));
   const faster = (ours: number, theirs: number): string => `${(theirs / ours).toFixed(2)}×`;
-  const rows = [['fleet', 'push s', 'push speed-up', 'pull s', 'pull speed-up', 'manifest GET by tag req/s', '÷ distribution', 'S3 req: push', 'pull', 'per manifest GET']];
+  // The image's layers and its config: what a push uploads and a pull fetches, besides one manifest.
+  const blobs = image.layers + 1;
+  const rows = [['fleet', 'push s', 'push speed-up', 'pull s', 'pull speed-up', 'manifest GET by tag req/s', '÷ distribution', 'S3 req: push', 'per blob', 'pull', 'per blob', 'per manifest GET']];
   for (const t of targets) {
     const f = figures[t];
     const [push, pull, rps] = [m(f, (r) => r.push), m(f, (r) => r.pull), m(f, (r) => r.manifestRps)];
@@ -183,11 +185,13 @@ function report(image: LayeredImage, repeats: number, targets: Target[], figures
       shown(f, (r) => r.manifestRps, 0),
       `${(rps / m(base, (r) => r.manifestRps)).toFixed(1)}×`,
       m(f, (r) => total(r.pushRequests)).toFixed(0),
+      (m(f, (r) => total(r.pushRequests)) / blobs).toFixed(1),
       m(f, (r) => total(r.pullRequests)).toFixed(0),
+      (m(f, (r) => total(r.pullRequests)) / blobs).toFixed(1),
       m(f, (r) => r.perManifestGet).toFixed(2),
     ]);
   }
-  const kinds = [['fleet', 'S3 requests during the push, by kind (per blob: ÷ 51)', 'during the pull']];
+  const kinds = [['fleet', `S3 requests during the push, by kind (per blob: ÷ ${blobs})`, 'during the pull']];
   const fmt = (c: Record<string, number>): string => Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ');
   for (const t of targets) kinds.push([label[t], fmt(medianCounts(figures[t], (r) => r.pushRequests)), fmt(medianCounts(figures[t], (r) => r.pullRequests))]);
   const ratio = (t: Target, pick: (r: Round) => number, higherIsBetter: boolean): number =>

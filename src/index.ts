@@ -71,7 +71,7 @@ export async function createRegistry(input: ConfigInput | Config = {}, opts: { l
   // The LRU sits in front of storage; the mirror decorates the registry and wraps the app when
   // upstreams are configured.
   const cache = { maxBytes: config.cache.maxBytes, trust: cacheTrust(config, coordination), observe: cacheObserver(metrics) };
-  const stored = new StoredRegistry(withCache(instrumented(storage.driver, metrics), cache));
+  const stored = new StoredRegistry(withCache(instrumented(storage.driver, metrics), cache), { shared: config.storage.s3 !== undefined });
   // With the UI on, the mirror's upstream requests are also counted per upstream for its mirror page.
   const activity = config.ui.enabled && config.mirror.upstreams.length > 0 ? new MirrorActivity() : undefined;
   const observe: typeof metrics.upstreamRequest = activity

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Versions } from '../coordination/types.ts';
 import type { ByteRange } from '../oci/range.ts';
-import type { Driver, ObjectInfo } from '../storage/driver.ts';
+import type { CommitOptions, Driver, ObjectInfo } from '../storage/driver.ts';
 
 /**
  * How far a cached tag or link (a mutable object: another writer may replace it) is trusted:
@@ -59,6 +59,7 @@ export class CachingDriver implements Driver {
   readonly localPath?: (key: string) => string;
   readonly url?: (key: string) => Promise<string>;
   readonly sweep?: () => Promise<number>;
+  readonly open?: Driver['open'];
   readonly #inner: Driver;
   readonly #cache: LRUCache<string, Entry>;
   readonly #trust: Trust;
@@ -74,6 +75,8 @@ export class CachingDriver implements Driver {
     this.name = inner.name;
     if (inner.localPath) this.localPath = (key) => inner.localPath!(key);
     if (inner.url) this.url = (key) => inner.url!(key);
+    // Bodies are streamed, never cached, as `read`'s are.
+    if (inner.open) this.open = (key) => inner.open!(key);
     // Temporary files are never cached: nothing to drop.
     if (inner.sweep) this.sweep = () => inner.sweep!();
     this.#cache = new LRUCache({
@@ -148,8 +151,8 @@ export class CachingDriver implements Driver {
     return this.#writing(() => [...this.#cache.keys()].filter((k) => k.startsWith(under)), () => this.#inner.deletePrefix(prefix), [prefix]);
   }
 
-  commit(from: string, to: string, size?: number): Promise<void> {
-    return this.#writing([to], () => this.#inner.commit(from, to, size));
+  commit(from: string, to: string, size?: number, opts?: CommitOptions): Promise<void> {
+    return this.#writing([to], () => this.#inner.commit(from, to, size, opts));
   }
 
   stat(key: string): Promise<ObjectInfo | undefined> {
@@ -164,7 +167,7 @@ export class CachingDriver implements Driver {
     return this.#inner.list(prefix);
   }
 
-  append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
+  append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
     return this.#inner.append(key, offset, body);
   }
 

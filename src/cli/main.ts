@@ -1,11 +1,6 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { authUsage, runAuthCommand } from '../auth/cli.ts';
 import { ConfigError, loadConfig } from '../schema.ts';
-import { configUsage, runConfigCheck } from './config-check.ts';
-import { gcUsage, runGc } from './gc.ts';
-import { retentionUsage, runRetention } from './retention.ts';
-import { mirrorUsage, runMirrorCommand } from './mirror.ts';
 import { createRegistry } from '../index.ts';
 import { createLogger, errorFields } from '../observability/log.ts';
 import { metricsApp } from '../observability/metrics-endpoint.ts';
@@ -18,35 +13,48 @@ export function onProcessSignals(handler: (signal: string) => void): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => handler(signal));
 }
 
-const usage = `usage: berth <command> [options]
+/**
+ * The other commands' modules are imported when they run (or for this text): `serve` would
+ * otherwise hold bcrypt, token keys and the YAML writer in memory for nothing (issue 15: idle RSS).
+ */
+async function usage(): Promise<string> {
+  const [auth, gc, retention, mirror, config] = await Promise.all([
+    import('../auth/cli.ts'),
+    import('./gc.ts'),
+    import('./retention.ts'),
+    import('./mirror.ts'),
+    import('./config-check.ts'),
+  ]);
+  return `usage: berth <command> [options]
 
 commands:
   serve     run the registry
     --config FILE        YAML configuration file (env BERTH_CONFIG)
     --listen HOST:PORT   listen address, default 0.0.0.0:5000 (env BERTH_LISTEN)
     --data DIR           local storage directory, default ./data (env BERTH_DATA)
-${authUsage}${gcUsage}${retentionUsage}${mirrorUsage}${configUsage}  version   print berth's version (also --version)
+${auth.authUsage}${gc.gcUsage}${retention.retentionUsage}${mirror.mirrorUsage}${config.configUsage}  version   print berth's version (also --version)
   help      show this text
 `;
+}
 
 /** Runs the `berth` command; returns once the server stops, with the exit code. */
 export async function runCli(argv: string[], runtime: Runtime): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(usage);
+    process.stdout.write(await usage());
     return command === undefined ? 2 : 0;
   }
   if (command === 'version' || command === '--version') {
     process.stdout.write(`berth ${await packageVersion()}\n`);
     return 0;
   }
-  if (command === 'htpasswd' || command === 'keygen') return runAuthCommand(command, rest);
-  if (command === 'gc') return runGc(rest, runtime.env);
-  if (command === 'retention') return runRetention(rest, runtime.env);
-  if (command === 'config') return runConfigCheck(rest, runtime.env);
-  if (command === 'mirror') return runMirrorCommand(rest, runtime.env);
+  if (command === 'htpasswd' || command === 'keygen') return (await import('../auth/cli.ts')).runAuthCommand(command, rest);
+  if (command === 'gc') return (await import('./gc.ts')).runGc(rest, runtime.env);
+  if (command === 'retention') return (await import('./retention.ts')).runRetention(rest, runtime.env);
+  if (command === 'config') return (await import('./config-check.ts')).runConfigCheck(rest, runtime.env);
+  if (command === 'mirror') return (await import('./mirror.ts')).runMirrorCommand(rest, runtime.env);
   if (command !== 'serve') {
-    process.stderr.write(`berth: unknown command "${command}"\n\n${usage}`);
+    process.stderr.write(`berth: unknown command "${command}"\n\n${await usage()}`);
     return 2;
   }
   let flags;
@@ -58,11 +66,11 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
       allowPositionals: false,
     }).values;
   } catch (e) {
-    process.stderr.write(`berth serve: ${e instanceof Error ? e.message : String(e)}\n\n${usage}`);
+    process.stderr.write(`berth serve: ${e instanceof Error ? e.message : String(e)}\n\n${await usage()}`);
     return 2;
   }
   if (flags.help) {
-    process.stdout.write(usage);
+    process.stdout.write(await usage());
     return 0;
   }
   const overrides: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { formatDigest } from '../oci/digest.ts';
+import { formatDigest, type Digest } from '../oci/digest.ts';
 import { OciError } from '../oci/errors.ts';
 import { parseRangeHeader } from '../oci/range.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -12,17 +12,24 @@ import { empty } from './responses.ts';
 export async function getBlob(c: Context, registry: Registry, options: HttpOptions): Promise<Response> {
   const name = nameParam(c);
   const digest = digestParam(c);
+  // A whole GET, the way a pull asks. Out of the data path (storage.s3.redirect): the client
+  // fetches the bytes, its Range with it, from the store, which knows their size. The gate let
+  // the request through before this, and the repository's link is checked, so the URL is for
+  // exactly the blob this client may read. Else, where storage answers size and bytes at once
+  // (S3), one request after the link's. A ranged GET takes the long way, so an unsatisfiable
+  // range is still berth's 416.
+  if (c.req.method === 'GET' && c.req.header('Range') === undefined) {
+    const location = await registry.blobs.redirect(name, digest);
+    if (location !== undefined) return redirect(location, formatDigest(digest));
+    const opened = await registry.blobs.open(name, digest);
+    if (opened) {
+      c.set('sent', { status: 200, length: opened.size });
+      if (opened.size === 0) await opened.body.cancel();
+      return new Response(opened.size === 0 ? null : opened.body, { status: 200, headers: blobHeaders(digest, opened.size) });
+    }
+  }
   const { size, outcome } = await registry.blobs.stat(name, digest);
   if (outcome !== undefined) c.set('upstream', outcome);
-  const headers: Record<string, string> = {
-    ...apiVersion,
-    'Content-Type': 'application/octet-stream',
-    'Docker-Content-Digest': formatDigest(digest),
-    'Accept-Ranges': 'bytes',
-    ETag: `"${formatDigest(digest)}"`,
-    // Content addressed: the bytes behind this URL never change.
-    'Cache-Control': 'max-age=31536000, immutable',
-  };
   const request = parseRangeHeader(c.req.header('Range'), size);
   if (request.kind === 'unsatisfiable') {
     // The spec has no code for this; SIZE_INVALID (a size that does not fit the content) is closest.
@@ -33,13 +40,11 @@ export async function getBlob(c: Context, registry: Registry, options: HttpOptio
   }
   const range = request.kind === 'partial' ? request.range : undefined;
   const length = range ? range.end - range.start + 1 : size;
-  headers['Content-Length'] = String(length);
+  const headers = blobHeaders(digest, length);
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   const status = range ? 206 : 200;
   if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers });
-  // Out of the data path (storage.s3.redirect): the client fetches the bytes from the store, its
-  // Range header with it. Only now: the gate let the request through and the repository's link
-  // was found, so the URL is for exactly the blob this client may read.
+  // A ranged GET, or a mirrored blob now stored: redirected as above once `stat` found it.
   const location = await registry.blobs.url(digest);
   if (location !== undefined) return redirect(location, formatDigest(digest));
   c.set('sent', { status, length });
@@ -51,6 +56,20 @@ export async function getBlob(c: Context, registry: Registry, options: HttpOptio
     if (native) return native;
   }
   return new Response(await registry.blobs.read(name, digest, range), { status, headers });
+}
+
+/** What every answer with a blob's bytes (or its HEAD) says; `length` is what this answer carries. */
+function blobHeaders(digest: Digest, length: number): Record<string, string> {
+  return {
+    ...apiVersion,
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': formatDigest(digest),
+    'Accept-Ranges': 'bytes',
+    ETag: `"${formatDigest(digest)}"`,
+    // Content addressed: the bytes behind this URL never change.
+    'Cache-Control': 'max-age=31536000, immutable',
+    'Content-Length': String(length),
+  };
 }
 
 /**

@@ -85,6 +85,16 @@ export class MirrorBlobs implements RegistryBlobs {
     return this.#filling.has(formatDigest(digest)) ? undefined : this.#stored.blobs.url(digest);
   }
 
+  /** Mirrored names take the long way (`stat`, then `read`): a blob may have to be fetched first. */
+  async open(name: string, digest: Digest): Promise<(BlobInfo & { body: ReadableStream<Uint8Array> }) | undefined> {
+    return this.#router.route(name) ? undefined : this.#stored.blobs.open(name, digest);
+  }
+
+  /** Mirrored names take the long way (`stat`, then `url`): a blob may have to be fetched first. */
+  async redirect(name: string, digest: Digest): Promise<string | undefined> {
+    return this.#router.route(name) ? undefined : this.#stored.blobs.redirect(name, digest);
+  }
+
   async delete(name: string, digest: Digest): Promise<void> {
     const route = this.#router.route(name);
     if (route) throw mirroredNamespace(name, route);

@@ -37,6 +37,11 @@ interface Reader {
  * and when the fill fails, its stream errors (the runtime then aborts the connection) instead of
  * ending. A range is served from storage once the blob is committed: its last byte may come long
  * before the blob's, so holding back its end would not stop it completing on unverified bytes.
+ *
+ * A live reader is handed out only once it has a chunk it may send (or will read from storage):
+ * a fill that fails before then, as when the upstream's bytes all came in one piece before it
+ * broke off, refuses the request (503) instead of answering 200 with a body that dies before its
+ * first byte, which Bun sends as a bare connection reset without a status line.
  */
 export class Fill {
   /** Resolves with the blob's size (when announced) once the upstream answered. */
@@ -135,10 +140,34 @@ export class Fill {
       return this.#opts.readStored(range);
     }
     if (this.#state === 'failed') throw this.#error;
-    return this.#live();
+    const r = this.#join();
+    try {
+      await this.#sendable(r);
+    } catch (e) {
+      this.#readers.delete(r);
+      r.queue = [];
+      throw e;
+    }
+    return this.#live(r);
   }
 
-  #live(): ReadableStream<Uint8Array> {
+  /** While the fill runs, the newest chunk delivered to a reader may be the blob's last: it waits for the commit. */
+  #held(r: Reader): number {
+    return this.#state === 'running' && r.resumeAt === undefined ? 1 : 0;
+  }
+
+  /** Resolves once `r` has a chunk it may send, reads from storage, or the blob is committed; rejects when the fill fails first. */
+  async #sendable(r: Reader): Promise<void> {
+    for (;;) {
+      if (this.#state === 'failed') throw this.#error;
+      if (this.#state === 'committed' || r.resumeAt !== undefined || r.queue.length > this.#held(r)) return;
+      await new Promise<void>((wake) => (r.wake = wake));
+      r.wake = undefined;
+    }
+  }
+
+  /** A new reader, given the start of the blob when it is still in memory. */
+  #join(): Reader {
     const r: Reader = { queue: [], queued: 0, resumeAt: undefined, wake: undefined };
     if (this.#replay) {
       let offset = 0;
@@ -151,6 +180,10 @@ export class Fill {
       r.resumeAt = 0;
     }
     this.#readers.add(r);
+    return r;
+  }
+
+  #live(r: Reader): ReadableStream<Uint8Array> {
     let stored: ReadableStreamDefaultReader<Uint8Array> | undefined;
     return new ReadableStream<Uint8Array>(
       {
@@ -167,10 +200,8 @@ export class Fill {
               r.queue = [];
               throw this.#error;
             }
-            // While the fill runs, the newest chunk may be the last: it waits for the commit. A
-            // reader that fell behind ends from storage after the commit, so its queue can all go.
-            const held = this.#state === 'running' && r.resumeAt === undefined ? 1 : 0;
-            if (r.queue.length > held) {
+            // A reader that fell behind ends from storage after the commit, so its queue can all go.
+            if (r.queue.length > this.#held(r)) {
               const chunk = r.queue.shift()!;
               r.queued -= chunk.byteLength;
               ctl.enqueue(chunk);

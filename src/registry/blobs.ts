@@ -41,18 +41,37 @@ export class Blobs {
     return found;
   }
 
+  /**
+   * The link first, and the bytes only if it is there: a pushing client asks for each blob before
+   * it uploads it, and the answer is mostly no, which then costs one storage round trip, not two.
+   */
   async find(name: string, digest: Digest): Promise<BlobInfo | undefined> {
-    const [link, info] = await Promise.all([
-      this.#driver.stat(layout.blobLink(name, digest)),
-      this.#driver.stat(layout.blob(digest)),
-    ]);
-    return link && info ? { digest, size: info.size } : undefined;
+    if (!(await this.linked(name, digest))) return undefined;
+    const info = await this.#driver.stat(layout.blob(digest));
+    return info ? { digest, size: info.size } : undefined;
+  }
+
+  /** Whether this repository links the blob (its bytes may still have gone: `find` checks both). */
+  async linked(name: string, digest: Digest): Promise<boolean> {
+    return (await this.#driver.stat(layout.blobLink(name, digest))) !== undefined;
   }
 
   async read(name: string, digest: Digest, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
     const stream = await this.#driver.read(layout.blob(digest), range);
     if (!stream) throw blobUnknown(digest);
     return stream;
+  }
+
+  /**
+   * The blob's size and bytes if this repository may serve it, from one request after the link's
+   * where the driver answers both at once (`open`); undefined where it does not (`stat`, `read`).
+   */
+  async open(name: string, digest: Digest): Promise<(BlobInfo & { body: ReadableStream<Uint8Array> }) | undefined> {
+    if (!this.#driver.open) return undefined;
+    if (!(await this.linked(name, digest))) throw blobUnknown(digest);
+    const opened = await this.#driver.open(layout.blob(digest));
+    if (!opened) throw blobUnknown(digest);
+    return { digest, size: opened.size, body: opened.body };
   }
 
   /** Where the blob's bytes sit on the local disk, when the driver keeps them there. */
@@ -67,6 +86,19 @@ export class Blobs {
    */
   async url(digest: Digest): Promise<string | undefined> {
     return this.#driver.url?.(layout.blob(digest));
+  }
+
+  /**
+   * Where a client may fetch this repository's blob itself (`url`), when the driver hands such
+   * URLs out; undefined when it does not. Only the link is asked for: the store answers the
+   * client's GET, its size and its ranges itself, so a redirect costs one storage round trip. The
+   * bytes may be gone by the time the client comes for them whatever was checked here (a
+   * collection), and the store then answers 404 as berth would.
+   */
+  async redirect(name: string, digest: Digest): Promise<string | undefined> {
+    if (!this.#driver.url) return undefined;
+    if (!(await this.linked(name, digest))) throw blobUnknown(digest);
+    return this.url(digest);
   }
 
   /** Removes this repository's link; the bytes stay until garbage collection. */

@@ -26,7 +26,7 @@ export interface ReferrersResult extends Page<Descriptor>, Served {
 
 const text = new TextDecoder();
 
-export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'localFile' | 'url' | 'delete' | 'mount' | 'visibleSource'>;
+export type RegistryBlobs = Pick<Blobs, 'stat' | 'find' | 'read' | 'open' | 'localFile' | 'url' | 'redirect' | 'delete' | 'mount' | 'visibleSource'>;
 export type RegistryUploads = Pick<Uploads, 'start' | 'status' | 'append' | 'finish' | 'cancel'>;
 /** A tag listing may come from a layer that could not confirm it (the mirror's, when its upstream cannot list). */
 export type RegistryTags = Pick<Tags, 'resolve' | 'delete'> & { list(name: string, request: PageRequest): Promise<Page<string> & Served> };
@@ -61,11 +61,12 @@ export class StoredRegistry implements Registry {
   readonly pulls: PullRecords;
   readonly #driver: Driver;
 
-  constructor(driver: Driver) {
+  /** `shared`: other processes use this storage too (replicas on one bucket). */
+  constructor(driver: Driver, opts: { shared?: boolean } = {}) {
     this.#driver = driver;
     const collections = new Collections(driver);
     this.blobs = new Blobs(driver, collections);
-    this.uploads = new Uploads(driver, this.blobs);
+    this.uploads = new Uploads(driver, this.blobs, opts);
     this.tags = new Tags(driver);
     this.referrers = new Referrers(driver);
     this.manifests = new Manifests(driver, { blobs: this.blobs, tags: this.tags, referrers: this.referrers, collections });

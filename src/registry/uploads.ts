@@ -41,7 +41,24 @@ const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 /** Running hashes kept between chunks; a session without one is re-hashed from storage. */
 const maxRunningHashes = 10_000;
 
-/** An empty body: creates the session's data object. */
+/** A session's hash so far, kept between its chunks. */
+interface Running {
+  offset: number;
+  hash: Hash;
+  algorithm: Algorithm;
+}
+
+/** The digest of a session's first `size` bytes, as the append that hashed them left it. */
+interface HashRecord {
+  algorithm: Algorithm;
+  size: number;
+  hex: string;
+}
+
+/** A chunk that says it holds nothing, with no place to check: appending it changes nothing. */
+const declaredEmpty = (chunk: Chunk): boolean => chunk.length === 0 && chunk.range === undefined;
+
+/** An empty body: creates a session's data object if no append did. */
 async function* nothing(): AsyncGenerator<Uint8Array> {}
 
 const uploadUnknown = (): OciError => new OciError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry');
@@ -54,11 +71,17 @@ export class Uploads {
   readonly #driver: Driver;
   readonly #blobs: Blobs;
   readonly #lock = new KeyedLock();
-  readonly #hashes = new Map<string, { offset: number; hash: Hash }>();
+  readonly #hashes = new Map<string, Running>();
+  readonly #shared: boolean;
 
-  constructor(driver: Driver, blobs: Blobs) {
+  /**
+   * `shared`: other processes continue sessions in this storage (replicas on one bucket), so each
+   * append that hashed its session from the start records the digest so far for them.
+   */
+  constructor(driver: Driver, blobs: Blobs, opts: { shared?: boolean } = {}) {
     this.#driver = driver;
     this.#blobs = blobs;
+    this.#shared = opts.shared ?? false;
   }
 
   /**
@@ -69,9 +92,10 @@ export class Uploads {
   async start(name: string, algorithm: Algorithm, owner?: string): Promise<UploadSession> {
     const id = randomUUID();
     const info: SessionInfo = { name, algorithm, startedAt: new Date().toISOString(), ...(owner === undefined ? {} : { owner }) };
+    // The data object comes with the first append (a session's offset is 0 without it): on S3
+    // that saves a POST two round trips.
     await this.#driver.put(layout.uploadInfo(id), JSON.stringify(info));
-    await this.#driver.append(layout.uploadData(id), 0, nothing());
-    this.#remember(id, 0, createHasher(algorithm));
+    this.#remember(id, 0, createHasher(algorithm), algorithm);
     return { id, name, algorithm, offset: 0 };
   }
 
@@ -84,7 +108,7 @@ export class Uploads {
   async append(name: string, id: string, chunk: Chunk, owner?: string): Promise<UploadSession> {
     return this.#lock.run(id, async () => {
       const info = await this.#info(name, id, owner);
-      const offset = await this.#write(id, info, chunk);
+      const offset = await this.#write(id, info.algorithm, chunk, this.#shared);
       return { id, name, algorithm: info.algorithm, offset };
     });
   }
@@ -95,22 +119,32 @@ export class Uploads {
    */
   async finish(name: string, id: string, digest: Digest, chunk?: Chunk, owner?: string): Promise<BlobInfo> {
     return this.#lock.run(id, async () => {
+      // Asked for beside the session's info when this process has no hash of the session.
+      const recorded = this.#shared && !this.#hashes.has(id) ? this.#recorded(id) : undefined;
       const info = await this.#info(name, id, owner);
       if (digest.algorithm !== info.algorithm) {
         // The hash so far was computed with the session's algorithm; switch and re-hash at the end.
         this.#hashes.delete(id);
       }
-      const size = chunk ? await this.#write(id, info, chunk) : await this.#offset(id);
-      const actual = await this.#digest(id, digest.algorithm, size).catch((e: unknown) => this.#conflicted(id, e, true));
-      if (!sameDigest(actual, digest)) {
-        await this.cancel(name, id);
-        throw new OciError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
-          detail: { expected: formatDigest(digest), actual: formatDigest(actual) },
-        });
+      // A PUT that declares no body (skopeo's, docker's) appends nothing: no storage round trips for it.
+      if (chunk && !declaredEmpty(chunk)) await this.#write(id, digest.algorithm, chunk, false);
+      // What this process or the last append hashed, if the digest is the one asked for: committed
+      // at the size it was hashed at, so bytes appended since make it a conflict, and the session
+      // is then measured and hashed from storage like one nothing is known of.
+      const known = await this.#known(id, digest, recorded);
+      let started = known === undefined ? undefined : await this.#commit(id, digest, known, 'quick');
+      let size = known ?? 0;
+      if (started === undefined) {
+        size = await this.#offset(id);
+        const actual = await this.#digest(id, digest.algorithm, size).catch((e: unknown) => this.#conflicted(id, e, true));
+        if (!sameDigest(actual, digest)) {
+          await this.cancel(name, id);
+          throw new OciError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
+            detail: { expected: formatDigest(digest), actual: formatDigest(actual) },
+          });
+        }
+        started = (await this.#commit(id, digest, size, 'final')) ?? Collections.started();
       }
-      // The size pins what is committed to what was verified, even if another replica appended since.
-      const started = Collections.started();
-      await this.#driver.commit(layout.uploadData(id), layout.blob(digest), size).catch((e: unknown) => this.#conflicted(id, e, true));
       await this.#blobs.link(name, digest);
       const held = await this.#blobs.linkHolds(name, digest, started);
       await this.#forget(id);
@@ -119,6 +153,45 @@ export class Uploads {
       if (!held) throw collectedAsCommitted(digest);
       return { digest, size };
     });
+  }
+
+  /**
+   * Commits the session's data as the blob, with its size pinned (what is committed is what was
+   * verified, even if another replica appended since), and returns when the link's checks began
+   * (Collections.started). An empty blob may have had no append to create its data object: the
+   * commit needs one. A `quick` commit that finds another size answers undefined (the caller then
+   * looks at storage); a `final` one answers conflicts with a 416.
+   */
+  async #commit(id: string, digest: Digest, size: number, attempt: 'quick' | 'final'): Promise<number | undefined> {
+    try {
+      if (size === 0) await this.#driver.append(layout.uploadData(id), 0, nothing());
+      const started = Collections.started();
+      // The session goes whole once the blob is linked: the commit need not delete its data on its own.
+      await this.#driver.commit(layout.uploadData(id), layout.blob(digest), size, { leaveSource: true });
+      return started;
+    } catch (e) {
+      if (attempt === 'quick' && isStorageError(e) && e.kind === 'conflict') return undefined;
+      return this.#conflicted(id, e, true);
+    }
+  }
+
+  /**
+   * The size at which the session's bytes were hashed to `digest`, if something knows: this
+   * process's running hash, or the record the last append left.
+   */
+  async #known(id: string, digest: Digest, recorded = this.#shared ? this.#recorded(id) : undefined): Promise<number | undefined> {
+    const running = this.#hashes.get(id);
+    if (running?.algorithm === digest.algorithm && running.hash.copy().digest('hex') === digest.hex) return running.offset;
+    const record = await recorded;
+    return record?.algorithm === digest.algorithm && record.hex === digest.hex ? record.size : undefined;
+  }
+
+  /** The last append's record of the digest so far; none when it is missing or unreadable (it is only a shortcut). */
+  #recorded(id: string): Promise<HashRecord | undefined> {
+    return this.#driver
+      .get(layout.uploadHash(id))
+      .then((raw) => (raw ? (JSON.parse(new TextDecoder().decode(raw)) as HashRecord) : undefined))
+      .catch(() => undefined);
   }
 
   async cancel(name: string, id: string, owner?: string): Promise<void> {
@@ -147,39 +220,70 @@ export class Uploads {
     return (await this.#driver.stat(layout.uploadData(id)))?.size ?? 0;
   }
 
-  async #write(id: string, info: SessionInfo, chunk: Chunk): Promise<number> {
-    const offset = await this.#offset(id);
+  /**
+   * Appends a chunk: at its `Content-Range`, checked against the session's size first, or with
+   * none wherever the data ends, which the driver finds without a round trip of its own.
+   * `record`: leave the digest so far for other processes (`shared`).
+   */
+  async #write(id: string, algorithm: Algorithm, chunk: Chunk, record: boolean): Promise<number> {
     const { range } = chunk;
-    let expected = chunk.length;
-    if (range) {
-      if (range.start !== offset) {
-        throw new OciError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start} but the upload holds ${offset} bytes`, {
-          status: 416,
-          headers: rangeHeaders(offset),
-        });
-      }
-      const length = range.end - range.start + 1;
-      if (expected !== undefined && expected !== length) {
-        throw new OciError('SIZE_INVALID', `Content-Length ${expected} does not match Content-Range length ${length}`, {
-          status: 416,
-          headers: rangeHeaders(offset),
-        });
-      }
-      expected = length;
+    if (!range) return this.#append(id, algorithm, chunk.body, undefined, chunk.length, record);
+    const offset = await this.#offset(id);
+    if (range.start !== offset) {
+      throw new OciError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start} but the upload holds ${offset} bytes`, {
+        status: 416,
+        headers: rangeHeaders(offset),
+      });
     }
-    const running = this.#hashes.get(id);
-    const hash = running && running.offset === offset ? running.hash : undefined;
-    const before = hash?.copy();
+    const length = range.end - range.start + 1;
+    if (chunk.length !== undefined && chunk.length !== length) {
+      throw new OciError('SIZE_INVALID', `Content-Length ${chunk.length} does not match Content-Range length ${length}`, {
+        status: 416,
+        headers: rangeHeaders(offset),
+      });
+    }
+    return this.#append(id, algorithm, chunk.body, offset, length, record);
+  }
+
+  /** Appends, hashing with `algorithm` when the hash can be right (see below). */
+  async #append(id: string, algorithm: Algorithm, body: AsyncIterable<Uint8Array>, at: number | undefined, expected: number | undefined, record: boolean): Promise<number> {
+    const own = this.#hashes.get(id);
+    const running = own?.algorithm === algorithm ? own : undefined;
+    // The hash in hand is right if the bytes land where it stands: this process's running hash,
+    // or a new one for a session whose bytes start here (at 0, or nobody here knows where).
+    const hashed =
+      running && (at === undefined || running.offset === at)
+        ? running
+        : !running && (at === undefined || at === 0)
+          ? { offset: 0, hash: createHasher(algorithm), algorithm }
+          : undefined;
+    const before = hashed === running ? running?.hash.copy() : undefined;
+    let count = 0;
+    const counted = async function* (): AsyncGenerator<Uint8Array> {
+      for await (const part of meter(body, hashed ? { hash: hashed.hash, expected } : { expected })) {
+        count += part.byteLength;
+        yield part;
+      }
+    };
+    let size: number;
     try {
-      const size = await this.#driver.append(layout.uploadData(id), offset, meter(chunk.body, hash ? { hash, expected } : { expected }));
-      if (hash) this.#remember(id, size, hash);
-      else this.#hashes.delete(id);
-      return size;
+      size = await this.#driver.append(layout.uploadData(id), at, counted());
     } catch (e) {
       // The driver rolled the bytes back; roll the hash back with them.
-      if (before) this.#remember(id, offset, before);
+      if (running && before) this.#remember(id, running.offset, before, algorithm);
       return this.#conflicted(id, e, false);
     }
+    if (!hashed || size - count !== hashed.offset) {
+      this.#hashes.delete(id);
+      return size;
+    }
+    this.#remember(id, size, hashed.hash, algorithm);
+    if (record && size > 0) {
+      const entry: HashRecord = { algorithm, size, hex: hashed.hash.copy().digest('hex') };
+      // Only a shortcut: without it (or with one a later append outdated) the finish hashes from storage.
+      await this.#driver.put(layout.uploadHash(id), JSON.stringify(entry)).catch(() => undefined);
+    }
+    return size;
   }
 
   /**
@@ -199,7 +303,7 @@ export class Uploads {
   async #digest(id: string, algorithm: Algorithm, size: number): Promise<Digest> {
     const running = this.#hashes.get(id);
     this.#hashes.delete(id);
-    if (running && running.offset === size) return { algorithm, hex: running.hash.digest('hex') };
+    if (running && running.offset === size && running.algorithm === algorithm) return { algorithm, hex: running.hash.digest('hex') };
     // No running hash here (restart, another replica, algorithm switch): hash what is stored.
     const hash = createHasher(algorithm);
     const stream = size === 0 ? undefined : await this.#driver.read(layout.uploadData(id));
@@ -207,13 +311,13 @@ export class Uploads {
     return { algorithm, hex: hash.digest('hex') };
   }
 
-  #remember(id: string, offset: number, hash: Hash): void {
+  #remember(id: string, offset: number, hash: Hash, algorithm: Algorithm): void {
     this.#hashes.delete(id);
     if (this.#hashes.size >= maxRunningHashes) {
       const oldest = this.#hashes.keys().next().value;
       if (oldest !== undefined) this.#hashes.delete(oldest);
     }
-    this.#hashes.set(id, { offset, hash });
+    this.#hashes.set(id, { offset, hash, algorithm });
   }
 }
 

@@ -5,6 +5,10 @@ export interface ObjectInfo {
   modified: Date;
 }
 
+export interface CommitOptions {
+  leaveSource?: boolean;
+}
+
 /**
  * What a storage backend provides: bytes under keys. Keys are `/`-separated relative paths made by
  * the registry's layout; a driver knows nothing of manifests, tags or digests.
@@ -42,12 +46,13 @@ export interface Driver {
   /**
    * Appends a stream to an appendable object that currently holds exactly `offset` bytes and
    * returns the new size; an object of another size (or none, past 0) is a `conflict` carrying the
-   * real size. If the stream or the write fails, the object is left at `offset` bytes, so a
+   * real size. An `offset` of undefined appends wherever the object ends (none: at 0), so a caller
+   * that has no place of its own to check need not ask for the size first. If the stream or the write fails, the object is left at `offset` bytes, so a
    * broken chunk never leaves half its bytes behind; the stream's own error leaves as it came. A chunk of `body` is only valid until the
    * next one is asked for (a body may refill one buffer: src/http/batched-body.ts), so a driver
    * writes or copies each chunk before reading on.
    */
-  append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number>;
+  append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number>;
   /**
    * Moves a finished appendable object to `to`. If `to` already exists (the same content
    * arrived another way) the source is dropped and the existing object kept.
@@ -55,8 +60,17 @@ export interface Driver {
    * With `size`, the commit is a `conflict` unless the object holds exactly that many bytes, so
    * what is committed is what the caller verified even if another process appended in between
    * (replicas on S3). A `from` that is not there is `missing`.
+   *
+   * `leaveSource`: the caller deletes the source itself right after (with the session around it,
+   * in one listing and one batch), so a driver that would spend round trips on it may leave it.
    */
-  commit(from: string, to: string, size?: number): Promise<void>;
+  commit(from: string, to: string, size?: number, opts?: CommitOptions): Promise<void>;
+
+  /**
+   * A whole object's size and bytes from one request, where the store answers both at once (S3's
+   * GET): for drivers that can; a caller without it asks `stat`, then `read`.
+   */
+  open?(key: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined>;
 
   /**
    * The path of a key's object on the local filesystem, for drivers that have one; lets a runtime

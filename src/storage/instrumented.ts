@@ -4,6 +4,8 @@ import type { Driver } from './driver.ts';
 
 type Operation = Exclude<keyof Driver, 'name' | 'localPath' | 'url' | 'sweep'>;
 const operations: readonly Operation[] = ['get', 'put', 'create', 'stat', 'read', 'delete', 'deletePrefix', 'list', 'append', 'commit'];
+/** Operations only some drivers have. */
+const optional: readonly Operation[] = ['open'];
 
 /**
  * The same driver, timing every operation and counting failures. `read` is timed to the stream's
@@ -12,7 +14,7 @@ const operations: readonly Operation[] = ['get', 'put', 'create', 'stat', 'read'
  */
 export function instrumented(driver: Driver, metrics: Metrics): Driver {
   const wrapped: Record<string, unknown> = { name: driver.name };
-  for (const op of operations) {
+  for (const op of [...operations, ...optional.filter((o) => driver[o] !== undefined)]) {
     const fn = driver[op] as (...args: unknown[]) => Promise<unknown>;
     wrapped[op] = async (...args: unknown[]) => {
       const end = metrics.storageDuration.startTimer({ driver: driver.name, operation: op });

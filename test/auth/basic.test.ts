@@ -53,6 +53,13 @@ describe('basic mode', () => {
     expect((await send(url, 'GET', '/v2/', bob())).status).toBe(200);
   });
 
+  it('checks passwords on the bcrypt thread, also from the bundled command on Node', async () => {
+    // The thread's file sits next to the module that starts it (rolldown.config.ts); were it missing,
+    // berth would fall back to the main thread with this warning, and every sign-in would still work.
+    expect((await send(url, 'GET', '/v2/', alice())).status).toBe(200);
+    expect(server.logs()).not.toContain('no bcrypt thread');
+  });
+
   it('bad credentials, a Bearer token, and non-bcrypt entries get 401', async () => {
     for (const authorization of [basic('alice', 'nope'), basic('nobody', 'x'), 'Bearer abc.def.ghi', 'Basic !!!', basic('legacy', 'password')]) {
       const res = await send(url, 'GET', '/v2/', authorization);

@@ -94,6 +94,32 @@ describe('Fill: one upstream download shared by its readers', () => {
     expect(store.committed()).toBeUndefined();
   });
 
+  it('refuses a reader, instead of handing out a body that fails before its first byte, when the download breaks while every chunk is held back', async () => {
+    // The upstream's bytes came in one piece, then it broke off: that piece was the newest, so no
+    // byte could go out. The request is refused (a 503 above), not answered 200 with a dead body.
+    const src = source(3, 1000, 1);
+    const store = memoryStore();
+    const fill = new Fill(async () => ({ size: src.bytes.length, body: src.body }), store);
+    await fill.ready;
+    await expect(fill.reader()).rejects.toThrow('connection reset');
+    await expect(fill.done).rejects.toThrow('connection reset');
+  });
+
+  it('hands a reader out as soon as it has a chunk it may send, long before the commit', async () => {
+    const src = source(20, 1000);
+    const store = gatedStore();
+    const fill = new Fill(async () => ({ size: src.bytes.length, body: src.body }), store);
+    await fill.ready;
+    const reader = (await fill.reader()).getReader();
+    const first = await reader.read();
+    expect(first.value?.byteLength).toBe(1000);
+    // Not verified yet: the store waits for its verdict.
+    expect(fill.running).toBe(true);
+    store.verdict(true);
+    await fill.done;
+    await reader.cancel();
+  });
+
   it('goes on for the others when a reader cancels', async () => {
     const src = source(30, 1000);
     const store = memoryStore();

@@ -72,6 +72,31 @@ export function driverContract(subject: ContractSubject): void {
       expect(await d.stat(key)).toBeUndefined();
     });
 
+    it('an append with no offset creates the object, then goes wherever it ends, on this process or another', async () => {
+      const d = subject.driver();
+      const key = fresh('data');
+      expect(await d.append(key, undefined, streamOf(utf8('hello')))).toBe(5);
+      expect(await subject.driver().append(key, undefined, streamOf(utf8(', ')))).toBe(7);
+      expect(await d.append(key, undefined, streamOf(utf8('world')))).toBe(12);
+      expect(await asText(d, key)).toBe('hello, world');
+      const sealed = fresh('blob');
+      await d.commit(key, sealed, 12);
+      // Committed: there is nothing left to append to, wherever it would end.
+      expect(await d.stat(key)).toBeUndefined();
+    });
+
+    it('a commit that may leave its source still commits; deleting the source is then the caller\'s', async () => {
+      const d = subject.driver();
+      const key = fresh('data');
+      const target = fresh('blob');
+      await d.append(key, 0, streamOf(utf8('left or not')));
+      await d.commit(key, target, 11, { leaveSource: true });
+      expect(await asText(d, target)).toBe('left or not');
+      await d.deletePrefix(key);
+      await d.delete(key);
+      expect(await d.stat(key)).toBeUndefined();
+    });
+
     it("a body that fails leaves the object at its offset, and its error is the body's, not storage's", async () => {
       const d = subject.driver();
       const key = fresh('data');

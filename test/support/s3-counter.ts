@@ -7,6 +7,8 @@ export interface S3Counter {
   /** Requests by kind (`GET object`, `HEAD`, `PUT object`, `UploadPartCopy`, `LIST`, ...) since the last reset. */
   counts(): Record<string, number>;
   total(): number;
+  /** Every request since the last reset, in arrival order, as `<kind> <key>` (the bucket left out). */
+  log(): string[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -48,10 +50,12 @@ export async function startS3Counter(target: string): Promise<S3Counter> {
   const to = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   let counts: Record<string, number> = {};
+  let log: string[] = [];
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', target);
     const kind = s3RequestKind(req.method ?? 'GET', url, req.headers);
     counts[kind] = (counts[kind] ?? 0) + 1;
+    log.push(`${kind} ${decodeURIComponent(url.pathname).split('/').slice(2).join('/')}${url.search}`);
     const out = request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
       answer.pipe(res);
@@ -66,8 +70,10 @@ export async function startS3Counter(target: string): Promise<S3Counter> {
     endpoint: `http://127.0.0.1:${port}`,
     counts: () => ({ ...counts }),
     total: () => Object.values(counts).reduce((a, b) => a + b, 0),
+    log: () => [...log],
     reset: () => {
       counts = {};
+      log = [];
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { configFromEnv } from '../../src/config/load.ts';
 import { parse as parseYaml } from 'yaml';
-import { modulesLoaded, packagesIn } from '../support/modules-loaded.ts';
+import { modulesLoaded, modulesLoadedByServe, packagesIn } from '../support/modules-loaded.ts';
 
 const optional = ['@aws-sdk/client-s3', 'undici', 'jose', 'bcryptjs', 'yaml'];
 
@@ -19,6 +19,15 @@ describe('a registry loads only what its configuration uses', () => {
     expect(loaded.filter((u) => /\/dist\/src\/(mirror\/(create|upstream|registry)|auth\/(create|keys|passwords)|storage\/s3\/driver)\.js$/.test(u))).toEqual([]);
     // It did serve: the app and the local-disk driver are there.
     expect(loaded.some((u) => u.endsWith('/dist/src/storage/fs/driver.js'))).toBe(true);
+  });
+
+  it('`berth serve` with defaults: none of them either, nor the other commands\' code', async () => {
+    // The command line used to import every command up front: bcrypt, token keys and YAML in every server.
+    // It is the bundle (rolldown.config.ts): the packages it leaves outside are loaded from
+    // node_modules when used, and these are the ones the other commands use.
+    const loaded = await modulesLoadedByServe();
+    expect(packagesIn(loaded).filter((p) => optional.includes(p))).toEqual([]);
+    expect(loaded.some((u) => u.endsWith('/dist/runtimes/node.js'))).toBe(true);
   });
 
   it('loads the S3 driver for S3 storage, the mirror for upstreams, auth for access control', async () => {

@@ -27,8 +27,8 @@ const isDirectory = (e: unknown): boolean => typeof e === 'object' && e !== null
  * Writes are gathered into buffers of this size before reaching the disk: fewer syscalls per GiB.
  * Not larger: with 1 MiB writes the kernel's copy into the page cache (copy_folio_from_iter_atomic)
  * took ~13× the CPU it takes at 256 KiB (perf, 1 GiB PUT on Node: ~650 samples against ~50 at
- * 499 Hz), and the server's CPU per GiB fell from ~3.5 s to ~2.5 s; a batch that still fits the
- * core's L2 is the likely reason. bench/README.md has the measurement.
+ * 499 Hz), and the server's CPU per GiB fell from ~3.5 s to ~2.5 s. Why is not settled (large
+ * page-cache folios on this VM, likely); bench/README.md has the measurement.
  */
 const writeBatch = 256 * 1024;
 /** Spare batch buffers kept between appends; more concurrent appends than this allocate their own. */
@@ -173,10 +173,10 @@ export class FsDriver implements Driver {
     }
   }
 
-  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
+  async append(key: string, at: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
     const path = this.#path(key);
     const what = `append to ${key}`;
-    const handle = await this.#openAppendable(path, offset, what);
+    const handle = await this.#openAppendable(path, at ?? 0, what);
     let size: number;
     try {
       size = (await handle.stat()).size;
@@ -184,10 +184,11 @@ export class FsDriver implements Driver {
       await handle.close().catch(() => undefined);
       throw fsError(e, what);
     }
-    if (size !== offset) {
+    if (at !== undefined && size !== at) {
       await handle.close().catch(() => undefined);
-      throw conflict(what, offset, size);
+      throw conflict(what, at, size);
     }
+    const offset = size;
     let position = offset;
     // Only the disk's failures are storage errors; the body's (a client gone, a length that does
     // not match) leave as they came.

@@ -64,13 +64,17 @@ export class Appendables {
     this.#maxParts = maxParts;
   }
 
-  /** What `key` holds: a plain object, an appendable (its current state), or nothing. */
-  async load(key: string, opened?: OpenObject): Promise<Found> {
+  /**
+   * What `key` holds: a plain object, an appendable (its current state), or nothing. With
+   * `pointer`, an appendable's state is its pointer's, which may lag behind its steps: for a caller
+   * whose next conditional write fails on a step the pointer does not know (a seal).
+   */
+  async load(key: string, opened?: OpenObject, opts: { pointer?: boolean } = {}): Promise<Found> {
     const object = opened ?? (await this.#bucket.open(key));
     if (!object) return undefined;
     if (!fromMetadata(object.metadata)) return { kind: 'plain', object };
     const state = decodeState(await this.#bucket.collect(key, object));
-    return { kind: 'appendable', state: await this.#rollForward(key, state), modified: object.modified };
+    return { kind: 'appendable', state: opts.pointer ? state : await this.#rollForward(key, state), modified: object.modified };
   }
 
   /** The current size of an appendable whose pointer metadata a HEAD returned. */
@@ -84,15 +88,17 @@ export class Appendables {
     return size;
   }
 
-  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
+  /** At `at`, or with none wherever the object ends (Driver.append). */
+  async append(key: string, at: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
     let state = await this.#current(key);
     if (!state) {
-      if (offset !== 0) throw appendConflict(key, offset, 0);
+      if (at !== undefined && at !== 0) throw appendConflict(key, at, 0);
       const fresh = emptyState(this.#partSize);
       // Create-only: a replica that created it a moment ago may already have appended to it.
       const made = await this.#bucket.put(key, encodeState(fresh), { metadata: pointerMetadata(fresh), ifAbsent: true });
       state = made ? fresh : ((await this.#current(key)) ?? fresh);
     }
+    const offset = at ?? state.size;
     // Sealed: a commit of it is under way, and takes what was there when it began.
     if (state.sealed || state.size !== offset) throw appendConflict(key, offset, state.size);
 

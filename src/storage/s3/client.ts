@@ -32,6 +32,14 @@ export function createS3Client(o: S3Options): S3Client {
     // and R2 versions in the field reject or mangle those. Send them only where S3 requires one.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // The SDK sends `Expect: 100-continue` on bodies of 2 MiB and more (every part), which costs
+    // more than it saves. Ceph RGW answers 100 Continue before it checks the quota, then refuses
+    // and closes without reading the body: the client's write fails with EPIPE or ECONNRESET,
+    // often before it has read the 403 QuotaExceeded, and a full bucket looks like an outage.
+    // Without the header RGW reads the body and answers. The SDK also sends such requests on a
+    // connection of their own, outside the agent below: a new connection (and TLS handshake) per
+    // part, not bounded by maxSockets. A refused write now sends its body first: one part at most.
+    expectContinueHeader: false,
     requestHandler: {
       // An endpoint that does not answer fails fast (and is retried) instead of hanging a request.
       connectionTimeout: Math.min(connectTimeout, o.requestTimeout),

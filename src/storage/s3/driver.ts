@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Options } from './schema.ts';
 import type { ByteRange } from '../../oci/range.ts';
-import type { Driver, ObjectInfo } from '../driver.ts';
+import type { CommitOptions, Driver, ObjectInfo } from '../driver.ts';
 import { assertKey } from '../keys.ts';
 import { fromMetadata, partPieces, pieces, tailPieces, type AppendState } from './append-state.ts';
 import { Appendables } from './appendable.ts';
@@ -93,6 +93,17 @@ export class S3Driver implements Driver {
     return this.#stream(key, found.state, range);
   }
 
+  /** One GET answers both: what a blob GET needs besides the link. */
+  async open(key: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
+    const object = await this.#bucket.open(assertKey(key));
+    if (!object) return undefined;
+    if (!fromMetadata(object.metadata)) return { size: object.size, body: object.body };
+    const found = await this.#appendables.load(key, object);
+    if (!found) return undefined;
+    if (found.kind === 'plain') return this.open(key);
+    return { size: found.state.size, body: this.#stream(key, found.state) };
+  }
+
   #stream(key: string, state: AppendState, range?: ByteRange): ReadableStream<Uint8Array> {
     if (state.size === 0) return emptyStream();
     return piecesStream(this.#bucket, pieces(key, state), range ?? { start: 0, end: state.size - 1 });
@@ -121,24 +132,27 @@ export class S3Driver implements Driver {
     return [...names].sort();
   }
 
-  async append(key: string, offset: number, body: AsyncIterable<Uint8Array>): Promise<number> {
+  async append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
     return this.#appendables.append(assertKey(key), offset, body);
   }
 
-  async commit(from: string, to: string, size?: number): Promise<void> {
+  async commit(from: string, to: string, size?: number, opts: CommitOptions = {}): Promise<void> {
     assertKey(from);
     assertKey(to);
     // Whether the target is there already does not depend on the source: asked at once, beside it.
     const existing = this.#bucket.head(to);
     existing.catch(() => undefined);
-    const found = await this.#appendables.load(from);
+    // At the size the caller verified, the pointer is taken at its word: if steps went past it,
+    // the seal's create-only write at that size fails and says so. At another size the steps decide.
+    let found = await this.#appendables.load(from, undefined, { pointer: size !== undefined });
+    if (found?.kind === 'appendable' && size !== undefined && found.state.size !== size) found = await this.#appendables.load(from);
     const what = `commit ${this.#bucket.where(from)} to ${to}`;
     if (!found) throw new StorageError('missing', `${what}: no such object`);
     if (found.kind === 'plain') {
       await found.object.body.cancel();
       if (size !== undefined && found.object.size !== size) throw conflict(what, size, found.object.size);
       if (!(await existing)) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
-      await this.#bucket.delete(from);
+      if (!opts.leaveSource) await this.#bucket.delete(from);
       return;
     }
     if (size !== undefined && found.state.size !== size) throw conflict(what, size, found.state.size);
@@ -146,7 +160,7 @@ export class S3Driver implements Driver {
     const state = await this.#appendables.seal(from, found.state, { pointer: false });
     // Same digest, same bytes: an existing target is kept as it is.
     if (!(await existing)) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
-    await this.#deleteAppendable(from);
+    if (!opts.leaveSource) await this.#deleteAppendable(from);
   }
 
   /** An appendable's pieces and its pointer, in one listing and one round of deletes. */
