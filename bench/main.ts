@@ -108,12 +108,22 @@ async function main(): Promise<void> {
   const s3 = process.argv.includes('--s3');
   await pinToClientCore();
   const reports: string[] = [];
+  const failed: string[] = [];
   const figures: BenchFigures & Record<string, unknown> = { size };
   const scenario = async <T>(name: string, run: () => Promise<{ figures: T; report: string }>): Promise<T | undefined> => {
     if (only && only !== name) return undefined;
-    const r = await run();
-    reports.push(r.report);
-    return r.figures;
+    try {
+      const r = await run();
+      reports.push(r.report);
+      return r.figures;
+    } catch (err) {
+      // One broken scenario (a peer that would not start, a client missing) costs its own figures,
+      // not the hour the others took: the run goes on, says which failed, and exits non-zero.
+      failed.push(name);
+      reports.push(`## ${name}: FAILED\n\n${err instanceof Error ? err.message : String(err)}`);
+      console.error(`bench: scenario ${name} failed:`, err);
+      return undefined;
+    }
   };
   figures.runtimes = await scenario('runtimes', () => runtimeComparison(size, repeats));
   figures.push = await scenario('push', () => pushMemory(size, repeats));
@@ -137,12 +147,16 @@ async function main(): Promise<void> {
   const svg = join(dir, `${stamp}.svg`);
   const options = { size, only: only ?? null, repeats, s3 };
   const finished = new Date().toISOString();
-  await writeFile(json, `${JSON.stringify({ started: started.toISOString(), finished, machine, options, summary: rows, figures }, null, 2)}\n`);
+  await writeFile(json, `${JSON.stringify({ started: started.toISOString(), finished, machine, options, failed, summary: rows, figures }, null, 2)}\n`);
   const title = `berth vs distribution, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine.hostname} (${machine.nproc} cores, load ${machine.loadavg[0]!.toFixed(2)})`;
   await writeFile(svg, renderSvg(rows, title));
   await copyFile(json, join(dir, 'latest.json'));
   await copyFile(svg, join(dir, 'latest.svg'));
   console.log(`\nResults: ${json}\n         ${svg}\n         (and latest.json, latest.svg beside them)`);
+  if (failed.length > 0) {
+    console.error(`bench: ${failed.length} scenario(s) failed: ${failed.join(', ')}`);
+    process.exitCode = 1;
+  }
 }
 
 await main();
