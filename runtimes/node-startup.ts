@@ -33,9 +33,16 @@ const held: Held[] = [
     // again. Requests are optimised as before once the server listens: a function that grew hot
     // while TurboFan was off is optimised on its next tick. (`--max-opt=0` would not do: set back
     // at run time, V8 never optimises again.)
-    operatorNames: ['turbofan', 'opt', 'max-opt', 'jitless'],
+    operatorNames: ['turbofan', 'opt', 'max-opt', 'jitless', 'lite-mode'],
     during: '--no-turbofan',
     after: '--turbofan',
+  },
+  {
+    // The same for Sparkplug, the baseline compiler, which compiles what start-up runs a few
+    // times: ~1 MiB of code and compiler pages. Set back, it compiles warm functions as before.
+    operatorNames: ['sparkplug', 'max-opt', 'jitless', 'lite-mode'],
+    during: '--no-sparkplug',
+    after: '--sparkplug',
   },
 ];
 
