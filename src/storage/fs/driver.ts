@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rm, stat, unlink, type FileHandle } fro
 import { dirname, join } from 'node:path';
 import { setTimeout as later } from 'node:timers';
 import type { ByteRange } from '../../oci/range.ts';
+import type { StatSync } from '../../runtime/contract.ts';
 import type { Driver, ObjectInfo } from '../driver.ts';
 import { conflict, StorageError } from '../errors.ts';
 import { assertKey } from '../keys.ts';
@@ -19,6 +20,11 @@ export interface FsDriverOptions {
   fsync?: boolean;
   /** Readiness fails below this many free bytes on the filesystem; 0 never. */
   minFreeSpace?: number;
+  /**
+   * The runtime's own synchronous stat (src/runtime/contract.ts), used for every stat when given:
+   * on Deno a tenth of the CPU of node:fs's async stat (runtimes/deno.ts).
+   */
+  statSync?: StatSync | undefined;
 }
 
 const isDirectory = (e: unknown): boolean => typeof e === 'object' && e !== null && 'code' in e && e.code === 'EISDIR';
@@ -52,6 +58,7 @@ export class FsDriver implements Driver {
   readonly #fsync: boolean;
   readonly #files: DurableFiles;
   readonly #minFreeSpace: number;
+  readonly #statSync: StatSync | undefined;
   /**
    * Batch buffers of finished appends, for the next ones: a fresh batch per append would be
    * garbage collected only after tens of MiB of it (a push of 1 MiB PATCHes).
@@ -64,6 +71,7 @@ export class FsDriver implements Driver {
     this.#fsync = opts.fsync ?? true;
     this.#files = new DurableFiles(root, this.#fsync);
     this.#minFreeSpace = opts.minFreeSpace ?? 0;
+    this.#statSync = opts.statSync;
   }
 
   #path(key: string): string {
@@ -112,6 +120,10 @@ export class FsDriver implements Driver {
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const path = this.#path(key);
     try {
+      if (this.#statSync) {
+        const s = this.#statSync(path);
+        return s?.isFile ? { size: s.size, modified: s.mtime } : undefined;
+      }
       const s = await stat(path);
       return s.isFile() ? { size: s.size, modified: s.mtime } : undefined;
     } catch (e) {
