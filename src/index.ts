@@ -30,7 +30,7 @@ export { StorageError, type StorageErrorKind } from './storage/errors.ts';
 export { OciError, type ErrorCode } from './oci/errors.ts';
 export { StoredRegistry, type Registry } from './registry/registry.ts';
 export type { Logger } from './observability/log.ts';
-export type { ConnectionLimits, FastPaths, FileRange, FileResponder, RequestEdge, Runtime, RunningServer, ServeOptions } from './runtime/contract.ts';
+export type { ConnectionLimits, FastPaths, FileRange, FileResponder, FileStat, RequestEdge, Runtime, RunningServer, ServeOptions, StatSync } from './runtime/contract.ts';
 
 export interface BerthRegistry {
   /** The Hono app serving `/v2/...`; mount it in another Hono app or serve it as it is. */
@@ -62,7 +62,7 @@ export interface BerthRegistry {
  */
 export async function createRegistry(input: ConfigInput | Config = {}, opts: { logger?: Logger; runtime?: RequestEdge } = {}): Promise<BerthRegistry> {
   const config = parseConfig(input);
-  const storage = await createStorage(config.storage);
+  const storage = await createStorage(config.storage, { statSync: opts.runtime?.fastPaths?.statSync });
   const metrics = new Metrics();
   const baseLogger = opts.logger ?? createLogger(config.log.level);
   const telemetry = telemetryFor(config.otel, { logger: baseLogger, metricsText: () => metrics.text(), keyKind });

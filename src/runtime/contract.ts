@@ -52,6 +52,20 @@ export interface FileRange {
  */
 export type FileResponder = (c: Context, file: FileRange, init: { status: number; headers: Record<string, string> }) => Promise<Response | undefined>;
 
+/** What a stat of a local file says, as far as storage needs it. */
+export interface FileStat {
+  isFile: boolean;
+  size: number;
+  mtime: Date;
+}
+
+/**
+ * A runtime's own synchronous stat of a local file, where it is cheaper than node:fs's: undefined
+ * when nothing is there (ENOENT, ENOTDIR); other failures throw with the system's error code in
+ * `code` (EACCES, EIO, ...), as node:fs's do.
+ */
+export type StatSync = (path: string) => FileStat | undefined;
+
 /**
  * What a runtime does faster than the portable code, each only where a benchmark showed it pays
  * (bench/, README). Everything works without them.
@@ -64,6 +78,8 @@ export interface FastPaths {
    * pieces may share one buffer, each valid until the next is asked for (see Driver.append).
    */
   requestBody?: (c: Context) => AsyncIterable<Uint8Array> | undefined;
+  /** Stats local files on the event loop (local-disk storage: a blob HEAD stats a link and the bytes). */
+  statSync?: StatSync;
 }
 
 export interface Runtime {

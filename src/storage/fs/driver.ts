@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rm, unlink, type FileHandle } from 'nod
 import { dirname, join } from 'node:path';
 import { setTimeout as later } from 'node:timers';
 import type { ByteRange } from '../../oci/range.ts';
+import type { StatSync } from '../../runtime/contract.ts';
 import type { Driver, ObjectInfo } from '../driver.ts';
 import { conflict, StorageError } from '../errors.ts';
 import { assertKey } from '../keys.ts';
@@ -20,6 +21,11 @@ export interface FsDriverOptions {
   fsync?: boolean;
   /** Readiness fails below this many free bytes on the filesystem; 0 never. */
   minFreeSpace?: number;
+  /**
+   * The runtime's own synchronous stat (src/runtime/contract.ts), for every stat while the
+   * filesystem answers from memory (stat.ts): on Deno a tenth of the CPU of node:fs's async stat.
+   */
+  statSync?: StatSync | undefined;
 }
 
 const isDirectory = (e: unknown): boolean => typeof e === 'object' && e !== null && 'code' in e && e.code === 'EISDIR';
@@ -59,7 +65,7 @@ export class FsDriver implements Driver {
    */
   readonly #batches: Uint8Array[] = [];
   /** On the loop while the filesystem answers from memory (stat.ts). */
-  readonly #stat = new StatCalls();
+  readonly #stat: StatCalls;
 
   constructor(root: string, opts: FsDriverOptions = {}) {
     this.root = root;
@@ -67,6 +73,7 @@ export class FsDriver implements Driver {
     this.#fsync = opts.fsync ?? true;
     this.#files = new DurableFiles(root, this.#fsync);
     this.#minFreeSpace = opts.minFreeSpace ?? 0;
+    this.#stat = new StatCalls(undefined, opts.statSync);
   }
 
   #path(key: string): string {
@@ -116,7 +123,7 @@ export class FsDriver implements Driver {
     const path = this.#path(key);
     try {
       const s = await this.#stat.stat(path);
-      return s?.isFile() ? { size: s.size, modified: s.mtime } : undefined;
+      return s?.isFile ? { size: s.size, modified: s.mtime } : undefined;
     } catch (e) {
       throw fsError(e, `stat ${key}`);
     }
