@@ -3,6 +3,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/schema.ts';
 import { isOciError } from '../../src/oci/errors.ts';
+import { encodeState, pointerMetadata } from '../../src/storage/s3/append-state.ts';
 import { Appendables } from '../../src/storage/s3/appendable.ts';
 import { Bucket } from '../../src/storage/s3/bucket.ts';
 import { S3Driver } from '../../src/storage/s3/driver.ts';
@@ -308,6 +309,41 @@ describeS3('S3Driver on Ceph RGW', () => {
       release();
       expect((await failsWith(loser, 'conflict')).size).toBe(base.byteLength + theirs.byteLength);
       expect(same(await b.get(key), concat(base, theirs))).toBe(true);
+    });
+
+    it('commits by label, on another replica, at the size the labelling append left, and only while it still stands there', async () => {
+      const a = driver();
+      const b = driver();
+      const key = uploadKey();
+      const first = randomBytes(200 * KiB);
+      expect(await a.append(key, 0, streamOf(first), { label: (size) => `L${size}` })).toBe(first.byteLength);
+      // An append without a label leaves none: the earlier one no longer describes the object.
+      const more = uploadKey();
+      await a.append(more, 0, streamOf(first), { label: (size) => `L${size}` });
+      await a.append(more, undefined, streamOf(utf8('more')));
+      expect((await failsWith(b.commit(more, 'blobs/labelled-no', undefined, { label: `L${first.byteLength}` }), 'conflict')).size).toBe(first.byteLength + 4);
+      expect(await b.stat('blobs/labelled-no')).toBeUndefined();
+      expect(await a.append(more, first.byteLength + 4, streamOf(utf8('!')))).toBe(first.byteLength + 5);
+      // Another label, or none at all (nothing there), is not this one.
+      await failsWith(b.commit(key, 'blobs/labelled', undefined, { label: 'other' }), 'conflict');
+      await failsWith(b.commit(uploadKey(), 'blobs/labelled', undefined, { label: 'L0' }), 'missing');
+      expect(await b.commit(key, 'blobs/labelled', undefined, { label: `L${first.byteLength}` })).toBe(first.byteLength);
+      expect(same(await a.get('blobs/labelled'), first)).toBe(true);
+    });
+
+    it('commits by label past a pointer that lags, and refuses it once an append went past the label', async () => {
+      const d = driver();
+      const key = uploadKey();
+      const appendables = new Appendables(new Bucket(s3.client, bucket, 'reg'), partSize);
+      await d.append(key, 0, streamOf(utf8('abc')), { label: () => 'three' });
+      const found = await appendables.load(key);
+      if (found?.kind !== 'appendable') throw new Error('not appendable');
+      // The pointer as it was before: the step written, its pointer lost (a replica died between).
+      await d.append(key, 3, streamOf(utf8('defg')), { label: () => 'seven' });
+      await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: `reg/${key}`, Body: encodeState(found.state), Metadata: pointerMetadata(found.state) }));
+      expect((await failsWith(driver().commit(key, 'blobs/lagging', undefined, { label: 'three' }), 'conflict')).size).toBe(7);
+      expect(await driver().commit(key, 'blobs/lagging', undefined, { label: 'seven' })).toBe(7);
+      expect(text.decode(await d.get('blobs/lagging'))).toBe('abcdefg');
     });
 
     it('refuses appends once a commit has sealed the upload, and a retried commit completes', async () => {

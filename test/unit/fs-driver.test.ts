@@ -147,6 +147,16 @@ describe('FsDriver', () => {
     });
   });
 
+  describe('labels', () => {
+    it('keeps none: a commit by label is a conflict with the real size, and the object stays to commit by size', async () => {
+      await driver.append('up/data', 0, streamOf(new TextEncoder().encode('labelled?')), { label: () => 'L' });
+      expect((await failsWith(driver.commit('up/data', 'blob', undefined, { label: 'L' }), 'conflict')).size).toBe(9);
+      expect(await driver.stat('blob')).toBeUndefined();
+      expect(await driver.commit('up/data', 'blob', 9)).toBe(9);
+      expect(await bytesOf(driver, 'blob')).toBe('labelled?');
+    });
+  });
+
   describe('put, get and stat', () => {
     it('writes and reads back strings and bytes, creating parents', async () => {
       await driver.put('a/b/c', 'hello');

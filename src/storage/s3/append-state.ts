@@ -37,6 +37,8 @@ export interface AppendState {
   tail: TailPiece[];
   /** Committed (or being committed): no more appends. */
   sealed: boolean;
+  /** What the append that brought the object to this size said of it (Driver.append's `label`). */
+  label?: string;
 }
 
 /** One append's change (or the seal), stored at `K/s/<from>`. */
@@ -49,6 +51,8 @@ export interface Step {
   /** The whole tail after this append. */
   tail: TailPiece[];
   sealed: boolean;
+  /** The label of the object at `to` (a seal keeps the one it found). */
+  label?: string;
 }
 
 /** A stretch of the object's bytes and the S3 object (driver key) holding it. */
@@ -111,7 +115,7 @@ export function appendRuns(runs: Run[], added: Run[]): Run[] {
 
 export function applyStep(s: AppendState, step: Step): AppendState {
   if (step.from !== s.size) throw new StorageError('corrupt', `upload state step from ${step.from} applied at ${s.size}`);
-  return { size: step.to, partSize: s.partSize, runs: appendRuns(s.runs, step.runs), tail: step.tail, sealed: step.sealed };
+  return { size: step.to, partSize: s.partSize, runs: appendRuns(s.runs, step.runs), tail: step.tail, sealed: step.sealed, ...labelled(step.label) };
 }
 
 /** The full parts, in order. */
@@ -152,14 +156,19 @@ export function tailPiecesKept(tail: TailPiece[], added: number): number {
 
 const text = new TextEncoder();
 
+/** Labels are short notes (a digest); anything longer was not written by berth. */
+const maxLabel = 256;
+const labelled = (label: string | undefined): { label?: string } => (label === undefined ? {} : { label });
+const isLabel = (l: unknown): l is string | undefined => l === undefined || (typeof l === 'string' && l.length <= maxLabel);
+
 export const encodeState = (s: AppendState): Uint8Array =>
   text.encode(
-    JSON.stringify({ v: 1, size: s.size, partSize: s.partSize, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed }),
+    JSON.stringify({ v: 1, size: s.size, partSize: s.partSize, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed, label: s.label }),
   );
 
 export const encodeStep = (s: Step): Uint8Array =>
   text.encode(
-    JSON.stringify({ v: 1, writer: s.writer, from: s.from, to: s.to, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed }),
+    JSON.stringify({ v: 1, writer: s.writer, from: s.from, to: s.to, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed, label: s.label }),
   );
 
 const encodeTail = (tail: TailPiece[]): Array<[string, number, number]> => tail.map((t) => [t.writer, t.start, t.size]);
@@ -202,11 +211,13 @@ function decodeTail(v: unknown, what: string): TailPiece[] {
 export function decodeState(bytes: Uint8Array): AppendState {
   const d = parse(bytes, 'pointer');
   if (!isCount(d.size) || !isCount(d.partSize) || d.partSize === 0) throw corrupt('pointer: sizes');
-  return { size: d.size, partSize: d.partSize, runs: decodeRuns(d.runs, 'pointer'), tail: decodeTail(d.tail, 'pointer'), sealed: d.sealed === true };
+  if (!isLabel(d.label)) throw corrupt('pointer: label');
+  return { size: d.size, partSize: d.partSize, runs: decodeRuns(d.runs, 'pointer'), tail: decodeTail(d.tail, 'pointer'), sealed: d.sealed === true, ...labelled(d.label) };
 }
 
 export function decodeStep(bytes: Uint8Array): Step {
   const d = parse(bytes, 'step');
   if (!isWriter(d.writer) || !isCount(d.from) || !isCount(d.to) || d.to < d.from) throw corrupt('step: header');
-  return { writer: d.writer, from: d.from, to: d.to, runs: decodeRuns(d.runs, 'step'), tail: decodeTail(d.tail, 'step'), sealed: d.sealed === true };
+  if (!isLabel(d.label)) throw corrupt('step: label');
+  return { writer: d.writer, from: d.from, to: d.to, runs: decodeRuns(d.runs, 'step'), tail: decodeTail(d.tail, 'step'), sealed: d.sealed === true, ...labelled(d.label) };
 }

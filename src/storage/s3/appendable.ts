@@ -88,8 +88,8 @@ export class Appendables {
     return size;
   }
 
-  /** At `at`, or with none wherever the object ends (Driver.append). */
-  async append(key: string, at: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
+  /** At `at`, or with none wherever the object ends, labelled as `label` says (Driver.append). */
+  async append(key: string, at: number | undefined, body: AsyncIterable<Uint8Array>, label?: (size: number) => string | undefined): Promise<number> {
     let state = await this.#current(key);
     if (!state) {
       if (at !== undefined && at !== 0) throw appendConflict(key, at, 0);
@@ -118,7 +118,8 @@ export class Appendables {
     }
     if (written.to === offset) return offset;
 
-    const step: Step = { writer, from: offset, to: written.to, runs: written.runs, tail: written.tail, sealed: false };
+    const note = label?.(written.to);
+    const step: Step = { writer, from: offset, to: written.to, runs: written.runs, tail: written.tail, sealed: false, ...(note === undefined ? {} : { label: note }) };
     if (!(await this.#claim(key, step))) {
       await this.#discard(created);
       throw appendConflict(key, offset, (await this.#current(key))?.size ?? 0);
@@ -135,7 +136,7 @@ export class Appendables {
    */
   async seal(key: string, state: AppendState, opts: { pointer?: boolean } = {}): Promise<AppendState> {
     if (state.sealed) return state;
-    const step: Step = { writer: newWriter(), from: state.size, to: state.size, runs: [], tail: state.tail, sealed: true };
+    const step: Step = { writer: newWriter(), from: state.size, to: state.size, runs: [], tail: state.tail, sealed: true, ...(state.label === undefined ? {} : { label: state.label }) };
     if (!(await this.#claim(key, step))) {
       const taken = await this.#step(key, state.size);
       // Another commit of the same upload sealed it: the same bytes, so go on.
