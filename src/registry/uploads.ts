@@ -3,7 +3,7 @@ import type { Hash } from 'node:crypto';
 import { createHasher, formatDigest, sameDigest, type Algorithm, type Digest } from '../oci/digest.ts';
 import { isOciError, OciError } from '../oci/errors.ts';
 import type { ByteRange } from '../oci/range.ts';
-import type { Driver } from '../storage/driver.ts';
+import type { AppendNote, Driver } from '../storage/driver.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { BlobInfo, Blobs } from './blobs.ts';
 import { Collections } from './collections.ts';
@@ -252,12 +252,16 @@ export class Uploads {
         yield part;
       }
     };
-    // The digest so far, if this append's hash covers the data from its first byte.
-    const label = (to: number): string | undefined =>
-      record && hashed && to > 0 && to - count === hashed.offset ? formatDigest({ algorithm, hex: hashed.hash.copy().digest('hex') }) : undefined;
+    // The digest so far, if this append's hash covers the data from its first byte: the data's
+    // label, and the blob these very bytes are (the driver may store them there at once).
+    const note = (to: number): AppendNote | undefined => {
+      if (!hashed || to === 0 || to - count !== hashed.offset) return undefined;
+      const digest: Digest = { algorithm, hex: hashed.hash.copy().digest('hex') };
+      return { label: formatDigest(digest), home: layout.blob(digest) };
+    };
     let size: number;
     try {
-      size = await this.#driver.append(layout.uploadData(id), at, counted(), record ? { label } : {});
+      size = await this.#driver.append(layout.uploadData(id), at, counted(), record ? { note } : {});
     } catch (e) {
       // The driver rolled the bytes back; roll the hash back with them.
       if (running && before) this.#remember(id, running.offset, before, algorithm);

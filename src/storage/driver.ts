@@ -8,7 +8,7 @@ export interface ObjectInfo {
 export interface CommitOptions {
   leaveSource?: boolean;
   /**
-   * Commits the object at the size an append labelled it `label` at (`AppendOptions.label`),
+   * Commits the object at the size an append labelled it `label` at (`AppendNote.label`),
    * instead of at a size the caller gives: a `conflict` unless it still stands at that size with
    * that label. Drivers that keep no labels (fs) always answer the conflict.
    */
@@ -16,12 +16,25 @@ export interface CommitOptions {
 }
 
 export interface AppendOptions {
+  /** Asked once the body has ended, with the object's new size: what the caller knows of it then. */
+  note?: (size: number) => AppendNote | undefined;
+}
+
+/** What a caller knows of an appendable object at the size an append left it. */
+export interface AppendNote {
   /**
-   * Asked once the body has ended, with the object's new size: a short note (a digest of the bytes
-   * so far) kept with the object at that size, for `commit`'s `label`, where the driver keeps one
-   * at no extra round trip (S3: in the append's own state). Undefined: the object has no label.
+   * A short note (a digest of the bytes so far) kept with the object at that size, for `commit`'s
+   * `label`, where the driver keeps one at no extra round trip (S3: in the append's own state).
    */
-  label?: (size: number) => string | undefined;
+  label: string;
+  /**
+   * The key these bytes belong under for good, whatever becomes of the object: their content
+   * address, named only for bytes the caller hashed to it. A driver that holds the whole object in
+   * one piece at the end of the append (S3: one append from the first byte, under a part) may
+   * store it there instead of beside the object, so a commit to that key has nothing to copy. The
+   * driver never deletes what it stored there: the key's owner does (garbage collection).
+   */
+  home?: string;
 }
 
 /**

@@ -28,6 +28,12 @@ export interface TailPiece {
   /** Offset of its first byte in the appendable object. */
   start: number;
   size: number;
+  /**
+   * Where it is stored when not under the object's own prefix: the home the caller gave an
+   * append that held the whole object in one piece (`AppendOptions.label`). Never deleted as part
+   * of the object: it belongs to its home.
+   */
+  key?: string;
 }
 
 export interface AppendState {
@@ -72,7 +78,13 @@ const sealedField = 'berth-sealed';
 
 export const stepKey = (key: string, offset: number): string => `${key}/s/${offset}`;
 export const partKey = (key: string, index: number, writer: string): string => `${key}/p/${index}.${writer}`;
-export const tailKey = (key: string, piece: TailPiece): string => `${key}/t/${piece.start}.${piece.writer}`;
+export const tailKey = (key: string, piece: TailPiece): string => piece.key ?? `${key}/t/${piece.start}.${piece.writer}`;
+
+/** The object's one piece, when it lives at its home whole: a commit there has nothing to copy. */
+export const homePiece = (s: AppendState): TailPiece | undefined => {
+  const only = s.runs.length === 0 && s.tail.length === 1 ? s.tail[0] : undefined;
+  return only?.key !== undefined && only.start === 0 && only.size === s.size ? only : undefined;
+};
 
 export const emptyState = (partSize: number): AppendState => ({ size: 0, partSize, runs: [], tail: [], sealed: false });
 
@@ -171,7 +183,8 @@ export const encodeStep = (s: Step): Uint8Array =>
     JSON.stringify({ v: 1, writer: s.writer, from: s.from, to: s.to, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed, label: s.label }),
   );
 
-const encodeTail = (tail: TailPiece[]): Array<[string, number, number]> => tail.map((t) => [t.writer, t.start, t.size]);
+const encodeTail = (tail: TailPiece[]): Array<[string, number, number] | [string, number, number, string]> =>
+  tail.map((t) => (t.key === undefined ? [t.writer, t.start, t.size] : [t.writer, t.start, t.size, t.key]));
 
 /** State that does not parse was not written by berth (or by a newer one): say so, never guess. */
 const corrupt = (what: string): StorageError => new StorageError('corrupt', `storage holds a corrupt upload state: ${what}`);
@@ -204,7 +217,8 @@ function decodeTail(v: unknown, what: string): TailPiece[] {
   if (!Array.isArray(v)) throw corrupt(`${what}: tail`);
   return v.map((t: unknown) => {
     if (!Array.isArray(t) || !isWriter(t[0]) || !isCount(t[1]) || !isCount(t[2])) throw corrupt(`${what}: tail piece`);
-    return { writer: t[0], start: t[1], size: t[2] };
+    if (t.length > 3 && !(typeof t[3] === 'string' && t[3].length > 0 && t[3].length <= 1024)) throw corrupt(`${what}: tail piece's key`);
+    return { writer: t[0], start: t[1], size: t[2], ...(typeof t[3] === 'string' ? { key: t[3] } : {}) };
   });
 }
 

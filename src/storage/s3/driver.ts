@@ -3,7 +3,7 @@ import type { S3Options } from './schema.ts';
 import type { ByteRange } from '../../oci/range.ts';
 import type { AppendOptions, CommitOptions, Driver, ObjectInfo } from '../driver.ts';
 import { assertKey } from '../keys.ts';
-import { fromMetadata, partPieces, pieces, tailPieces, type AppendState } from './append-state.ts';
+import { fromMetadata, homePiece, partPieces, pieces, tailPieces, type AppendState } from './append-state.ts';
 import { Appendables } from './appendable.ts';
 import { assemble, copyObject } from './assemble.ts';
 import { Bucket } from './bucket.ts';
@@ -133,7 +133,7 @@ export class S3Driver implements Driver {
   }
 
   async append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>, opts: AppendOptions = {}): Promise<number> {
-    return this.#appendables.append(assertKey(key), offset, body, opts.label);
+    return this.#appendables.append(assertKey(key), offset, body, opts.note);
   }
 
   async commit(from: string, to: string, size?: number, opts: CommitOptions = {}): Promise<number> {
@@ -163,6 +163,12 @@ export class S3Driver implements Driver {
       return actual;
     }
     if (!stands(found.state)) throw conflict(what, size ?? found.state.size, found.state.size);
+    // Already there, whole, from the append that stored it at its home: nothing to seal, as
+    // nothing is copied, and an append since would not change what is there.
+    if (homePiece(found.state)?.key === to) {
+      if (!opts.leaveSource) await this.#deleteAppendable(from);
+      return found.state.size;
+    }
     // The source goes once the target is there, so its pointer need not learn of the seal.
     const state = await this.#appendables.seal(from, found.state, { pointer: false });
     const parts = partPieces(from, state);
