@@ -5,7 +5,9 @@ import { StorageError } from '../errors.ts';
  *
  * S3 cannot append, so an appendable object at key K is stored as pieces under `K/`:
  *   K/p/<index>.<writer>   full parts, exactly `partSize` bytes each, the i-th covering [i·P, (i+1)·P)
- *   K/t/<start>.<writer>   tail pieces: the bytes after the last full part (less than one part)
+ *   K/t/<start>.<writer>   tail pieces: the bytes after the last full part (less than one part);
+ *                          the one piece of an object written whole by one append may instead
+ *                          live at the home its caller named (a blob's key), recorded in the state
  *   K/s/<offset>           steps: what the append that started at <offset> changed, written
  *                          create-only (If-None-Match: *), so one append per offset wins
  *   K                      the pointer: the whole state as of some step, for cheap reads
