@@ -3,7 +3,8 @@ import { sendBytes } from '../observability/context.ts';
 import { warningValue } from '../oci/warning.ts';
 
 /** The header every /v2/ response carries (spec: API Version Check). */
-export const apiVersion = { 'Docker-Distribution-API-Version': 'registry/2.0' } as const;
+export const apiVersionHeader = 'Docker-Distribution-API-Version';
+export const apiVersion = { [apiVersionHeader]: 'registry/2.0' } as const;
 
 // Responses are built with plain header objects, the API version included, and never changed
 // afterwards: @hono/node-server writes such a response straight to the socket, while touching its

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as later } from 'node:timers';
 import type { ByteRange } from '../../oci/range.ts';
@@ -9,6 +9,7 @@ import { assertKey } from '../keys.ts';
 import { DurableFiles } from './durable.ts';
 import { fsError, isNotFound } from './errors.ts';
 import { fileStream } from './file-stream.ts';
+import { StatCalls } from './stat.ts';
 import { freeSpace, sweepOlderThan } from './upkeep.ts';
 
 export interface FsDriverOptions {
@@ -57,6 +58,8 @@ export class FsDriver implements Driver {
    * garbage collected only after tens of MiB of it (a push of 1 MiB PATCHes).
    */
   readonly #batches: Uint8Array[] = [];
+  /** On the loop while the filesystem answers from memory (stat.ts). */
+  readonly #stat = new StatCalls();
 
   constructor(root: string, opts: FsDriverOptions = {}) {
     this.root = root;
@@ -112,10 +115,9 @@ export class FsDriver implements Driver {
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const path = this.#path(key);
     try {
-      const s = await stat(path);
-      return s.isFile() ? { size: s.size, modified: s.mtime } : undefined;
+      const s = await this.#stat.stat(path);
+      return s?.isFile() ? { size: s.size, modified: s.mtime } : undefined;
     } catch (e) {
-      if (isNotFound(e)) return undefined;
       throw fsError(e, `stat ${key}`);
     }
   }
