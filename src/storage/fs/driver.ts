@@ -264,7 +264,11 @@ export class FsDriver implements Driver {
     let committed = size;
     try {
       // No labels here: nothing stands labelled.
-      if (opts.label !== undefined) throw conflict(`${what} as labelled`, 0, (await stat(source)).size);
+      if (opts.label !== undefined) {
+        const found = await this.stat(from);
+        if (!found) throw new StorageError('missing', `${what}: no such object`);
+        throw conflict(`${what} as labelled`, 0, found.size);
+      }
       if (committed === undefined || this.#fsync) {
         let handle: FileHandle;
         try {
