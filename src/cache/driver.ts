@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Versions } from '../coordination/types.ts';
 import type { ByteRange } from '../oci/range.ts';
-import type { CommitOptions, Driver, ObjectInfo } from '../storage/driver.ts';
+import type { AppendOptions, CommitOptions, Driver, ObjectInfo } from '../storage/driver.ts';
 
 /**
  * How far a cached tag or link (a mutable object: another writer may replace it) is trusted:
@@ -151,8 +151,12 @@ export class CachingDriver implements Driver {
     return this.#writing(() => [...this.#cache.keys()].filter((k) => k.startsWith(under)), () => this.#inner.deletePrefix(prefix), [prefix]);
   }
 
-  commit(from: string, to: string, size?: number, opts?: CommitOptions): Promise<void> {
-    return this.#writing([to], () => this.#inner.commit(from, to, size, opts));
+  async commit(from: string, to: string, size?: number, opts?: CommitOptions): Promise<number> {
+    let committed = 0;
+    await this.#writing([to], async () => {
+      committed = await this.#inner.commit(from, to, size, opts);
+    });
+    return committed;
   }
 
   stat(key: string): Promise<ObjectInfo | undefined> {
@@ -167,8 +171,8 @@ export class CachingDriver implements Driver {
     return this.#inner.list(prefix);
   }
 
-  append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
-    return this.#inner.append(key, offset, body);
+  append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>, opts?: AppendOptions): Promise<number> {
+    return this.#inner.append(key, offset, body, opts);
   }
 
   /**

@@ -22,8 +22,6 @@ export const layout = {
   upload: (id: string): string => `_uploads/${id}`,
   uploadInfo: (id: string): string => `_uploads/${id}/info`,
   uploadData: (id: string): string => `_uploads/${id}/data`,
-  /** The digest of the data so far, left by the last append for replicas without its running hash (uploads.ts). */
-  uploadHash: (id: string): string => `_uploads/${id}/hash`,
   /** A garbage collection's marker (src/registry/collections.ts), one per run in progress. */
   collections: '_gc/runs',
   collection: (id: string): string => `_gc/runs/${id}`,

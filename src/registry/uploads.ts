@@ -3,7 +3,7 @@ import type { Hash } from 'node:crypto';
 import { createHasher, formatDigest, sameDigest, type Algorithm, type Digest } from '../oci/digest.ts';
 import { isOciError, OciError } from '../oci/errors.ts';
 import type { ByteRange } from '../oci/range.ts';
-import type { Driver } from '../storage/driver.ts';
+import type { AppendNote, Driver } from '../storage/driver.ts';
 import { isStorageError } from '../storage/errors.ts';
 import type { BlobInfo, Blobs } from './blobs.ts';
 import { Collections } from './collections.ts';
@@ -48,13 +48,6 @@ interface Running {
   algorithm: Algorithm;
 }
 
-/** The digest of a session's first `size` bytes, as the append that hashed them left it. */
-interface HashRecord {
-  algorithm: Algorithm;
-  size: number;
-  hex: string;
-}
-
 /** A chunk that says it holds nothing, with no place to check: appending it changes nothing. */
 const declaredEmpty = (chunk: Chunk): boolean => chunk.length === 0 && chunk.range === undefined;
 
@@ -76,7 +69,8 @@ export class Uploads {
 
   /**
    * `shared`: other processes continue sessions in this storage (replicas on one bucket), so each
-   * append that hashed its session from the start records the digest so far for them.
+   * append that hashed its session from the start labels the data with the digest so far for them
+   * (`AppendOptions.label`: on S3 in the append's own state, no round trip of its own).
    */
   constructor(driver: Driver, blobs: Blobs, opts: { shared?: boolean } = {}) {
     this.#driver = driver;
@@ -119,23 +113,25 @@ export class Uploads {
    */
   async finish(name: string, id: string, digest: Digest, chunk?: Chunk, owner?: string): Promise<BlobInfo> {
     return this.#lock.run(id, async () => {
-      // Asked for beside the session's info when this process has no hash of the session.
-      const recorded = this.#shared && !this.#hashes.has(id) ? this.#recorded(id) : undefined;
       const info = await this.#info(name, id, owner);
       if (digest.algorithm !== info.algorithm) {
         // The hash so far was computed with the session's algorithm; switch and re-hash at the end.
         this.#hashes.delete(id);
       }
       // A PUT that declares no body (skopeo's, docker's) appends nothing: no storage round trips for it.
-      if (chunk && !declaredEmpty(chunk)) await this.#write(id, digest.algorithm, chunk, false);
-      // What this process or the last append hashed, if the digest is the one asked for: committed
-      // at the size it was hashed at, so bytes appended since make it a conflict, and the session
-      // is then measured and hashed from storage like one nothing is known of.
-      const known = await this.#known(id, digest, recorded);
-      let started = known === undefined ? undefined : await this.#commit(id, digest, known, 'quick');
-      let size = known ?? 0;
-      if (started === undefined) {
-        size = await this.#offset(id);
+      if (chunk && !declaredEmpty(chunk)) await this.#write(id, digest.algorithm, chunk, this.#shared);
+      // What this process hashed, or the label the last append left, if the digest is the one
+      // asked for: committed at the size it was hashed at, so bytes appended since make it a
+      // conflict, and the session is then measured and hashed from storage like one nothing is known of.
+      const known = this.#known(id, digest);
+      let committed =
+        known !== undefined
+          ? await this.#commit(id, digest, { size: known }, 'quick')
+          : this.#shared
+            ? await this.#commit(id, digest, { label: formatDigest(digest) }, 'quick')
+            : undefined;
+      if (committed === undefined) {
+        const size = await this.#offset(id);
         const actual = await this.#digest(id, digest.algorithm, size).catch((e: unknown) => this.#conflicted(id, e, true));
         if (!sameDigest(actual, digest)) {
           await this.cancel(name, id);
@@ -143,8 +139,9 @@ export class Uploads {
             detail: { expected: formatDigest(digest), actual: formatDigest(actual) },
           });
         }
-        started = (await this.#commit(id, digest, size, 'final')) ?? Collections.started();
+        committed = (await this.#commit(id, digest, { size }, 'final')) ?? { size, started: Collections.started() };
       }
+      const { size, started } = committed;
       await this.#blobs.link(name, digest);
       const held = await this.#blobs.linkHolds(name, digest, started);
       await this.#forget(id);
@@ -156,42 +153,32 @@ export class Uploads {
   }
 
   /**
-   * Commits the session's data as the blob, with its size pinned (what is committed is what was
-   * verified, even if another replica appended since), and returns when the link's checks began
-   * (Collections.started). An empty blob may have had no append to create its data object: the
-   * commit needs one. A `quick` commit that finds another size answers undefined (the caller then
-   * looks at storage); a `final` one answers conflicts with a 416.
+   * Commits the session's data as the blob, pinned at a size or at what its label says (what is
+   * committed is what was verified, even if another replica appended since), and returns the size
+   * and when the link's checks began (Collections.started). An empty blob may have had no append
+   * to create its data object: the commit at size 0 needs one. A `quick` commit that finds another
+   * size or label (or, by label, no data: nothing labelled it) answers undefined, and the caller
+   * then looks at storage; a `final` one answers conflicts with a 416.
    */
-  async #commit(id: string, digest: Digest, size: number, attempt: 'quick' | 'final'): Promise<number | undefined> {
+  async #commit(id: string, digest: Digest, at: { size: number } | { label: string }, attempt: 'quick' | 'final'): Promise<{ size: number; started: number } | undefined> {
     try {
-      if (size === 0) await this.#driver.append(layout.uploadData(id), 0, nothing());
+      if ('size' in at && at.size === 0) await this.#driver.append(layout.uploadData(id), 0, nothing());
       const started = Collections.started();
       // The session goes whole once the blob is linked: the commit need not delete its data on its own.
-      await this.#driver.commit(layout.uploadData(id), layout.blob(digest), size, { leaveSource: true });
-      return started;
+      const opts = { leaveSource: true, ...('label' in at ? { label: at.label } : {}) };
+      const size = await this.#driver.commit(layout.uploadData(id), layout.blob(digest), 'size' in at ? at.size : undefined, opts);
+      return { size, started };
     } catch (e) {
-      if (attempt === 'quick' && isStorageError(e) && e.kind === 'conflict') return undefined;
+      if (attempt === 'quick' && isStorageError(e) && (e.kind === 'conflict' || ('label' in at && e.kind === 'missing'))) return undefined;
       return this.#conflicted(id, e, true);
     }
   }
 
-  /**
-   * The size at which the session's bytes were hashed to `digest`, if something knows: this
-   * process's running hash, or the record the last append left.
-   */
-  async #known(id: string, digest: Digest, recorded = this.#shared ? this.#recorded(id) : undefined): Promise<number | undefined> {
+  /** The size at which this process hashed the session's bytes to `digest`, if it did. */
+  #known(id: string, digest: Digest): number | undefined {
     const running = this.#hashes.get(id);
     if (running?.algorithm === digest.algorithm && running.hash.copy().digest('hex') === digest.hex) return running.offset;
-    const record = await recorded;
-    return record?.algorithm === digest.algorithm && record.hex === digest.hex ? record.size : undefined;
-  }
-
-  /** The last append's record of the digest so far; none when it is missing or unreadable (it is only a shortcut). */
-  #recorded(id: string): Promise<HashRecord | undefined> {
-    return this.#driver
-      .get(layout.uploadHash(id))
-      .then((raw) => (raw ? (JSON.parse(new TextDecoder().decode(raw)) as HashRecord) : undefined))
-      .catch(() => undefined);
+    return undefined;
   }
 
   async cancel(name: string, id: string, owner?: string): Promise<void> {
@@ -223,7 +210,7 @@ export class Uploads {
   /**
    * Appends a chunk: at its `Content-Range`, checked against the session's size first, or with
    * none wherever the data ends, which the driver finds without a round trip of its own.
-   * `record`: leave the digest so far for other processes (`shared`).
+   * `record`: label the data with the digest so far for other processes (`shared`).
    */
   async #write(id: string, algorithm: Algorithm, chunk: Chunk, record: boolean): Promise<number> {
     const { range } = chunk;
@@ -265,9 +252,16 @@ export class Uploads {
         yield part;
       }
     };
+    // The digest so far, if this append's hash covers the data from its first byte: the data's
+    // label, and the blob these very bytes are (the driver may store them there at once).
+    const note = (to: number): AppendNote | undefined => {
+      if (!hashed || to === 0 || to - count !== hashed.offset) return undefined;
+      const digest: Digest = { algorithm, hex: hashed.hash.copy().digest('hex') };
+      return { label: formatDigest(digest), home: layout.blob(digest) };
+    };
     let size: number;
     try {
-      size = await this.#driver.append(layout.uploadData(id), at, counted());
+      size = await this.#driver.append(layout.uploadData(id), at, counted(), record ? { note } : {});
     } catch (e) {
       // The driver rolled the bytes back; roll the hash back with them.
       if (running && before) this.#remember(id, running.offset, before, algorithm);
@@ -278,11 +272,6 @@ export class Uploads {
       return size;
     }
     this.#remember(id, size, hashed.hash, algorithm);
-    if (record && size > 0) {
-      const entry: HashRecord = { algorithm, size, hex: hashed.hash.copy().digest('hex') };
-      // Only a shortcut: without it (or with one a later append outdated) the finish hashes from storage.
-      await this.#driver.put(layout.uploadHash(id), JSON.stringify(entry)).catch(() => undefined);
-    }
     return size;
   }
 

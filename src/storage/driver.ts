@@ -7,6 +7,34 @@ export interface ObjectInfo {
 
 export interface CommitOptions {
   leaveSource?: boolean;
+  /**
+   * Commits the object at the size an append labelled it `label` at (`AppendNote.label`),
+   * instead of at a size the caller gives: a `conflict` unless it still stands at that size with
+   * that label. Drivers that keep no labels (fs) always answer the conflict.
+   */
+  label?: string;
+}
+
+export interface AppendOptions {
+  /** Asked once the body has ended, with the object's new size: what the caller knows of it then. */
+  note?: (size: number) => AppendNote | undefined;
+}
+
+/** What a caller knows of an appendable object at the size an append left it. */
+export interface AppendNote {
+  /**
+   * A short note (a digest of the bytes so far) kept with the object at that size, for `commit`'s
+   * `label`, where the driver keeps one at no extra round trip (S3: in the append's own state).
+   */
+  label: string;
+  /**
+   * The key these bytes belong under for good, whatever becomes of the object: their content
+   * address, named only for bytes the caller hashed to it. A driver that holds the whole object in
+   * one piece at the end of the append (S3: one append from the first byte, under a part) may
+   * store it there instead of beside the object, so a commit to that key has nothing to copy. The
+   * driver never deletes what it stored there: the key's owner does (garbage collection).
+   */
+  home?: string;
 }
 
 /**
@@ -52,7 +80,7 @@ export interface Driver {
    * next one is asked for (a body may refill one buffer: src/http/batched-body.ts), so a driver
    * writes or copies each chunk before reading on.
    */
-  append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number>;
+  append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>, opts?: AppendOptions): Promise<number>;
   /**
    * Moves a finished appendable object to `to`. If `to` already exists (the same content
    * arrived another way) the source is dropped and the existing object kept.
@@ -63,8 +91,10 @@ export interface Driver {
    *
    * `leaveSource`: the caller deletes the source itself right after (with the session around it,
    * in one listing and one batch), so a driver that would spend round trips on it may leave it.
+   *
+   * Returns the size committed.
    */
-  commit(from: string, to: string, size?: number, opts?: CommitOptions): Promise<void>;
+  commit(from: string, to: string, size?: number, opts?: CommitOptions): Promise<number>;
 
   /**
    * A whole object's size and bytes from one request, where the store answers both at once (S3's

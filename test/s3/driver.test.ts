@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/schema.ts';
 import { isOciError } from '../../src/oci/errors.ts';
+import { encodeState, pointerMetadata } from '../../src/storage/s3/append-state.ts';
 import { Appendables } from '../../src/storage/s3/appendable.ts';
 import { Bucket } from '../../src/storage/s3/bucket.ts';
 import { S3Driver } from '../../src/storage/s3/driver.ts';
@@ -308,6 +309,95 @@ describeS3('S3Driver on Ceph RGW', () => {
       release();
       expect((await failsWith(loser, 'conflict')).size).toBe(base.byteLength + theirs.byteLength);
       expect(same(await b.get(key), concat(base, theirs))).toBe(true);
+    });
+
+    it('commits by label, on another replica, at the size the labelling append left, and only while it still stands there', async () => {
+      const a = driver();
+      const b = driver();
+      const key = uploadKey();
+      const first = randomBytes(200 * KiB);
+      expect(await a.append(key, 0, streamOf(first), { note: (size) => ({ label: `L${size}` }) })).toBe(first.byteLength);
+      // An append without a label leaves none: the earlier one no longer describes the object.
+      const more = uploadKey();
+      await a.append(more, 0, streamOf(first), { note: (size) => ({ label: `L${size}` }) });
+      await a.append(more, undefined, streamOf(utf8('more')));
+      expect((await failsWith(b.commit(more, 'blobs/labelled-no', undefined, { label: `L${first.byteLength}` }), 'conflict')).size).toBe(first.byteLength + 4);
+      expect(await b.stat('blobs/labelled-no')).toBeUndefined();
+      expect(await a.append(more, first.byteLength + 4, streamOf(utf8('!')))).toBe(first.byteLength + 5);
+      // Another label, or none at all (nothing there), is not this one.
+      await failsWith(b.commit(key, 'blobs/labelled', undefined, { label: 'other' }), 'conflict');
+      await failsWith(b.commit(uploadKey(), 'blobs/labelled', undefined, { label: 'L0' }), 'missing');
+      expect(await b.commit(key, 'blobs/labelled', undefined, { label: `L${first.byteLength}` })).toBe(first.byteLength);
+      expect(same(await a.get('blobs/labelled'), first)).toBe(true);
+    });
+
+    it('commits by label past a pointer that lags, and refuses it once an append went past the label', async () => {
+      const d = driver();
+      const key = uploadKey();
+      const appendables = new Appendables(new Bucket(s3.client, bucket, 'reg'), partSize);
+      await d.append(key, 0, streamOf(utf8('abc')), { note: () => ({ label: 'three' }) });
+      const found = await appendables.load(key);
+      if (found?.kind !== 'appendable') throw new Error('not appendable');
+      // The pointer as it was before: the step written, its pointer lost (a replica died between).
+      await d.append(key, 3, streamOf(utf8('defg')), { note: () => ({ label: 'seven' }) });
+      await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: `reg/${key}`, Body: encodeState(found.state), Metadata: pointerMetadata(found.state) }));
+      expect((await failsWith(driver().commit(key, 'blobs/lagging', undefined, { label: 'three' }), 'conflict')).size).toBe(7);
+      expect(await driver().commit(key, 'blobs/lagging', undefined, { label: 'seven' })).toBe(7);
+      expect(text.decode(await d.get('blobs/lagging'))).toBe('abcdefg');
+    });
+
+    it('stores a one-piece append from the first byte at the home its note names, and commits there without copying', async () => {
+      const a = driver();
+      const b = driver();
+      const key = uploadKey();
+      const bytes = randomBytes(300 * KiB);
+      const home = `blobs/home-${sha256(bytes)}`;
+      expect(await a.append(key, 0, streamOf(bytes), { note: () => ({ label: 'whole', home }) })).toBe(bytes.byteLength);
+      // At home at once, and read back through the upload as well.
+      expect(same(await b.get(home), bytes)).toBe(true);
+      expect(same(await b.get(key), bytes)).toBe(true);
+      const listed = async (): Promise<string[]> => {
+        const r = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `reg/${key}/` }));
+        return (r.Contents ?? []).map((o) => o.Key ?? '');
+      };
+      expect((await listed()).filter((k) => k.includes('/t/'))).toEqual([]);
+      expect(await b.commit(key, home, undefined, { label: 'whole' })).toBe(bytes.byteLength);
+      expect(same(await a.get(home), bytes)).toBe(true);
+      expect(await a.stat(key)).toBeUndefined();
+      expect(await listed()).toEqual([]);
+    });
+
+    it('keeps a home piece where it is when later appends replace it, when an append loses its race, and when the upload goes', async () => {
+      const a = driver();
+      const b = driver();
+      const key = uploadKey();
+      const first = randomBytes(100 * KiB);
+      const home = `blobs/home-${sha256(first)}`;
+      await a.append(key, 0, streamOf(first), { note: () => ({ label: 'first', home }) });
+      // The next append rewrites the tail (the home piece with it) into a piece of its own; the
+      // home is not the upload's to delete. Only the first byte's append may go home.
+      const second = randomBytes(50 * KiB);
+      const other = `blobs/home-${sha256(second)}`;
+      expect(await b.append(key, undefined, streamOf(second), { note: () => ({ label: 'both', home: other }) })).toBe(150 * KiB);
+      expect(await a.stat(other)).toBeUndefined();
+      expect(same(await a.get(home), first)).toBe(true);
+      expect(same(await a.get(key), concat(first, second))).toBe(true);
+      // A racer that also started at 0 on a fresh upload loses the step; what it stored at home stays.
+      const raced = uploadKey();
+      await a.append(raced, 0, streamOf(utf8('winner')));
+      const appendables = new Appendables(new Bucket(s3.client, bucket, 'reg'), partSize);
+      // The loser read the upload as empty before the winner took offset 0.
+      const loserHome = 'blobs/home-loser';
+      const bodyOf = async function* (): AsyncGenerator<Uint8Array> {
+        yield utf8('loser!');
+      };
+      await s3.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `reg/${raced}` }] } }));
+      await failsWith(appendables.append(raced, 0, bodyOf(), () => ({ label: 'loser', home: loserHome })), 'conflict');
+      expect(text.decode(await a.get(loserHome))).toBe('loser!');
+      // Commit elsewhere copies; the upload's deletion leaves the home piece.
+      expect(await a.commit(key, 'blobs/both', 150 * KiB)).toBe(150 * KiB);
+      expect(same(await b.get('blobs/both'), concat(first, second))).toBe(true);
+      expect(same(await b.get(home), first)).toBe(true);
     });
 
     it('refuses appends once a commit has sealed the upload, and a retried commit completes', async () => {

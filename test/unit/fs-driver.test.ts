@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collectGarbage } from '../../src/maintenance/gc.ts';
 import { StoredRegistry } from '../../src/registry/registry.ts';
+import type { Driver } from '../../src/storage/driver.ts';
 import { FsDriver } from '../../src/storage/fs/driver.ts';
 import { driverContract, failsWith } from '../support/driver-contract.ts';
 import { mountTmpfs } from '../support/tmpfs.ts';
@@ -144,6 +145,19 @@ describe('FsDriver', () => {
       } finally {
         await mount.unmount();
       }
+    });
+  });
+
+  describe('labels', () => {
+    it('keeps none: a commit by label is a conflict with the real size, and the object stays to commit by size', async () => {
+      // Through the interface: the note is what a caller on any driver hands over; fs ignores it.
+      const any: Driver = driver;
+      await any.append('up/data', 0, streamOf(new TextEncoder().encode('labelled?')), { note: () => ({ label: 'L', home: 'blob' }) });
+      expect(await driver.stat('blob')).toBeUndefined();
+      expect((await failsWith(driver.commit('up/data', 'blob', undefined, { label: 'L' }), 'conflict')).size).toBe(9);
+      expect(await driver.stat('blob')).toBeUndefined();
+      expect(await driver.commit('up/data', 'blob', 9)).toBe(9);
+      expect(await bytesOf(driver, 'blob')).toBe('labelled?');
     });
   });
 

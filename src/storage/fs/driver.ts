@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as later } from 'node:timers';
 import type { ByteRange } from '../../oci/range.ts';
 import type { StatSync } from '../../runtime/contract.ts';
-import type { Driver, ObjectInfo } from '../driver.ts';
+import type { CommitOptions, Driver, ObjectInfo } from '../driver.ts';
 import { conflict, StorageError } from '../errors.ts';
 import { assertKey } from '../keys.ts';
 import { DurableFiles } from './durable.ts';
@@ -264,12 +264,19 @@ export class FsDriver implements Driver {
     }
   }
 
-  async commit(from: string, to: string, size?: number): Promise<void> {
+  async commit(from: string, to: string, size?: number, opts: CommitOptions = {}): Promise<number> {
     const source = this.#path(from);
     const target = this.#path(to);
     const what = `commit ${from} to ${to}`;
+    let committed = size;
     try {
-      if (size !== undefined || this.#fsync) {
+      // No labels here: nothing stands labelled.
+      if (opts.label !== undefined) {
+        const found = await this.stat(from);
+        if (!found) throw new StorageError('missing', `${what}: no such object`);
+        throw conflict(`${what} as labelled`, 0, found.size);
+      }
+      if (committed === undefined || this.#fsync) {
         let handle: FileHandle;
         try {
           handle = await open(source, 'r');
@@ -280,6 +287,7 @@ export class FsDriver implements Driver {
         try {
           const actual = (await handle.stat()).size;
           if (size !== undefined && actual !== size) throw conflict(what, size, actual);
+          committed = actual;
           // The appends wrote without flushing: the bytes reach the disk once, here.
           if (this.#fsync) await handle.datasync();
         } finally {
@@ -288,6 +296,7 @@ export class FsDriver implements Driver {
       }
       // Both paths hold verified, identical bytes if `to` exists; rename replaces atomically.
       await this.#files.moveInto(source, target);
+      return committed ?? 0;
     } catch (e) {
       throw fsError(e, what);
     }

@@ -5,7 +5,9 @@ import { StorageError } from '../errors.ts';
  *
  * S3 cannot append, so an appendable object at key K is stored as pieces under `K/`:
  *   K/p/<index>.<writer>   full parts, exactly `partSize` bytes each, the i-th covering [i·P, (i+1)·P)
- *   K/t/<start>.<writer>   tail pieces: the bytes after the last full part (less than one part)
+ *   K/t/<start>.<writer>   tail pieces: the bytes after the last full part (less than one part);
+ *                          the one piece of an object written whole by one append may instead
+ *                          live at the home its caller named (a blob's key), recorded in the state
  *   K/s/<offset>           steps: what the append that started at <offset> changed, written
  *                          create-only (If-None-Match: *), so one append per offset wins
  *   K                      the pointer: the whole state as of some step, for cheap reads
@@ -28,6 +30,12 @@ export interface TailPiece {
   /** Offset of its first byte in the appendable object. */
   start: number;
   size: number;
+  /**
+   * Where it is stored when not under the object's own prefix: the home the caller gave an
+   * append that held the whole object in one piece (`AppendOptions.label`). Never deleted as part
+   * of the object: it belongs to its home.
+   */
+  key?: string;
 }
 
 export interface AppendState {
@@ -37,6 +45,8 @@ export interface AppendState {
   tail: TailPiece[];
   /** Committed (or being committed): no more appends. */
   sealed: boolean;
+  /** What the append that brought the object to this size said of it (Driver.append's `label`). */
+  label?: string;
 }
 
 /** One append's change (or the seal), stored at `K/s/<from>`. */
@@ -49,6 +59,8 @@ export interface Step {
   /** The whole tail after this append. */
   tail: TailPiece[];
   sealed: boolean;
+  /** The label of the object at `to` (a seal keeps the one it found). */
+  label?: string;
 }
 
 /** A stretch of the object's bytes and the S3 object (driver key) holding it. */
@@ -68,7 +80,13 @@ const sealedField = 'berth-sealed';
 
 export const stepKey = (key: string, offset: number): string => `${key}/s/${offset}`;
 export const partKey = (key: string, index: number, writer: string): string => `${key}/p/${index}.${writer}`;
-export const tailKey = (key: string, piece: TailPiece): string => `${key}/t/${piece.start}.${piece.writer}`;
+export const tailKey = (key: string, piece: TailPiece): string => piece.key ?? `${key}/t/${piece.start}.${piece.writer}`;
+
+/** The object's one piece, when it lives at its home whole: a commit there has nothing to copy. */
+export const homePiece = (s: AppendState): TailPiece | undefined => {
+  const only = s.runs.length === 0 && s.tail.length === 1 ? s.tail[0] : undefined;
+  return only?.key !== undefined && only.start === 0 && only.size === s.size ? only : undefined;
+};
 
 export const emptyState = (partSize: number): AppendState => ({ size: 0, partSize, runs: [], tail: [], sealed: false });
 
@@ -111,7 +129,7 @@ export function appendRuns(runs: Run[], added: Run[]): Run[] {
 
 export function applyStep(s: AppendState, step: Step): AppendState {
   if (step.from !== s.size) throw new StorageError('corrupt', `upload state step from ${step.from} applied at ${s.size}`);
-  return { size: step.to, partSize: s.partSize, runs: appendRuns(s.runs, step.runs), tail: step.tail, sealed: step.sealed };
+  return { size: step.to, partSize: s.partSize, runs: appendRuns(s.runs, step.runs), tail: step.tail, sealed: step.sealed, ...labelled(step.label) };
 }
 
 /** The full parts, in order. */
@@ -152,17 +170,23 @@ export function tailPiecesKept(tail: TailPiece[], added: number): number {
 
 const text = new TextEncoder();
 
+/** Labels are short notes (a digest); anything longer was not written by berth. */
+const maxLabel = 256;
+const labelled = (label: string | undefined): { label?: string } => (label === undefined ? {} : { label });
+const isLabel = (l: unknown): l is string | undefined => l === undefined || (typeof l === 'string' && l.length <= maxLabel);
+
 export const encodeState = (s: AppendState): Uint8Array =>
   text.encode(
-    JSON.stringify({ v: 1, size: s.size, partSize: s.partSize, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed }),
+    JSON.stringify({ v: 1, size: s.size, partSize: s.partSize, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed, label: s.label }),
   );
 
 export const encodeStep = (s: Step): Uint8Array =>
   text.encode(
-    JSON.stringify({ v: 1, writer: s.writer, from: s.from, to: s.to, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed }),
+    JSON.stringify({ v: 1, writer: s.writer, from: s.from, to: s.to, runs: s.runs.map((r) => [r.writer, r.count]), tail: encodeTail(s.tail), sealed: s.sealed, label: s.label }),
   );
 
-const encodeTail = (tail: TailPiece[]): Array<[string, number, number]> => tail.map((t) => [t.writer, t.start, t.size]);
+const encodeTail = (tail: TailPiece[]): Array<[string, number, number] | [string, number, number, string]> =>
+  tail.map((t) => (t.key === undefined ? [t.writer, t.start, t.size] : [t.writer, t.start, t.size, t.key]));
 
 /** State that does not parse was not written by berth (or by a newer one): say so, never guess. */
 const corrupt = (what: string): StorageError => new StorageError('corrupt', `storage holds a corrupt upload state: ${what}`);
@@ -195,18 +219,21 @@ function decodeTail(v: unknown, what: string): TailPiece[] {
   if (!Array.isArray(v)) throw corrupt(`${what}: tail`);
   return v.map((t: unknown) => {
     if (!Array.isArray(t) || !isWriter(t[0]) || !isCount(t[1]) || !isCount(t[2])) throw corrupt(`${what}: tail piece`);
-    return { writer: t[0], start: t[1], size: t[2] };
+    if (t.length > 3 && !(typeof t[3] === 'string' && t[3].length > 0 && t[3].length <= 1024)) throw corrupt(`${what}: tail piece's key`);
+    return { writer: t[0], start: t[1], size: t[2], ...(typeof t[3] === 'string' ? { key: t[3] } : {}) };
   });
 }
 
 export function decodeState(bytes: Uint8Array): AppendState {
   const d = parse(bytes, 'pointer');
   if (!isCount(d.size) || !isCount(d.partSize) || d.partSize === 0) throw corrupt('pointer: sizes');
-  return { size: d.size, partSize: d.partSize, runs: decodeRuns(d.runs, 'pointer'), tail: decodeTail(d.tail, 'pointer'), sealed: d.sealed === true };
+  if (!isLabel(d.label)) throw corrupt('pointer: label');
+  return { size: d.size, partSize: d.partSize, runs: decodeRuns(d.runs, 'pointer'), tail: decodeTail(d.tail, 'pointer'), sealed: d.sealed === true, ...labelled(d.label) };
 }
 
 export function decodeStep(bytes: Uint8Array): Step {
   const d = parse(bytes, 'step');
   if (!isWriter(d.writer) || !isCount(d.from) || !isCount(d.to) || d.to < d.from) throw corrupt('step: header');
-  return { writer: d.writer, from: d.from, to: d.to, runs: decodeRuns(d.runs, 'step'), tail: decodeTail(d.tail, 'step'), sealed: d.sealed === true };
+  if (!isLabel(d.label)) throw corrupt('step: label');
+  return { writer: d.writer, from: d.from, to: d.to, runs: decodeRuns(d.runs, 'step'), tail: decodeTail(d.tail, 'step'), sealed: d.sealed === true, ...labelled(d.label) };
 }

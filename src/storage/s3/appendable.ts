@@ -24,6 +24,7 @@ import {
   type Step,
   type TailPiece,
 } from './append-state.ts';
+import type { AppendNote } from '../driver.ts';
 import type { Bucket, OpenObject } from './bucket.ts';
 import { PartBuffer, type LoadStored } from './part-buffer.ts';
 
@@ -36,6 +37,7 @@ interface Written {
   tail: TailPiece[];
   /** Tail pieces this append rewrote: unreferenced once its step is claimed. */
   garbage: string[];
+  note: AppendNote | undefined;
 }
 
 /**
@@ -46,6 +48,9 @@ interface Written {
 export const appendConflict = (key: string, offset: number, actual: number): StorageError => conflict(`append to ${key}`, offset, actual);
 
 const newWriter = (): string => randomBytes(8).toString('hex');
+
+/** The keys of tail pieces stored under the object: a piece at its home is never the object's to delete. */
+const owned = (key: string, tail: TailPiece[]): string[] => tail.flatMap((t) => (t.key === undefined ? [tailKey(key, t)] : []));
 
 /**
  * Appendable objects on S3 (upload data): the algorithm over the state in append-state.ts. Nothing
@@ -88,8 +93,8 @@ export class Appendables {
     return size;
   }
 
-  /** At `at`, or with none wherever the object ends (Driver.append). */
-  async append(key: string, at: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
+  /** At `at`, or with none wherever the object ends, noted as `note` says (Driver.append). */
+  async append(key: string, at: number | undefined, body: AsyncIterable<Uint8Array>, note?: (size: number) => AppendNote | undefined): Promise<number> {
     let state = await this.#current(key);
     if (!state) {
       if (at !== undefined && at !== 0) throw appendConflict(key, at, 0);
@@ -106,7 +111,7 @@ export class Appendables {
     const created: string[] = [];
     let written: Written;
     try {
-      written = await this.#write(key, state, writer, body, created);
+      written = await this.#write(key, state, writer, body, created, note);
     } catch (e) {
       await this.#discard(created);
       // A tail piece this append read is gone: the request that took this offset first replaced it.
@@ -118,7 +123,8 @@ export class Appendables {
     }
     if (written.to === offset) return offset;
 
-    const step: Step = { writer, from: offset, to: written.to, runs: written.runs, tail: written.tail, sealed: false };
+    const label = written.note?.label;
+    const step: Step = { writer, from: offset, to: written.to, runs: written.runs, tail: written.tail, sealed: false, ...(label === undefined ? {} : { label }) };
     if (!(await this.#claim(key, step))) {
       await this.#discard(created);
       throw appendConflict(key, offset, (await this.#current(key))?.size ?? 0);
@@ -135,7 +141,7 @@ export class Appendables {
    */
   async seal(key: string, state: AppendState, opts: { pointer?: boolean } = {}): Promise<AppendState> {
     if (state.sealed) return state;
-    const step: Step = { writer: newWriter(), from: state.size, to: state.size, runs: [], tail: state.tail, sealed: true };
+    const step: Step = { writer: newWriter(), from: state.size, to: state.size, runs: [], tail: state.tail, sealed: true, ...(state.label === undefined ? {} : { label: state.label }) };
     if (!(await this.#claim(key, step))) {
       const taken = await this.#step(key, state.size);
       // Another commit of the same upload sealed it: the same bytes, so go on.
@@ -156,8 +162,18 @@ export class Appendables {
     return found?.state;
   }
 
-  /** Reads pieces in and out of one part's buffer until the body ends. */
-  async #write(key: string, state: AppendState, writer: string, body: AsyncIterable<Uint8Array>, created: string[]): Promise<Written> {
+  /**
+   * Reads pieces in and out of one part's buffer until the body ends. `created` collects what it
+   * stored under the object, for the caller to delete if the append fails.
+   */
+  async #write(
+    key: string,
+    state: AppendState,
+    writer: string,
+    body: AsyncIterable<Uint8Array>,
+    created: string[],
+    describe: ((size: number) => AppendNote | undefined) | undefined,
+  ): Promise<Written> {
     const { partSize } = state;
     const maxParts = this.#maxParts;
     const maxSize = maxParts * partSize;
@@ -192,7 +208,7 @@ export class Appendables {
           uploading = this.#bucket.put(part, bytes);
           uploading.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
           runs = appendRuns(runs, [{ writer, count: 1 }]);
-          garbage.push(...tail.map((t) => tailKey(key, t)));
+          garbage.push(...owned(key, tail));
           tail = [];
           index++;
           [buffer, spare] = [spare ?? new PartBuffer(partSize), buffer];
@@ -206,19 +222,24 @@ export class Appendables {
       throw e;
     }
 
+    const note = describe?.(size);
     const added = buffer.end - buffer.base;
     if (added > 0) {
       const partStart = index * partSize;
       const kept = tailPiecesKept(tail, added);
       const from = (tail[kept]?.start ?? partStart + buffer.base) - partStart;
-      const piece: TailPiece = { writer, start: partStart + from, size: buffer.end - from };
+      // The whole object, from its first byte, in this one piece: it may go straight home. Its
+      // home is not the object's to delete, so a failed append leaves it there (as the bytes they
+      // were named for).
+      const whole = state.size === 0 && runs.length === 0 && from === 0 ? note?.home : undefined;
+      const piece: TailPiece = { writer, start: partStart + from, size: buffer.end - from, ...(whole === undefined ? {} : { key: whole }) };
       const pieceKey = tailKey(key, piece);
-      created.push(pieceKey);
+      if (whole === undefined) created.push(pieceKey);
       await this.#bucket.put(pieceKey, await buffer.from(from));
-      garbage.push(...tail.slice(kept).map((t) => tailKey(key, t)));
+      garbage.push(...owned(key, tail.slice(kept)));
       tail = [...tail.slice(0, kept), piece];
     }
-    return { to: size, runs, tail, garbage };
+    return { to: size, runs, tail, garbage, note };
   }
 
   /** Reads the stored start of the open part (which begins at `partStart`) from its tail pieces. */

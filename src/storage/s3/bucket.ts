@@ -200,8 +200,9 @@ export class Bucket {
   }
 
   async deleteMany(keys: string[]): Promise<void> {
-    // A few keys go one by one, in parallel: quicker than a batch request and its XML answer.
-    if (keys.length <= 4) {
+    // One key goes alone; more in one batch: each request costs the store its own parsing and
+    // authentication, which a fleet's store pays for on every pushed blob.
+    if (keys.length <= 1) {
       await Promise.all(keys.map((k) => this.delete(k)));
       return;
     }

@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Options } from './schema.ts';
 import type { ByteRange } from '../../oci/range.ts';
-import type { CommitOptions, Driver, ObjectInfo } from '../driver.ts';
+import type { AppendOptions, CommitOptions, Driver, ObjectInfo } from '../driver.ts';
 import { assertKey } from '../keys.ts';
-import { fromMetadata, partPieces, pieces, tailPieces, type AppendState } from './append-state.ts';
+import { fromMetadata, homePiece, partPieces, pieces, tailPieces, type AppendState } from './append-state.ts';
 import { Appendables } from './appendable.ts';
 import { assemble, copyObject } from './assemble.ts';
 import { Bucket } from './bucket.ts';
@@ -132,35 +132,51 @@ export class S3Driver implements Driver {
     return [...names].sort();
   }
 
-  async append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>): Promise<number> {
-    return this.#appendables.append(assertKey(key), offset, body);
+  async append(key: string, offset: number | undefined, body: AsyncIterable<Uint8Array>, opts: AppendOptions = {}): Promise<number> {
+    return this.#appendables.append(assertKey(key), offset, body, opts.note);
   }
 
-  async commit(from: string, to: string, size?: number, opts: CommitOptions = {}): Promise<void> {
+  async commit(from: string, to: string, size?: number, opts: CommitOptions = {}): Promise<number> {
     assertKey(from);
     assertKey(to);
-    // Whether the target is there already does not depend on the source: asked at once, beside it.
-    const existing = this.#bucket.head(to);
-    existing.catch(() => undefined);
-    // At the size the caller verified, the pointer is taken at its word: if steps went past it,
-    // the seal's create-only write at that size fails and says so. At another size the steps decide.
-    let found = await this.#appendables.load(from, undefined, { pointer: size !== undefined });
-    if (found?.kind === 'appendable' && size !== undefined && found.state.size !== size) found = await this.#appendables.load(from);
-    const what = `commit ${this.#bucket.where(from)} to ${to}`;
+    const { label } = opts;
+    // The target's HEAD is only worth its round trip where it spares a multi-part copy; a blob of
+    // one piece is copied whether it is there or not (same digest, same bytes). Asked at once,
+    // beside the source, when the caller's size already says it is large.
+    let existing: Promise<unknown> | undefined;
+    const exists = (): Promise<unknown> => (existing ??= this.#bucket.head(to));
+    if (size !== undefined && size > this.#partSize) exists().catch(() => undefined);
+    // At the size (or label) the caller verified, the pointer is taken at its word: if steps went
+    // past it, the seal's create-only write at that size fails and says so. Otherwise the steps decide.
+    const pinned = size !== undefined || label !== undefined;
+    const stands = (s: AppendState): boolean => (size === undefined || s.size === size) && (label === undefined || s.label === label);
+    let found = await this.#appendables.load(from, undefined, { pointer: pinned });
+    if (found?.kind === 'appendable' && pinned && !stands(found.state)) found = await this.#appendables.load(from);
+    const what = `commit ${this.#bucket.where(from)} to ${to}${label === undefined ? '' : ' as labelled'}`;
     if (!found) throw new StorageError('missing', `${what}: no such object`);
     if (found.kind === 'plain') {
       await found.object.body.cancel();
-      if (size !== undefined && found.object.size !== size) throw conflict(what, size, found.object.size);
-      if (!(await existing)) await copyObject(this.#bucket, from, to, found.object.size, this.#partSize, this.#limits);
+      const actual = found.object.size;
+      if ((size !== undefined && actual !== size) || label !== undefined) throw conflict(what, size ?? actual, actual);
+      if (actual <= this.#limits.singleCopy || !(await exists())) await copyObject(this.#bucket, from, to, actual, this.#partSize, this.#limits);
       if (!opts.leaveSource) await this.#bucket.delete(from);
-      return;
+      return actual;
     }
-    if (size !== undefined && found.state.size !== size) throw conflict(what, size, found.state.size);
+    if (!stands(found.state)) throw conflict(what, size ?? found.state.size, found.state.size);
+    // Already there, whole, from the append that stored it at its home: nothing to seal, as
+    // nothing is copied, and an append since would not change what is there.
+    if (homePiece(found.state)?.key === to) {
+      if (!opts.leaveSource) await this.#deleteAppendable(from);
+      return found.state.size;
+    }
     // The source goes once the target is there, so its pointer need not learn of the seal.
     const state = await this.#appendables.seal(from, found.state, { pointer: false });
+    const parts = partPieces(from, state);
+    const tail = tailPieces(from, state);
     // Same digest, same bytes: an existing target is kept as it is.
-    if (!(await existing)) await assemble(this.#bucket, to, partPieces(from, state), tailPieces(from, state));
+    if (parts.length === 0 || !(await exists())) await assemble(this.#bucket, to, parts, tail);
     if (!opts.leaveSource) await this.#deleteAppendable(from);
+    return state.size;
   }
 
   /** An appendable's pieces and its pointer, in one listing and one round of deletes. */
