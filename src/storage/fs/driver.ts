@@ -10,6 +10,7 @@ import { DurableFiles } from './durable.ts';
 import { fsError, isNotFound } from './errors.ts';
 import { fileStream } from './file-stream.ts';
 import { freeSpace, sweepOlderThan } from './upkeep.ts';
+import { Writeback } from './writeback.ts';
 
 export interface FsDriverOptions {
   /**
@@ -31,6 +32,19 @@ const isDirectory = (e: unknown): boolean => typeof e === 'object' && e !== null
  * page-cache folios on this VM, likely); bench/README.md has the measurement.
  */
 const writeBatch = 256 * 1024;
+/**
+ * With fsync on, an append flushes in the background each time this much more has been written
+ * (writeback.ts), so the commit's flush finds at most about this much left.
+ */
+const flushEvery = 32 * 1024 * 1024;
+/**
+ * An append starts by flushing what earlier appends left unflushed, when it is at least this much:
+ * chunked uploads (8 MiB PATCHes) flush each chunk while the next arrives; tiny ones are not
+ * flushed every time.
+ */
+const flushCarried = 4 * 1024 * 1024;
+/** Objects whose unflushed byte counts are kept between appends (the oldest forgotten: it is only a hint). */
+const maxUnflushed = 1024;
 /** Spare batch buffers kept between appends; more concurrent appends than this allocate their own. */
 const maxSpareBatches = 4;
 /**
@@ -57,6 +71,8 @@ export class FsDriver implements Driver {
    * garbage collected only after tens of MiB of it (a push of 1 MiB PATCHes).
    */
   readonly #batches: Uint8Array[] = [];
+  /** Bytes appended to an object and not yet flushed, by path, carried from one append to the next. */
+  readonly #unflushed = new Map<string, number>();
 
   constructor(root: string, opts: FsDriverOptions = {}) {
     this.root = root;
@@ -190,6 +206,10 @@ export class FsDriver implements Driver {
     }
     const offset = size;
     let position = offset;
+    const carried = this.#unflushed.get(path) ?? 0;
+    this.#unflushed.delete(path);
+    const writeback = this.#fsync ? new Writeback(handle, flushEvery, carried) : undefined;
+    if (writeback && carried >= flushCarried) writeback.start();
     // Only the disk's failures are storage errors; the body's (a client gone, a length that does
     // not match) leave as they came.
     const writeAll = async (bytes: Uint8Array): Promise<void> => {
@@ -199,6 +219,7 @@ export class FsDriver implements Driver {
           const { bytesWritten } = await handle.write(bytes, 0, bytes.byteLength, position);
           position += bytesWritten;
           bytes = bytes.subarray(bytesWritten);
+          writeback?.wrote(bytesWritten);
         }
       } catch (e) {
         throw fsError(e, what);
@@ -227,8 +248,17 @@ export class FsDriver implements Driver {
         }
       }
       if (batch && filled > 0) await writeAll(batch.subarray(0, filled));
+      if (writeback) {
+        try {
+          await writeback.settle();
+        } catch (e) {
+          throw fsError(e, what);
+        }
+        this.#carry(path, writeback.unflushed);
+      }
       return position;
     } catch (e) {
+      await writeback?.settle().catch(() => undefined);
       // A full disk is the usual reason: giving back what this chunk took is what frees it.
       await handle.truncate(offset).catch(() => undefined);
       throw e;
@@ -236,6 +266,15 @@ export class FsDriver implements Driver {
       if (batch && this.#batches.length < maxSpareBatches) this.#batches.push(batch);
       await handle.close().catch(() => undefined);
     }
+  }
+
+  #carry(path: string, unflushed: number): void {
+    if (unflushed === 0) return;
+    if (this.#unflushed.size >= maxUnflushed) {
+      const oldest = this.#unflushed.keys().next().value;
+      if (oldest !== undefined) this.#unflushed.delete(oldest);
+    }
+    this.#unflushed.set(path, unflushed);
   }
 
   /** Opens for positioned writes without truncating; creates the object only when appending at 0. */
@@ -259,6 +298,7 @@ export class FsDriver implements Driver {
     const source = this.#path(from);
     const target = this.#path(to);
     const what = `commit ${from} to ${to}`;
+    this.#unflushed.delete(source);
     try {
       if (size !== undefined || this.#fsync) {
         let handle: FileHandle;
