@@ -8,7 +8,7 @@ import { onProcessSignals, runCli } from '../src/cli/main.ts';
 import type { Logger } from '../src/observability/log.ts';
 import type { FileResponder, Runtime } from '../src/runtime/contract.ts';
 import { sendFileRange } from './node-file-sender.ts';
-import { releaseYoungGeneration } from './node-heap.ts';
+import { releaseAfterStartup } from './node-startup.ts';
 
 /** In-flight requests get this long to finish after SIGTERM before their sockets are closed. */
 const drainMs = 10_000;
@@ -41,7 +41,7 @@ const serve: Runtime['serve'] = (app, { hostname, port, limits, logger }) =>
     server.once('error', reject);
     server.listen(port, hostname, () => {
       server.off('error', reject);
-      releaseYoungGeneration();
+      releaseAfterStartup();
       // A listening server's errors (a failed accept) are logged; unhandled, they would end the process.
       server.on('error', (e) => logger.warn('server error', { error: e.message }));
       const address = server.address() as AddressInfo;

@@ -86,7 +86,10 @@ function describe(error: z.ZodError, origin: string): string {
 
 /** Validates a configuration object against `schema` (defaults filled in) or throws a ConfigError naming the keys. */
 export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, origin = 'configuration'): z.output<S> {
-  const result = schema.safeParse(input ?? {});
+  // zod compiles a parser for each object schema (`new Function`) on its first parse, worth it for
+  // data parsed many times; a configuration is parsed once, at start-up, in a third of the time
+  // without (~15 against ~50 ms on Node, issue 15).
+  const result = schema.safeParse(input ?? {}, { jitless: true });
   if (!result.success) throw new ConfigError(describe(result.error, origin));
   return result.data;
 }

@@ -8,7 +8,8 @@ const root = resolve(import.meta.dirname, '..', '..');
 
 /**
  * Every module a registry loads (berth's own from dist/, and packages from node_modules), as Node's
- * resolve hook sees them, in a process of its own: a registry is created from `config` (local disk
+ * resolve hook sees them, and the CommonJS files those packages require (which the hook does not
+ * see), in a process of its own: a registry is created from `config` (local disk
  * in a temporary folder unless `config` names storage), answers `/v2/` (not with a 5xx) once storage is ready, and is
  * closed. Storage that never becomes ready (an unreachable S3) still shows what creating it loaded.
  */
@@ -23,7 +24,11 @@ const berth = await createRegistry(${JSON.stringify(full)});
 if (await berth.ready.then(() => true, () => false)) {
   if ((await berth.app.request('/v2/')).status >= 500) throw new Error('no answer');
 }
-await berth.close();`;
+await berth.close();
+const { createRequire } = await import('node:module');
+const { pathToFileURL } = await import('node:url');
+const required = Object.keys(createRequire(${JSON.stringify(join(root, 'package.json'))}).cache).map((f) => pathToFileURL(f).href);
+(await import('node:fs')).appendFileSync(${JSON.stringify(log)}, required.join('\\n') + '\\n');`;
     await promisify(execFile)(process.execPath, ['--import', register, '--input-type=module', '-e', script]);
     return [...new Set((await readFile(log, 'utf8')).split('\n').filter(Boolean))];
   } finally {

@@ -17,6 +17,12 @@ describe('a registry loads only what its configuration uses', () => {
     expect(packagesIn(loaded).filter((p) => optional.includes(p))).toEqual([]);
     // Their schemas are part of the configuration; the code behind them is not loaded.
     expect(loaded.filter((u) => /\/dist\/src\/(mirror\/(create|upstream|registry)|auth\/(create|keys|passwords)|storage\/s3\/driver)\.js$/.test(u))).toEqual([]);
+    // prom-client's index would require all of it: its push gateway client, cluster aggregator,
+    // summaries and default metrics (and through them @opentelemetry/api), which berth does not use.
+    expect(packagesIn(loaded)).not.toContain('@opentelemetry/api');
+    expect(loaded.filter((u) => u.includes('/node_modules/prom-client/')).map((u) => u.replace(/.*\/prom-client\//, '')).sort()).toEqual(
+      ['counter', 'exemplar', 'gauge', 'histogram', 'metric', 'registry', 'util', 'validation'].map((f) => `lib/${f}.js`),
+    );
     // It did serve: the app and the local-disk driver are there.
     expect(loaded.some((u) => u.endsWith('/dist/src/storage/fs/driver.js'))).toBe(true);
   });
