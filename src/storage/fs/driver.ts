@@ -12,6 +12,7 @@ import { fsError, isNotFound } from './errors.ts';
 import { fileStream } from './file-stream.ts';
 import { StatCalls } from './stat.ts';
 import { freeSpace, sweepOlderThan } from './upkeep.ts';
+import { Writeback } from './writeback.ts';
 
 export interface FsDriverOptions {
   /**
@@ -38,6 +39,19 @@ const isDirectory = (e: unknown): boolean => typeof e === 'object' && e !== null
  * page-cache folios on this VM, likely); bench/README.md has the measurement.
  */
 const writeBatch = 256 * 1024;
+/**
+ * With fsync on, an append flushes in the background each time this much more has been written
+ * (writeback.ts), so the commit's flush finds at most about this much left.
+ */
+const flushEvery = 32 * 1024 * 1024;
+/**
+ * An append starts by flushing what earlier appends left unflushed, when it is at least this much:
+ * chunked uploads (8 MiB PATCHes) flush each chunk while the next arrives; tiny ones are not
+ * flushed every time.
+ */
+const flushCarried = 4 * 1024 * 1024;
+/** Objects whose unflushed byte counts are kept between appends (the oldest forgotten: it is only a hint). */
+const maxUnflushed = 1024;
 /** Spare batch buffers kept between appends; more concurrent appends than this allocate their own. */
 const maxSpareBatches = 4;
 /**
@@ -66,6 +80,8 @@ export class FsDriver implements Driver {
   readonly #batches: Uint8Array[] = [];
   /** On the loop while the filesystem answers from memory (stat.ts). */
   readonly #stat: StatCalls;
+  /** Bytes appended to an object and not yet flushed, by path, carried from one append to the next. */
+  readonly #unflushed = new Map<string, number>();
 
   constructor(root: string, opts: FsDriverOptions = {}) {
     this.root = root;
@@ -199,6 +215,10 @@ export class FsDriver implements Driver {
     }
     const offset = size;
     let position = offset;
+    const carried = this.#unflushed.get(path) ?? 0;
+    this.#unflushed.delete(path);
+    const writeback = this.#fsync ? new Writeback(handle, flushEvery, carried) : undefined;
+    if (writeback && carried >= flushCarried) writeback.start();
     // Only the disk's failures are storage errors; the body's (a client gone, a length that does
     // not match) leave as they came.
     const writeAll = async (bytes: Uint8Array): Promise<void> => {
@@ -208,6 +228,7 @@ export class FsDriver implements Driver {
           const { bytesWritten } = await handle.write(bytes, 0, bytes.byteLength, position);
           position += bytesWritten;
           bytes = bytes.subarray(bytesWritten);
+          writeback?.wrote(bytesWritten);
         }
       } catch (e) {
         throw fsError(e, what);
@@ -236,8 +257,17 @@ export class FsDriver implements Driver {
         }
       }
       if (batch && filled > 0) await writeAll(batch.subarray(0, filled));
+      if (writeback) {
+        try {
+          await writeback.settle();
+        } catch (e) {
+          throw fsError(e, what);
+        }
+        this.#carry(path, writeback.unflushed);
+      }
       return position;
     } catch (e) {
+      await writeback?.settle().catch(() => undefined);
       // A full disk is the usual reason: giving back what this chunk took is what frees it.
       await handle.truncate(offset).catch(() => undefined);
       throw e;
@@ -245,6 +275,15 @@ export class FsDriver implements Driver {
       if (batch && this.#batches.length < maxSpareBatches) this.#batches.push(batch);
       await handle.close().catch(() => undefined);
     }
+  }
+
+  #carry(path: string, unflushed: number): void {
+    if (unflushed === 0) return;
+    if (this.#unflushed.size >= maxUnflushed) {
+      const oldest = this.#unflushed.keys().next().value;
+      if (oldest !== undefined) this.#unflushed.delete(oldest);
+    }
+    this.#unflushed.set(path, unflushed);
   }
 
   /** Opens for positioned writes without truncating; creates the object only when appending at 0. */
@@ -269,6 +308,7 @@ export class FsDriver implements Driver {
     const target = this.#path(to);
     const what = `commit ${from} to ${to}`;
     let committed = size;
+    this.#unflushed.delete(source);
     try {
       // No labels here: nothing stands labelled.
       if (opts.label !== undefined) {
@@ -288,7 +328,7 @@ export class FsDriver implements Driver {
           const actual = (await handle.stat()).size;
           if (size !== undefined && actual !== size) throw conflict(what, size, actual);
           committed = actual;
-          // The appends wrote without flushing: the bytes reach the disk once, here.
+          // What the appends' background flushes (writeback.ts) have not reached the disk does, here.
           if (this.#fsync) await handle.datasync();
         } finally {
           await handle.close();
